@@ -1,0 +1,52 @@
+# dupbridge — build, test, benchmark, fuzz.
+# Every target works on a fresh machine with Go installed; what else a target
+# needs (thrift-compiler, ZooKeeper, toxiproxy) is installed by scripts/ here.
+
+GO        ?= go
+BIN       := bin/dupbridge
+PKGS      := ./...
+FUZZTIME  ?= 10s
+BENCHTIME ?= 1s
+TESTFLAGS ?= -timeout 15m
+
+.PHONY: all build test unit idl idl-check bench fuzz demo lint clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/dupbridge
+
+# make test: vet, the generated-code staleness check, then every test.
+test: idl-check
+	$(GO) vet $(PKGS)
+	$(GO) test $(TESTFLAGS) $(PKGS)
+
+unit:
+	$(GO) test -short $(PKGS)
+
+# make idl: regenerate idl/gen from idl/*.thrift (installs thrift-compiler if missing).
+idl:
+	bash scripts/idl.sh generate
+
+# Fails when the committed generated code differs from what the compiler makes now.
+idl-check:
+	bash scripts/idl.sh check
+
+# make bench: every benchmark, with side-by-side baselines and their ratios.
+bench: build
+	bash scripts/bench.sh $(BENCHTIME)
+
+# make fuzz: a bounded run of every fuzz target (FUZZTIME each).
+fuzz:
+	bash scripts/fuzz.sh $(FUZZTIME)
+
+# make demo: the end-to-end job on its embedded default.
+demo: build
+	./$(BIN) demo
+
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '^idl/gen/'))" || (gofmt -l $$(git ls-files '*.go' | grep -v '^idl/gen/'); exit 1)
+	$(GO) vet $(PKGS)
+
+clean:
+	rm -rf bin
