@@ -1,0 +1,466 @@
+package rpcclient
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Framing selects the request framing of a Conn (wire.md §0.1).
+type Framing uint8
+
+const (
+	// RDSN is the native rDSN framing, what C++ clients send (wire.md §1).
+	RDSN Framing = iota
+	// THFTv0 is the THFT v0 framing go-client sends (wire.md §2.1).
+	THFTv0
+)
+
+func (f Framing) String() string {
+	switch f {
+	case RDSN:
+		return "RDSN"
+	case THFTv0:
+		return "THFTv0"
+	}
+	return fmt.Sprintf("Framing(%d)", uint8(f))
+}
+
+// Header context bits (wire.md §1.2).
+const (
+	ctxRequest          = 0x001
+	ctxThriftBinary     = 0x040 // serialize_format 1 << 6
+	ctxForwardSupported = 0x400
+	ctxBackupRequest    = 0x800
+)
+
+// Options configure a Conn (and every Conn of a Pool). The zero value is
+// usable: RDSN, from_address 0, 10 s dial timeout, 10 s call timeout.
+type Options struct {
+	// Framing of requests; RDSN by default.
+	Framing Framing
+	// FromAddress is the rpc_address (wire.md §1.5) put in RDSN headers;
+	// 0 lets the server use the TCP peer address.
+	FromAddress uint64
+	// DialTimeout bounds each connection attempt (default 10 s).
+	DialTimeout time.Duration
+	// CallTimeout is used when neither the context nor the Request carries
+	// a deadline (default 10 s).
+	CallTimeout time.Duration
+	// MaxFrameSize caps a response frame (default 64 MiB); a larger one
+	// closes the connection.
+	MaxFrameSize int
+	// Dial replaces net.Dialer.DialContext (tests, fault injection).
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+}
+
+func (o *Options) defaults() {
+	if o.DialTimeout <= 0 {
+		o.DialTimeout = 10 * time.Second
+	}
+	if o.CallTimeout <= 0 {
+		o.CallTimeout = 10 * time.Second
+	}
+	if o.MaxFrameSize <= 0 {
+		o.MaxFrameSize = 64 << 20
+	}
+}
+
+// Request is one call. Body is the complete request body: the one-field
+// wrapper of wire.md §1.9 (type byte, field id, payload, STOP). For THFT the
+// wrapper plays the role of the args struct (wire.md §2.3); its field id is
+// not checked by servers.
+type Request struct {
+	RPCName        string
+	AppID          int32 // 0 for meta RPCs (wire.md §1.3: non-zero aborts a meta)
+	PartitionIndex int32
+	PartitionHash  uint64
+	// ThreadHash; when 0 and AppID > 0 it is AppID*7919+PartitionIndex,
+	// as C++ sets it for partition RPCs (wire.md §1.6).
+	ThreadHash int32
+	// Timeout of this call; 0 = the context's deadline, or Options.CallTimeout.
+	// The header's timeout_ms is the time left when the request is sent.
+	Timeout time.Duration
+	// ForwardSupported sets context 0x441 instead of 0x041 (wire.md §1.11).
+	// A HEAD master's duplicator sends 0x441 (wire.md §4.6). RDSN only.
+	ForwardSupported bool
+	// BackupRequest sets the is_backup_request bit (reads only). RDSN only.
+	BackupRequest bool
+	Body          []byte
+}
+
+// Response is the answer to one call.
+type Response struct {
+	// Err is the RPC-level error name, "ERR_OK" on success (wire.md §5.2).
+	Err string
+	// Body is a copy owned by the caller: the RDSN body (one-field wrapper)
+	// or, for THFT, the bytes after the reply's TMessage header (the result
+	// struct). Empty when Err is not ERR_OK.
+	Body []byte
+}
+
+// OK reports whether the RPC-level error is ERR_OK.
+func (r *Response) OK() bool { return r.Err == "ERR_OK" }
+
+// Conn is a pipelined client connection to one server address. It is safe
+// for concurrent use; calls are sent in the order they take the write lock
+// and may complete in any order. It connects lazily and reconnects on the
+// next call after a connection loss.
+type Conn struct {
+	addr   string
+	opts   Options
+	nextID atomic.Uint64
+
+	mu     sync.Mutex
+	sess   *session
+	closed bool
+	dialMu sync.Mutex // one dial at a time
+}
+
+// NewConn returns a Conn to addr ("host:port"); nothing is dialled until the
+// first call.
+func NewConn(addr string, opts Options) *Conn {
+	opts.defaults()
+	return &Conn{addr: addr, opts: opts}
+}
+
+// Addr returns the server address.
+func (c *Conn) Addr() string { return c.addr }
+
+// Framing returns the framing the Conn sends.
+func (c *Conn) Framing() Framing { return c.opts.Framing }
+
+// Close closes the connection; pending calls fail with ErrClosed and later
+// calls return ErrClosed.
+func (c *Conn) Close() error {
+	c.mu.Lock()
+	c.closed = true
+	s := c.sess
+	c.sess = nil
+	c.mu.Unlock()
+	if s != nil {
+		s.fail(ErrClosed)
+	}
+	return nil
+}
+
+// Connected reports whether a live connection exists now (for metrics and tests).
+func (c *Conn) Connected() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sess != nil && !c.sess.dead()
+}
+
+// Disconnect drops the current connection (pending calls fail with
+// ErrConnClosed); the next call redials. Routers use it after an error that
+// suggests the peer is confused.
+func (c *Conn) Disconnect() {
+	c.mu.Lock()
+	s := c.sess
+	c.sess = nil
+	c.mu.Unlock()
+	if s != nil {
+		s.fail(fmt.Errorf("%w: disconnected by caller", ErrConnClosed))
+	}
+}
+
+// Call sends req and waits for its response, the context's end, or the
+// connection's loss. A non-nil Response is returned only with a nil error;
+// an RPC-level error is reported in Response.Err, not as an error (use
+// Response.OK or CheckOK).
+func (c *Conn) Call(ctx context.Context, req *Request) (*Response, error) {
+	if req.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, req.Timeout)
+		defer cancel()
+	} else if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.opts.CallTimeout)
+		defer cancel()
+	}
+	s, err := c.session(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id := c.nextID.Add(1)
+	if c.opts.Framing == THFTv0 {
+		// THFT seqids are i32; keep them positive (wire.md §2.3).
+		id &= 0x7fffffff
+		if id == 0 {
+			id = c.nextID.Add(1) & 0x7fffffff
+		}
+	}
+	ch := make(chan result, 1)
+	if err := s.register(id, ch); err != nil {
+		return nil, fmt.Errorf("rpcclient: %s to %s: %w", req.RPCName, c.addr, err)
+	}
+	timeoutMs := int32(c.opts.CallTimeout / time.Millisecond)
+	if dl, ok := ctx.Deadline(); ok {
+		left := time.Until(dl) / time.Millisecond
+		switch {
+		case left < 1:
+			left = 1
+		case left > 1<<31-1:
+			left = 1<<31 - 1
+		}
+		timeoutMs = int32(left)
+	}
+	if err := s.send(c.opts.Framing, id, c.opts.FromAddress, timeoutMs, req); err != nil {
+		s.unregister(id)
+		return nil, fmt.Errorf("rpcclient: %s to %s: %w", req.RPCName, c.addr, err)
+	}
+	select {
+	case r := <-ch:
+		if r.err != nil {
+			return nil, fmt.Errorf("rpcclient: %s to %s: %w", req.RPCName, c.addr, r.err)
+		}
+		return r.resp, nil
+	case <-ctx.Done():
+		s.unregister(id)
+		return nil, fmt.Errorf("rpcclient: %s to %s: %w", req.RPCName, c.addr, ctx.Err())
+	}
+}
+
+// CheckOK turns a Call's result into one error: the transport error, or an
+// *RPCError when the RPC-level error is not ERR_OK.
+func (c *Conn) CheckOK(rpc string, resp *Response, err error) (*Response, error) {
+	if err != nil {
+		return nil, err
+	}
+	if !resp.OK() {
+		return nil, &RPCError{Addr: c.addr, RPC: rpc, Err: resp.Err}
+	}
+	return resp, nil
+}
+
+// session returns the live session, dialling if needed.
+func (c *Conn) session(ctx context.Context) (*session, error) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil, fmt.Errorf("rpcclient: %s: %w", c.addr, ErrClosed)
+	}
+	if s := c.sess; s != nil && !s.dead() {
+		c.mu.Unlock()
+		return s, nil
+	}
+	c.mu.Unlock()
+
+	c.dialMu.Lock()
+	defer c.dialMu.Unlock()
+	c.mu.Lock()
+	if s := c.sess; s != nil && !s.dead() { // someone else dialled meanwhile
+		c.mu.Unlock()
+		return s, nil
+	}
+	c.mu.Unlock()
+
+	dctx, cancel := context.WithTimeout(ctx, c.opts.DialTimeout)
+	defer cancel()
+	dial := c.opts.Dial
+	if dial == nil {
+		var d net.Dialer
+		dial = d.DialContext
+	}
+	nc, err := dial(dctx, "tcp", c.addr)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("rpcclient: dial %s: %w", c.addr, ctx.Err())
+		}
+		return nil, fmt.Errorf("rpcclient: dial %s: %w: %v", c.addr, ErrDial, err)
+	}
+	if tc, ok := nc.(*net.TCPConn); ok {
+		_ = tc.SetNoDelay(true)
+	}
+	s := &session{
+		nc:       nc,
+		addr:     c.addr,
+		framing:  c.opts.Framing,
+		maxFrame: c.opts.MaxFrameSize,
+		pending:  make(map[uint64]chan result),
+		done:     make(chan struct{}),
+	}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		nc.Close()
+		return nil, fmt.Errorf("rpcclient: %s: %w", c.addr, ErrClosed)
+	}
+	c.sess = s
+	c.mu.Unlock()
+	go s.readLoop()
+	return s, nil
+}
+
+type result struct {
+	resp *Response
+	err  error
+}
+
+// session is one TCP connection and the calls pending on it.
+type session struct {
+	nc       net.Conn
+	addr     string
+	framing  Framing
+	maxFrame int
+
+	wmu  sync.Mutex
+	wbuf []byte
+
+	mu      sync.Mutex
+	pending map[uint64]chan result
+	err     error // non-nil once the session is dead
+	done    chan struct{}
+}
+
+func (s *session) dead() bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
+	}
+}
+
+func (s *session) register(id uint64, ch chan result) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return s.err
+	}
+	s.pending[id] = ch
+	return nil
+}
+
+func (s *session) unregister(id uint64) {
+	s.mu.Lock()
+	delete(s.pending, id)
+	s.mu.Unlock()
+}
+
+// fail kills the session once: the socket is closed and every pending call
+// gets err.
+func (s *session) fail(err error) {
+	s.mu.Lock()
+	if s.err != nil {
+		s.mu.Unlock()
+		return
+	}
+	s.err = err
+	pend := s.pending
+	s.pending = nil
+	close(s.done)
+	s.mu.Unlock()
+	s.nc.Close()
+	for _, ch := range pend {
+		ch <- result{err: err}
+	}
+}
+
+func (s *session) send(f Framing, id, from uint64, timeoutMs int32, req *Request) error {
+	threadHash := req.ThreadHash
+	if threadHash == 0 && req.AppID > 0 {
+		threadHash = req.AppID*7919 + req.PartitionIndex // wire.md §1.4
+	}
+	ctxBits := uint64(ctxRequest | ctxThriftBinary)
+	if req.ForwardSupported {
+		ctxBits |= ctxForwardSupported
+	}
+	if req.BackupRequest {
+		ctxBits |= ctxBackupRequest
+	}
+	h := reqHeader{
+		id:             id,
+		traceID:        rand.Uint64(),
+		rpcName:        req.RPCName,
+		appID:          req.AppID,
+		partitionIndex: req.PartitionIndex,
+		context:        ctxBits,
+		from:           from,
+		timeoutMs:      timeoutMs,
+		threadHash:     threadHash,
+		partitionHash:  req.PartitionHash,
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.dead() {
+		s.mu.Lock()
+		err := s.err
+		s.mu.Unlock()
+		return err
+	}
+	b := appendRequest(s.wbuf[:0], f, &h, req.Body)
+	_, err := s.nc.Write(b)
+	if cap(b) <= 1<<20 {
+		s.wbuf = b[:0]
+	} else {
+		s.wbuf = nil
+	}
+	if err != nil {
+		err = fmt.Errorf("%w: write: %v", ErrConnClosed, err)
+		s.fail(err)
+		return err
+	}
+	return nil
+}
+
+func (s *session) readLoop() {
+	buf := make([]byte, 0, 64<<10)
+	for {
+		// Cut every complete frame out of buf.
+		off, need := 0, 0
+		for {
+			fr, n, err := parseResponse(buf[off:], s.framing, s.maxFrame)
+			if errors.Is(err, errNeedMore) {
+				need = n
+				break
+			}
+			if err != nil {
+				s.fail(fmt.Errorf("%w: %w: %v", ErrConnClosed, ErrBadResponse, err))
+				return
+			}
+			off += n
+			s.deliver(fr)
+		}
+		if off > 0 {
+			buf = buf[:copy(buf, buf[off:])]
+		}
+		if need > cap(buf) || len(buf) == cap(buf) {
+			nb := make([]byte, len(buf), max(need, 2*cap(buf)))
+			copy(nb, buf)
+			buf = nb
+		}
+		n, err := s.nc.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err != nil {
+			if err == io.EOF {
+				err = errors.New("closed by peer")
+			}
+			s.fail(fmt.Errorf("%w: read: %v", ErrConnClosed, err))
+			return
+		}
+	}
+}
+
+func (s *session) deliver(fr respFrame) {
+	s.mu.Lock()
+	ch, ok := s.pending[fr.id]
+	if ok {
+		delete(s.pending, fr.id)
+	}
+	s.mu.Unlock()
+	if !ok {
+		return // the caller gave up (deadline); drop the late response
+	}
+	resp := &Response{Err: string(fr.errName)}
+	if len(fr.body) > 0 {
+		resp.Body = append([]byte(nil), fr.body...)
+	}
+	ch <- result{resp: resp}
+}

@@ -1,0 +1,333 @@
+package rpcclient
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/dupbridge/dupbridge/thrift"
+)
+
+// Cold-path decoders of meta responses. They decode by field id with the
+// schema of wire.md §4.1-4.3 (rDSN special types carry a STRUCT type byte
+// with a primitive payload, §3), check each known field's type byte, and
+// skip unknown fields generically (only plain-typed fields are ever added
+// to these structs, §3).
+
+func badType(what string, got, want thrift.Type) error {
+	return fmt.Errorf("field %s has type %v, want %v", what, got, want)
+}
+
+// decodeQueryConfig reads a query_cfg_response struct (wire.md §4.1).
+func decodeQueryConfig(r *thrift.Reader) (*TableConfig, string, error) {
+	tc := &TableConfig{}
+	errName := errOK
+	for {
+		t, id, err := r.ReadFieldHeader()
+		if err != nil {
+			return nil, "", err
+		}
+		if t == thrift.STOP {
+			return tc, errName, nil
+		}
+		switch {
+		case id == 1 && t == thrift.STRUCT: // error_code as a string
+			b, err := r.ReadString()
+			if err != nil {
+				return nil, "", err
+			}
+			errName = string(b)
+		case id == 2 && t == thrift.I32:
+			if tc.AppID, err = r.ReadI32(); err != nil {
+				return nil, "", err
+			}
+		case id == 3 && t == thrift.I32:
+			if tc.PartitionCount, err = r.ReadI32(); err != nil {
+				return nil, "", err
+			}
+		case id == 4 && t == thrift.BOOL:
+			if tc.IsStateful, err = r.ReadBool(); err != nil {
+				return nil, "", err
+			}
+		case id == 5 && t == thrift.LIST:
+			et, n, err := r.ReadListHeader()
+			if err != nil {
+				return nil, "", err
+			}
+			if et != thrift.STRUCT {
+				return nil, "", badType("partitions element", et, thrift.STRUCT)
+			}
+			tc.Partitions = make([]PartitionConfig, n)
+			for i := range tc.Partitions {
+				if err := decodePartitionConfig(r, &tc.Partitions[i]); err != nil {
+					return nil, "", fmt.Errorf("partitions[%d]: %w", i, err)
+				}
+			}
+		case id >= 1 && id <= 5:
+			return nil, "", fmt.Errorf("query_cfg_response field %d has unexpected type %v", id, t)
+		default:
+			if err := r.Skip(t); err != nil {
+				return nil, "", err
+			}
+		}
+	}
+}
+
+func decodePartitionConfig(r *thrift.Reader, p *PartitionConfig) error {
+	for {
+		t, id, err := r.ReadFieldHeader()
+		if err != nil {
+			return err
+		}
+		if t == thrift.STOP {
+			return nil
+		}
+		want := map[int16]thrift.Type{1: thrift.STRUCT, 2: thrift.I64, 3: thrift.I32, 4: thrift.STRUCT,
+			5: thrift.LIST, 6: thrift.LIST, 7: thrift.I64, 8: thrift.I32, 9: thrift.STRUCT,
+			10: thrift.LIST, 11: thrift.LIST}[id]
+		if want != 0 && t != want {
+			return badType("partition_configuration."+strconv.Itoa(int(id)), t, want)
+		}
+		switch id {
+		case 1:
+			p.AppID, p.Index, err = r.ReadGpid()
+		case 2:
+			p.Ballot, err = r.ReadI64()
+		case 3:
+			p.MaxReplicaCount, err = r.ReadI32()
+		case 4:
+			p.PrimaryAddr, err = r.ReadRPCAddress()
+			p.Primary = addrString(p.PrimaryAddr)
+		case 5:
+			p.SecondaryAddrs, err = readAddrList(r)
+			p.Secondaries = make([]string, len(p.SecondaryAddrs))
+			for i, a := range p.SecondaryAddrs {
+				p.Secondaries[i] = addrString(a)
+			}
+		case 6:
+			p.LastDrops, err = readAddrList(r)
+		case 7:
+			p.LastCommitted, err = r.ReadI64()
+		case 8:
+			p.Flags, err = r.ReadI32()
+		case 9:
+			p.HPPrimary, err = readHostPort(r)
+		case 10, 11:
+			var hps []string
+			hps, err = readHostPortList(r)
+			if id == 10 {
+				p.HPSecondaries = hps
+			}
+		default:
+			err = r.Skip(t)
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func readAddrList(r *thrift.Reader) ([]uint64, error) {
+	et, n, err := r.ReadListHeader()
+	if err != nil {
+		return nil, err
+	}
+	if et != thrift.STRUCT {
+		return nil, badType("rpc_address element", et, thrift.STRUCT)
+	}
+	out := make([]uint64, n)
+	for i := range out {
+		if out[i], err = r.ReadRPCAddress(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// readHostPort reads a host_port (wire.md §3) as "host:port", "" if invalid.
+func readHostPort(r *thrift.Reader) (string, error) {
+	host, port, typ, err := r.ReadHostPort()
+	if err != nil {
+		return "", err
+	}
+	if typ != 1 {
+		return "", nil
+	}
+	return string(host) + ":" + strconv.Itoa(int(port)), nil
+}
+
+func readHostPortList(r *thrift.Reader) ([]string, error) {
+	et, n, err := r.ReadListHeader()
+	if err != nil {
+		return nil, err
+	}
+	if et != thrift.STRUCT {
+		return nil, badType("host_port element", et, thrift.STRUCT)
+	}
+	out := make([]string, n)
+	for i := range out {
+		if out[i], err = readHostPort(r); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// decodeErrAndI32 reads a struct {1: error_code err, 2: i32} such as
+// configuration_create_app_response (or drop_app_response, which has only
+// field 1).
+func decodeErrAndI32(r *thrift.Reader) (string, int32, error) {
+	errName := errOK
+	var v int32
+	for {
+		t, id, err := r.ReadFieldHeader()
+		if err != nil {
+			return "", 0, err
+		}
+		if t == thrift.STOP {
+			return errName, v, nil
+		}
+		switch {
+		case id == 1 && t == thrift.STRUCT:
+			b, err := r.ReadString()
+			if err != nil {
+				return "", 0, err
+			}
+			errName = string(b)
+		case id == 2 && t == thrift.I32:
+			if v, err = r.ReadI32(); err != nil {
+				return "", 0, err
+			}
+		case id == 1 || id == 2:
+			return "", 0, fmt.Errorf("response field %d has unexpected type %v", id, t)
+		default:
+			if err := r.Skip(t); err != nil {
+				return "", 0, err
+			}
+		}
+	}
+}
+
+// decodeListApps reads configuration_list_apps_response (wire.md §4.3).
+func decodeListApps(r *thrift.Reader) ([]AppInfo, string, error) {
+	errName := errOK
+	var infos []AppInfo
+	for {
+		t, id, err := r.ReadFieldHeader()
+		if err != nil {
+			return nil, "", err
+		}
+		if t == thrift.STOP {
+			return infos, errName, nil
+		}
+		switch {
+		case id == 1 && t == thrift.STRUCT:
+			b, err := r.ReadString()
+			if err != nil {
+				return nil, "", err
+			}
+			errName = string(b)
+		case id == 2 && t == thrift.LIST:
+			et, n, err := r.ReadListHeader()
+			if err != nil {
+				return nil, "", err
+			}
+			if et != thrift.STRUCT {
+				return nil, "", badType("infos element", et, thrift.STRUCT)
+			}
+			infos = make([]AppInfo, n)
+			for i := range infos {
+				if err := decodeAppInfo(r, &infos[i]); err != nil {
+					return nil, "", fmt.Errorf("infos[%d]: %w", i, err)
+				}
+			}
+		default:
+			if err := r.Skip(t); err != nil {
+				return nil, "", err
+			}
+		}
+	}
+}
+
+func decodeAppInfo(r *thrift.Reader, a *AppInfo) error {
+	a.InitPartitionCount = -1
+	for {
+		t, id, err := r.ReadFieldHeader()
+		if err != nil {
+			return err
+		}
+		if t == thrift.STOP {
+			return nil
+		}
+		want := map[int16]thrift.Type{1: thrift.I32, 2: thrift.STRING, 3: thrift.STRING, 4: thrift.I32,
+			5: thrift.I32, 6: thrift.MAP, 7: thrift.BOOL, 8: thrift.I32, 9: thrift.I64, 10: thrift.I64,
+			11: thrift.I64, 12: thrift.BOOL, 13: thrift.I32, 14: thrift.BOOL, 15: thrift.BOOL}[id]
+		if want != 0 && t != want {
+			return badType("app_info."+strconv.Itoa(int(id)), t, want)
+		}
+		var b []byte
+		var i32 int32
+		switch id {
+		case 1:
+			i32, err = r.ReadI32()
+			a.Status = AppStatus(i32)
+		case 2:
+			b, err = r.ReadString()
+			a.AppType = string(b)
+		case 3:
+			b, err = r.ReadString()
+			a.AppName = string(b)
+		case 4:
+			a.AppID, err = r.ReadI32()
+		case 5:
+			a.PartitionCount, err = r.ReadI32()
+		case 6:
+			a.Envs, err = readStringMap(r)
+		case 7:
+			a.IsStateful, err = r.ReadBool()
+		case 8:
+			a.MaxReplicaCount, err = r.ReadI32()
+		case 9:
+			a.ExpireSecond, err = r.ReadI64()
+		case 10:
+			a.CreateSecond, err = r.ReadI64()
+		case 11:
+			a.DropSecond, err = r.ReadI64()
+		case 12:
+			a.Duplicating, err = r.ReadBool()
+		case 13:
+			a.InitPartitionCount, err = r.ReadI32()
+		case 14:
+			a.IsBulkLoading, err = r.ReadBool()
+		case 15:
+			a.AtomicIdempotent, err = r.ReadBool()
+		default:
+			err = r.Skip(t)
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func readStringMap(r *thrift.Reader) (map[string]string, error) {
+	kt, vt, n, err := r.ReadMapHeader()
+	if err != nil {
+		return nil, err
+	}
+	if kt != thrift.STRING || vt != thrift.STRING {
+		return nil, fmt.Errorf("envs map has types %v/%v, want STRING/STRING", kt, vt)
+	}
+	m := make(map[string]string, n)
+	for i := 0; i < n; i++ {
+		k, err := r.ReadString()
+		if err != nil {
+			return nil, err
+		}
+		v, err := r.ReadString()
+		if err != nil {
+			return nil, err
+		}
+		m[string(k)] = string(v)
+	}
+	return m, nil
+}
