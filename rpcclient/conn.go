@@ -10,41 +10,17 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-)
 
-// Framing selects the request framing of a Conn (wire.md §0.1).
-type Framing uint8
-
-const (
-	// RDSN is the native rDSN framing, what C++ clients send (wire.md §1).
-	RDSN Framing = iota
-	// THFTv0 is the THFT v0 framing go-client sends (wire.md §2.1).
-	THFTv0
-)
-
-func (f Framing) String() string {
-	switch f {
-	case RDSN:
-		return "RDSN"
-	case THFTv0:
-		return "THFTv0"
-	}
-	return fmt.Sprintf("Framing(%d)", uint8(f))
-}
-
-// Header context bits (wire.md §1.2).
-const (
-	ctxRequest          = 0x001
-	ctxThriftBinary     = 0x040 // serialize_format 1 << 6
-	ctxForwardSupported = 0x400
-	ctxBackupRequest    = 0x800
+	"github.com/dupbridge/dupbridge/codec"
 )
 
 // Options configure a Conn (and every Conn of a Pool). The zero value is
 // usable: RDSN, from_address 0, 10 s dial timeout, 10 s call timeout.
 type Options struct {
-	// Framing of requests; RDSN by default.
-	Framing Framing
+	// Framing of requests: codec.FramingRDSN (also for the zero value), or
+	// codec.FramingTHFT with THFTVersion 0 (wire.md §2.1) or 1 (§2.2).
+	Framing     codec.Framing
+	THFTVersion int
 	// FromAddress is the rpc_address (wire.md §1.5) put in RDSN headers;
 	// 0 lets the server use the TCP peer address.
 	FromAddress uint64
@@ -61,6 +37,9 @@ type Options struct {
 }
 
 func (o *Options) defaults() {
+	if o.Framing != codec.FramingTHFT {
+		o.Framing = codec.FramingRDSN
+	}
 	if o.DialTimeout <= 0 {
 		o.DialTimeout = 10 * time.Second
 	}
@@ -134,7 +113,7 @@ func NewConn(addr string, opts Options) *Conn {
 func (c *Conn) Addr() string { return c.addr }
 
 // Framing returns the framing the Conn sends.
-func (c *Conn) Framing() Framing { return c.opts.Framing }
+func (c *Conn) Framing() codec.Framing { return c.opts.Framing }
 
 // Close closes the connection; pending calls fail with ErrClosed and later
 // calls return ErrClosed.
@@ -189,7 +168,7 @@ func (c *Conn) Call(ctx context.Context, req *Request) (*Response, error) {
 		return nil, err
 	}
 	id := c.nextID.Add(1)
-	if c.opts.Framing == THFTv0 {
+	if c.opts.Framing == codec.FramingTHFT {
 		// THFT seqids are i32; keep them positive (wire.md §2.3).
 		id &= 0x7fffffff
 		if id == 0 {
@@ -211,7 +190,7 @@ func (c *Conn) Call(ctx context.Context, req *Request) (*Response, error) {
 		}
 		timeoutMs = int32(left)
 	}
-	if err := s.send(c.opts.Framing, id, c.opts.FromAddress, timeoutMs, req); err != nil {
+	if err := s.send(&c.opts, id, timeoutMs, req); err != nil {
 		s.unregister(id)
 		return nil, fmt.Errorf("rpcclient: %s to %s: %w", req.RPCName, c.addr, err)
 	}
@@ -279,12 +258,11 @@ func (c *Conn) session(ctx context.Context) (*session, error) {
 		_ = tc.SetNoDelay(true)
 	}
 	s := &session{
-		nc:       nc,
-		addr:     c.addr,
-		framing:  c.opts.Framing,
-		maxFrame: c.opts.MaxFrameSize,
-		pending:  make(map[uint64]chan result),
-		done:     make(chan struct{}),
+		nc:      nc,
+		addr:    c.addr,
+		dec:     codec.Decoder{Role: codec.RoleClient, Framing: c.opts.Framing, MaxFrameSize: c.opts.MaxFrameSize},
+		pending: make(map[uint64]chan result),
+		done:    make(chan struct{}),
 	}
 	c.mu.Lock()
 	if c.closed {
@@ -305,10 +283,9 @@ type result struct {
 
 // session is one TCP connection and the calls pending on it.
 type session struct {
-	nc       net.Conn
-	addr     string
-	framing  Framing
-	maxFrame int
+	nc   net.Conn
+	addr string
+	dec  codec.Decoder // used by readLoop only
 
 	wmu  sync.Mutex
 	wbuf []byte
@@ -363,29 +340,28 @@ func (s *session) fail(err error) {
 	}
 }
 
-func (s *session) send(f Framing, id, from uint64, timeoutMs int32, req *Request) error {
+func (s *session) send(o *Options, id uint64, timeoutMs int32, req *Request) error {
 	threadHash := req.ThreadHash
 	if threadHash == 0 && req.AppID > 0 {
-		threadHash = req.AppID*7919 + req.PartitionIndex // wire.md §1.4
+		threadHash = codec.ThreadHash(req.AppID, req.PartitionIndex) // wire.md §1.4
 	}
-	ctxBits := uint64(ctxRequest | ctxThriftBinary)
+	ctxBits := codec.ContextClientRequest // 0x041: no forwarding (wire.md §1.11)
 	if req.ForwardSupported {
-		ctxBits |= ctxForwardSupported
+		ctxBits = codec.ContextCppRequest // 0x441
 	}
-	if req.BackupRequest {
-		ctxBits |= ctxBackupRequest
-	}
-	h := reqHeader{
-		id:             id,
-		traceID:        rand.Uint64(),
-		rpcName:        req.RPCName,
-		appID:          req.AppID,
-		partitionIndex: req.PartitionIndex,
-		context:        ctxBits,
-		from:           from,
-		timeoutMs:      timeoutMs,
-		threadHash:     threadHash,
-		partitionHash:  req.PartitionHash,
+	h := codec.RequestHeader{
+		ID:              id,
+		TraceID:         rand.Uint64(),
+		RPCName:         req.RPCName,
+		AppID:           req.AppID,
+		PartitionIndex:  req.PartitionIndex,
+		Context:         ctxBits,
+		FromAddress:     o.FromAddress,
+		TimeoutMs:       timeoutMs,
+		ThreadHash:      threadHash,
+		PartitionHash:   req.PartitionHash,
+		THFTVersion:     o.THFTVersion,
+		IsBackupRequest: req.BackupRequest,
 	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
@@ -395,7 +371,7 @@ func (s *session) send(f Framing, id, from uint64, timeoutMs int32, req *Request
 		s.mu.Unlock()
 		return err
 	}
-	b := appendRequest(s.wbuf[:0], f, &h, req.Body)
+	b := codec.AppendRequest(s.wbuf[:0], o.Framing, &h, req.Body)
 	_, err := s.nc.Write(b)
 	if cap(b) <= 1<<20 {
 		s.wbuf = b[:0]
@@ -416,9 +392,11 @@ func (s *session) readLoop() {
 		// Cut every complete frame out of buf.
 		off, need := 0, 0
 		for {
-			fr, n, err := parseResponse(buf[off:], s.framing, s.maxFrame)
-			if errors.Is(err, errNeedMore) {
-				need = n
+			fr, n, err := s.dec.Decode(buf[off:])
+			if errors.Is(err, codec.ErrNeedMore) {
+				if sz, e := s.dec.FrameSize(buf[off:]); e == nil {
+					need = sz
+				}
 				break
 			}
 			if err != nil {
@@ -426,7 +404,11 @@ func (s *session) readLoop() {
 				return
 			}
 			off += n
-			s.deliver(fr)
+			if fr.IsRequest {
+				s.fail(fmt.Errorf("%w: %w: a request arrived on a client connection", ErrConnClosed, ErrBadResponse))
+				return
+			}
+			s.deliver(&fr)
 		}
 		if off > 0 {
 			buf = buf[:copy(buf, buf[off:])]
@@ -448,19 +430,19 @@ func (s *session) readLoop() {
 	}
 }
 
-func (s *session) deliver(fr respFrame) {
+func (s *session) deliver(fr *codec.Frame) {
 	s.mu.Lock()
-	ch, ok := s.pending[fr.id]
+	ch, ok := s.pending[fr.ID]
 	if ok {
-		delete(s.pending, fr.id)
+		delete(s.pending, fr.ID)
 	}
 	s.mu.Unlock()
 	if !ok {
 		return // the caller gave up (deadline); drop the late response
 	}
-	resp := &Response{Err: string(fr.errName)}
-	if len(fr.body) > 0 {
-		resp.Body = append([]byte(nil), fr.body...)
+	resp := &Response{Err: string(fr.ErrorName)}
+	if len(fr.Body) > 0 {
+		resp.Body = append([]byte(nil), fr.Body...)
 	}
 	ch <- result{resp: resp}
 }

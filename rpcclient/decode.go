@@ -81,10 +81,7 @@ func decodePartitionConfig(r *thrift.Reader, p *PartitionConfig) error {
 		if t == thrift.STOP {
 			return nil
 		}
-		want := map[int16]thrift.Type{1: thrift.STRUCT, 2: thrift.I64, 3: thrift.I32, 4: thrift.STRUCT,
-			5: thrift.LIST, 6: thrift.LIST, 7: thrift.I64, 8: thrift.I32, 9: thrift.STRUCT,
-			10: thrift.LIST, 11: thrift.LIST}[id]
-		if want != 0 && t != want {
+		if want := partitionConfigFieldType(id); want != 0 && t != want {
 			return badType("partition_configuration."+strconv.Itoa(int(id)), t, want)
 		}
 		switch id {
@@ -258,10 +255,7 @@ func decodeAppInfo(r *thrift.Reader, a *AppInfo) error {
 		if t == thrift.STOP {
 			return nil
 		}
-		want := map[int16]thrift.Type{1: thrift.I32, 2: thrift.STRING, 3: thrift.STRING, 4: thrift.I32,
-			5: thrift.I32, 6: thrift.MAP, 7: thrift.BOOL, 8: thrift.I32, 9: thrift.I64, 10: thrift.I64,
-			11: thrift.I64, 12: thrift.BOOL, 13: thrift.I32, 14: thrift.BOOL, 15: thrift.BOOL}[id]
-		if want != 0 && t != want {
+		if want := appInfoFieldType(id); want != 0 && t != want {
 			return badType("app_info."+strconv.Itoa(int(id)), t, want)
 		}
 		var b []byte
@@ -330,4 +324,38 @@ func readStringMap(r *thrift.Reader) (map[string]string, error) {
 		m[string(k)] = string(v)
 	}
 	return m, nil
+}
+
+// partitionConfigFieldType is the wire type of partition_configuration's
+// known fields (wire.md §4.1, special types as STRUCT per §3); 0 if unknown.
+func partitionConfigFieldType(id int16) thrift.Type {
+	switch id {
+	case 1, 4, 9:
+		return thrift.STRUCT
+	case 2, 7:
+		return thrift.I64
+	case 3, 8:
+		return thrift.I32
+	case 5, 6, 10, 11:
+		return thrift.LIST
+	}
+	return 0
+}
+
+// appInfoFieldType is the wire type of app_info's known fields (wire.md
+// §4.3); 0 if unknown.
+func appInfoFieldType(id int16) thrift.Type {
+	switch id {
+	case 1, 4, 5, 8, 13:
+		return thrift.I32
+	case 2, 3:
+		return thrift.STRING
+	case 6:
+		return thrift.MAP
+	case 7, 12, 14, 15:
+		return thrift.BOOL
+	case 9, 10, 11:
+		return thrift.I64
+	}
+	return 0
 }

@@ -8,23 +8,24 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dupbridge/dupbridge/codec"
 	"github.com/dupbridge/dupbridge/thrift"
 )
 
 // Meta RPC names (wire.md §5.1).
 const (
-	RPCQueryConfig = "RPC_CM_QUERY_PARTITION_CONFIG_BY_INDEX"
-	RPCCreateApp   = "RPC_CM_CREATE_APP"
-	RPCListApps    = "RPC_CM_LIST_APPS"
-	RPCDropApp     = "RPC_CM_DROP_APP"
+	RPCQueryConfig = codec.RPCQueryPartitionConfigByIndex
+	RPCCreateApp   = codec.RPCCreateApp
+	RPCListApps    = codec.RPCListApps
+	RPCDropApp     = codec.RPCDropApp
 )
 
 // Error names the meta client reacts to (wire.md §1.11, §5.3).
 const (
-	errOK               = "ERR_OK"
-	errForwardToOthers  = "ERR_FORWARD_TO_OTHERS"
-	errServiceNotActive = "ERR_SERVICE_NOT_ACTIVE"
-	errUnderRecovery    = "ERR_UNDER_RECOVERY"
+	errOK               = codec.ErrorOK
+	errForwardToOthers  = codec.ErrorForwardToOthers
+	errServiceNotActive = codec.ErrorServiceNotActive
+	errUnderRecovery    = codec.ErrorUnderRecovery
 )
 
 // PartitionConfig is one partition_configuration (wire.md §4.1).
@@ -355,7 +356,7 @@ func (m *Meta) callOne(ctx context.Context, addr, op, rpc string,
 	}
 	// Wrapper field id: 0 in RDSN bodies, the args id 1 in THFT (wire.md §1.9, §2.3).
 	var id int16
-	if c.Framing() == THFTv0 {
+	if c.Framing() == codec.FramingTHFT {
 		id = 1
 	}
 	w := thrift.Writer{B: make([]byte, 0, 128)}
@@ -408,11 +409,10 @@ func (m *Meta) addAddr(addr string) {
 }
 
 // addrString formats an rpc_address (wire.md §1.5) as "a.b.c.d:port";
-// "" for an invalid (type != 1) address.
+// "" for an address that is not IPv4.
 func addrString(v uint64) string {
-	if v&3 != 1 {
+	if codec.AddressType(v) != codec.AddressTypeIPv4 {
 		return ""
 	}
-	ip := uint32(v >> 32)
-	return fmt.Sprintf("%d.%d.%d.%d:%d", byte(ip>>24), byte(ip>>16), byte(ip>>8), byte(ip), uint16(v>>16))
+	return codec.FormatAddress(v)
 }
