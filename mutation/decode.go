@@ -1,0 +1,413 @@
+package mutation
+
+import (
+	"fmt"
+
+	"github.com/dupbridge/dupbridge/thrift"
+)
+
+// Decode decodes the payload of a write of the given code into the typed
+// model (cold path). Any wrapper field id is accepted and recorded; missing
+// fields decode as zero/empty (Java omits null ones, storage.md §2.3); a
+// known field with an unexpected type byte and unknown fields are skipped,
+// as C++'s generated readers do. Byte slices alias payload. An empty write
+// must have an empty payload (storage.md §1.8). Bytes after the wrapper's
+// STOP are ignored.
+func Decode(code Code, payload []byte) (*Update, error) {
+	u := &Update{Code: code}
+	if code == CodeWriteEmpty {
+		if len(payload) != 0 {
+			return nil, fmt.Errorf("mutation: decoding %s: %w: %d payload bytes, want none", code, ErrMalformed, len(payload))
+		}
+		return u, nil
+	}
+	if code == CodeUnknown || code > CodeWriteEmpty {
+		return nil, fmt.Errorf("%w: decoding code %d", ErrUnknownCode, code)
+	}
+	if code == CodeDuplicate {
+		return decodeDuplicate(u, payload)
+	}
+	d := decoder{r: thrift.NewReader(payload)}
+	id, err := readWrapper(&d.r)
+	if err != nil {
+		return nil, malformed(code.Name(), err)
+	}
+	u.WrapperID = id
+	switch code {
+	case CodePut:
+		u.Put = new(UpdateRequest)
+		err = d.updateRequest(u.Put)
+	case CodeRemove:
+		u.RemoveKey, err = d.r.ReadBlob()
+	case CodeMultiPut:
+		u.MultiPut = new(MultiPutRequest)
+		err = d.multiPut(u.MultiPut)
+	case CodeMultiRemove:
+		u.MultiRemove = new(MultiRemoveRequest)
+		err = d.multiRemove(u.MultiRemove)
+	case CodeIncr:
+		u.Incr = new(IncrRequest)
+		err = d.incr(u.Incr)
+	case CodeCheckAndSet:
+		u.CheckAndSet = new(CheckAndSetRequest)
+		err = d.checkAndSet(u.CheckAndSet)
+	case CodeCheckAndMutate:
+		u.CheckAndMutate = new(CheckAndMutateRequest)
+		err = d.checkAndMutate(u.CheckAndMutate)
+	case CodeBulkLoad:
+		u.BulkLoad = new(IngestionRequest)
+		err = d.ingestion(u.BulkLoad)
+	}
+	if err == nil {
+		err = d.r.ReadWrapperEnd()
+	}
+	if err != nil {
+		return nil, malformed(code.Name(), err)
+	}
+	return u, nil
+}
+
+func decodeDuplicate(u *Update, payload []byte) (*Update, error) {
+	it, err := NewDupIter(payload)
+	if err != nil {
+		return nil, err
+	}
+	req := &DuplicateRequest{Legacy: it.Legacy(), Entries: make([]DupEntry, 0, min(it.Len(), 256))}
+	var e DupEntry
+	for it.Next(&e) {
+		req.Entries = append(req.Entries, e)
+	}
+	if err := it.Err(); err != nil {
+		return nil, err
+	}
+	u.WrapperID = it.WrapperID()
+	u.Duplicate = req
+	return u, nil
+}
+
+// decoder reads the request structs field by field.
+type decoder struct {
+	r thrift.Reader
+}
+
+// fields calls f for each field header of a struct until its STOP. f
+// returns handled=false to have the field skipped generically (unknown id
+// or unexpected type).
+func (d *decoder) fields(f func(typ thrift.Type, id int16) (handled bool, err error)) error {
+	for {
+		typ, id, err := d.r.ReadFieldHeader()
+		if err != nil {
+			return err
+		}
+		if typ == thrift.STOP {
+			return nil
+		}
+		ok, err := f(typ, id)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			if err := d.r.Skip(typ); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// Typed field readers: each reads only when the wire type matches.
+
+func (d *decoder) blob(typ thrift.Type, dst *[]byte) (bool, error) {
+	if typ != thrift.STRUCT {
+		return false, nil
+	}
+	b, err := d.r.ReadBlob()
+	*dst = b
+	return true, err
+}
+
+func (d *decoder) str(typ thrift.Type, dst *string) (bool, error) {
+	if typ != thrift.STRING {
+		return false, nil
+	}
+	b, err := d.r.ReadString()
+	*dst = string(b)
+	return true, err
+}
+
+func (d *decoder) i32(typ thrift.Type, dst *int32) (bool, error) {
+	if typ != thrift.I32 {
+		return false, nil
+	}
+	v, err := d.r.ReadI32()
+	*dst = v
+	return true, err
+}
+
+func (d *decoder) i64(typ thrift.Type, dst *int64) (bool, error) {
+	if typ != thrift.I64 {
+		return false, nil
+	}
+	v, err := d.r.ReadI64()
+	*dst = v
+	return true, err
+}
+
+func (d *decoder) boolean(typ thrift.Type, dst *bool) (bool, error) {
+	if typ != thrift.BOOL {
+		return false, nil
+	}
+	v, err := d.r.ReadBool()
+	*dst = v
+	return true, err
+}
+
+// list reads a list header (element type unchecked, as C++) and calls f n
+// times. handled=false when typ is not LIST.
+func (d *decoder) list(typ thrift.Type, f func(n int) error) (bool, error) {
+	if typ != thrift.LIST {
+		return false, nil
+	}
+	_, n, err := d.r.ReadListHeader()
+	if err != nil {
+		return true, err
+	}
+	return true, f(n)
+}
+
+func (d *decoder) updateRequest(q *UpdateRequest) error {
+	return d.fields(func(typ thrift.Type, id int16) (bool, error) {
+		switch id {
+		case 1:
+			return d.blob(typ, &q.Key)
+		case 2:
+			return d.blob(typ, &q.Value)
+		case 3:
+			return d.i32(typ, &q.ExpireTsSeconds)
+		case 4:
+			var v int32
+			ok, err := d.i32(typ, &v)
+			q.Type, q.HasType = UpdateType(v), ok
+			return ok, err
+		case 5:
+			ok, err := d.boolean(typ, &q.CheckValueReturned)
+			q.HasCheckValueReturned = ok
+			return ok, err
+		case 6:
+			ok, err := d.boolean(typ, &q.CheckValueExist)
+			q.HasCheckValueExist = ok
+			return ok, err
+		case 7:
+			ok, err := d.blob(typ, &q.CheckValue)
+			q.HasCheckValue = ok
+			return ok, err
+		}
+		return false, nil
+	})
+}
+
+func (d *decoder) keyValue(kv *KeyValue) error {
+	return d.fields(func(typ thrift.Type, id int16) (bool, error) {
+		switch id {
+		case 1:
+			return d.blob(typ, &kv.Key)
+		case 2:
+			return d.blob(typ, &kv.Value)
+		case 3:
+			ok, err := d.i32(typ, &kv.ExpireTsSeconds)
+			kv.HasExpireTsSeconds = ok
+			return ok, err
+		}
+		return false, nil
+	})
+}
+
+func (d *decoder) multiPut(q *MultiPutRequest) error {
+	return d.fields(func(typ thrift.Type, id int16) (bool, error) {
+		switch id {
+		case 1:
+			return d.blob(typ, &q.HashKey)
+		case 2:
+			return d.list(typ, func(n int) error {
+				q.Kvs = make([]KeyValue, 0, min(n, 256))
+				for i := 0; i < n; i++ {
+					var kv KeyValue
+					if err := d.keyValue(&kv); err != nil {
+						return err
+					}
+					q.Kvs = append(q.Kvs, kv)
+				}
+				return nil
+			})
+		case 3:
+			return d.i32(typ, &q.ExpireTsSeconds)
+		}
+		return false, nil
+	})
+}
+
+func (d *decoder) multiRemove(q *MultiRemoveRequest) error {
+	return d.fields(func(typ thrift.Type, id int16) (bool, error) {
+		switch id {
+		case 1:
+			return d.blob(typ, &q.HashKey)
+		case 2:
+			return d.list(typ, func(n int) error {
+				q.SortKeys = make([][]byte, 0, min(n, 256))
+				for i := 0; i < n; i++ {
+					b, err := d.r.ReadBlob()
+					if err != nil {
+						return err
+					}
+					q.SortKeys = append(q.SortKeys, b)
+				}
+				return nil
+			})
+		case 3:
+			return d.i64(typ, &q.MaxCount)
+		}
+		return false, nil
+	})
+}
+
+func (d *decoder) incr(q *IncrRequest) error {
+	return d.fields(func(typ thrift.Type, id int16) (bool, error) {
+		switch id {
+		case 1:
+			return d.blob(typ, &q.Key)
+		case 2:
+			return d.i64(typ, &q.Increment)
+		case 3:
+			return d.i32(typ, &q.ExpireTsSeconds)
+		}
+		return false, nil
+	})
+}
+
+func (d *decoder) checkAndSet(q *CheckAndSetRequest) error {
+	return d.fields(func(typ thrift.Type, id int16) (bool, error) {
+		switch id {
+		case 1:
+			return d.blob(typ, &q.HashKey)
+		case 2:
+			return d.blob(typ, &q.CheckSortKey)
+		case 3:
+			return d.i32(typ, (*int32)(&q.CheckType))
+		case 4:
+			return d.blob(typ, &q.CheckOperand)
+		case 5:
+			return d.boolean(typ, &q.SetDiffSortKey)
+		case 6:
+			return d.blob(typ, &q.SetSortKey)
+		case 7:
+			return d.blob(typ, &q.SetValue)
+		case 8:
+			return d.i32(typ, &q.SetExpireTsSeconds)
+		case 9:
+			return d.boolean(typ, &q.ReturnCheckValue)
+		}
+		return false, nil
+	})
+}
+
+func (d *decoder) mutate(m *Mutate) error {
+	return d.fields(func(typ thrift.Type, id int16) (bool, error) {
+		switch id {
+		case 1:
+			return d.i32(typ, (*int32)(&m.Operation))
+		case 2:
+			return d.blob(typ, &m.SortKey)
+		case 3:
+			return d.blob(typ, &m.Value)
+		case 4:
+			return d.i32(typ, &m.SetExpireTsSeconds)
+		}
+		return false, nil
+	})
+}
+
+func (d *decoder) checkAndMutate(q *CheckAndMutateRequest) error {
+	return d.fields(func(typ thrift.Type, id int16) (bool, error) {
+		switch id {
+		case 1:
+			return d.blob(typ, &q.HashKey)
+		case 2:
+			return d.blob(typ, &q.CheckSortKey)
+		case 3:
+			return d.i32(typ, (*int32)(&q.CheckType))
+		case 4:
+			return d.blob(typ, &q.CheckOperand)
+		case 5:
+			return d.list(typ, func(n int) error {
+				q.MutateList = make([]Mutate, 0, min(n, 256))
+				for i := 0; i < n; i++ {
+					var m Mutate
+					if err := d.mutate(&m); err != nil {
+						return err
+					}
+					q.MutateList = append(q.MutateList, m)
+				}
+				return nil
+			})
+		case 6:
+			return d.boolean(typ, &q.ReturnCheckValue)
+		}
+		return false, nil
+	})
+}
+
+func (d *decoder) fileMeta(f *FileMeta) error {
+	return d.fields(func(typ thrift.Type, id int16) (bool, error) {
+		switch id {
+		case 1:
+			return d.str(typ, &f.Name)
+		case 2:
+			return d.i64(typ, &f.Size)
+		case 3:
+			return d.str(typ, &f.MD5)
+		}
+		return false, nil
+	})
+}
+
+func (d *decoder) bulkLoadMetadata(m *BulkLoadMetadata) error {
+	return d.fields(func(typ thrift.Type, id int16) (bool, error) {
+		switch id {
+		case 1:
+			return d.list(typ, func(n int) error {
+				m.Files = make([]FileMeta, 0, min(n, 256))
+				for i := 0; i < n; i++ {
+					var f FileMeta
+					if err := d.fileMeta(&f); err != nil {
+						return err
+					}
+					m.Files = append(m.Files, f)
+				}
+				return nil
+			})
+		case 2:
+			return d.i64(typ, &m.FileTotalSize)
+		}
+		return false, nil
+	})
+}
+
+func (d *decoder) ingestion(q *IngestionRequest) error {
+	return d.fields(func(typ thrift.Type, id int16) (bool, error) {
+		switch id {
+		case 1:
+			return d.str(typ, &q.AppName)
+		case 2:
+			if typ != thrift.STRUCT {
+				return false, nil
+			}
+			return true, d.bulkLoadMetadata(&q.Metadata)
+		case 3:
+			return d.boolean(typ, &q.IngestBehind)
+		case 4:
+			return d.i64(typ, &q.Ballot)
+		case 5:
+			return d.boolean(typ, &q.VerifyBeforeIngest)
+		}
+		return false, nil
+	})
+}
