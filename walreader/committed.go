@@ -1,0 +1,204 @@
+package walreader
+
+import (
+	"fmt"
+	"io"
+	"sort"
+)
+
+// Source is anything that yields mutations in log order (Reader, or a test
+// fake). A returned mutation may be valid only until the next call.
+type Source interface {
+	Next() (*Mutation, error)
+}
+
+// CommittedOptions configure Committed.
+type CommittedOptions struct {
+	// FromDecree: deliver only decrees >= FromDecree.
+	FromDecree int64
+	// MaxPending bounds the uncommitted mutations buffered per partition
+	// (0: 4096); more returns ErrWindowFull.
+	MaxPending int
+	// SkipCorrupt turns a committed decree missing from the log into a
+	// WarnMissingDecree warning instead of an ErrMissingDecree error.
+	SkipCorrupt bool
+	// OnWarning receives warnings (missing decrees).
+	OnWarning func(Warning)
+}
+
+// Committed delivers only committed mutations, each decree once, in decree
+// order per partition, with the replay semantics of storage.md §1.9
+// (mirroring Pegasus's duplication mutation_batch): a decree logged again
+// under a higher ballot replaces the earlier copy, and a copy with an equal
+// or lower ballot is ignored; a mutation is committed once a later mutation
+// of its partition carries last_committed_decree >= its decree. Only the
+// uncommitted window is buffered (as owned copies). Empty writes are
+// delivered too (they are committed mutations); callers filter them.
+type Committed struct {
+	src   Source
+	opts  CommittedOptions
+	parts map[uint64]*partState
+	ready []*Mutation // committed, to deliver in order
+	last  *Mutation   // delivered by the previous call; recycled next call
+	free  []*Mutation
+	err   error
+}
+
+type partState struct {
+	commit  int64 // highest decree delivered or known committed
+	started bool
+	pending map[int64]*Mutation
+}
+
+// NewCommitted wraps src.
+func NewCommitted(src Source, opts CommittedOptions) *Committed {
+	if opts.MaxPending <= 0 {
+		opts.MaxPending = 4096
+	}
+	return &Committed{src: src, opts: opts, parts: map[uint64]*partState{}}
+}
+
+func gpidKey(app, part int32) uint64 { return uint64(uint32(app)) | uint64(uint32(part))<<32 }
+
+// Next returns the next committed mutation; io.EOF when the source is
+// exhausted (mutations still uncommitted then are not delivered, see
+// Pending). The mutation is valid until the next call.
+func (c *Committed) Next() (*Mutation, error) {
+	if c.last != nil {
+		c.free = append(c.free, c.last)
+		c.last = nil
+	}
+	for len(c.ready) == 0 {
+		if c.err != nil {
+			return nil, c.err
+		}
+		m, err := c.src.Next()
+		if err != nil {
+			c.err = err
+			return nil, err
+		}
+		if err := c.add(m); err != nil {
+			c.err = err
+			return nil, err
+		}
+	}
+	m := c.ready[0]
+	c.ready = c.ready[1:]
+	if len(c.ready) == 0 {
+		c.ready = c.ready[:0:0]
+	}
+	c.last = m
+	return m, nil
+}
+
+func (c *Committed) add(m *Mutation) error {
+	k := gpidKey(m.AppID, m.PartitionIndex)
+	ps := c.parts[k]
+	if ps == nil {
+		ps = &partState{pending: map[int64]*Mutation{}}
+		c.parts[k] = ps
+	}
+	if !ps.started {
+		// Decrees below the first one seen (or below FromDecree) are taken
+		// as already committed and delivered.
+		ps.started = true
+		ps.commit = m.Decree - 1
+		if c.opts.FromDecree-1 > ps.commit {
+			ps.commit = c.opts.FromDecree - 1
+		}
+	}
+	if m.Decree > ps.commit {
+		old := ps.pending[m.Decree]
+		switch {
+		case old == nil:
+			if len(ps.pending) >= c.opts.MaxPending {
+				return fmt.Errorf("walreader: %s at offset %d: gpid %d.%d: %d mutations pending above decree %d: %w",
+					m.File, m.FileOffset, m.AppID, m.PartitionIndex, len(ps.pending), ps.commit, ErrWindowFull)
+			}
+			ps.pending[m.Decree] = c.clone(m)
+		case m.Ballot > old.Ballot:
+			m.CloneInto(old)
+		}
+	}
+	return c.commitTo(ps, m)
+}
+
+// commitTo delivers pending decrees up to the mutation's last_committed_decree.
+func (c *Committed) commitTo(ps *partState, m *Mutation) error {
+	lcd := m.LastCommittedDecree
+	for ps.commit < lcd {
+		d := ps.commit + 1
+		pm := ps.pending[d]
+		if pm == nil {
+			if len(ps.pending) == 0 {
+				// Nothing buffered: the log simply starts later.
+				ps.commit = lcd
+				return nil
+			}
+			err := &Error{File: m.File, BlockOffset: m.BlockOffset, Offset: m.FileOffset, Err: ErrMissingDecree,
+				Detail: fmt.Sprintf("gpid %d.%d: decree %d is committed (last_committed_decree %d) but was not logged", m.AppID, m.PartitionIndex, d, lcd)}
+			if !c.opts.SkipCorrupt {
+				return err
+			}
+			if c.opts.OnWarning != nil {
+				c.opts.OnWarning(Warning{Kind: WarnMissingDecree, File: m.File, Offset: m.FileOffset, Err: err})
+			}
+			// Jump to the next buffered decree (or to lcd).
+			next := lcd + 1
+			for dd := range ps.pending {
+				if dd < next {
+					next = dd
+				}
+			}
+			ps.commit = next - 1
+			continue
+		}
+		delete(ps.pending, d)
+		c.ready = append(c.ready, pm)
+		ps.commit = d
+	}
+	return nil
+}
+
+func (c *Committed) clone(m *Mutation) *Mutation {
+	var dst *Mutation
+	if n := len(c.free); n > 0 {
+		dst, c.free = c.free[n-1], c.free[:n-1]
+	} else {
+		dst = new(Mutation)
+	}
+	m.CloneInto(dst)
+	return dst
+}
+
+// Pending returns the uncommitted mutations buffered now, by partition and
+// decree (at io.EOF: the uncommitted tail of the log).
+func (c *Committed) Pending() []*Mutation {
+	var out []*Mutation
+	for _, ps := range c.parts {
+		for _, m := range ps.pending {
+			out = append(out, m)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if ka, kb := gpidKey(a.AppID, a.PartitionIndex), gpidKey(b.AppID, b.PartitionIndex); ka != kb {
+			return ka < kb
+		}
+		return a.Decree < b.Decree
+	})
+	return out
+}
+
+// LastCommitted returns the highest committed decree seen for a partition
+// (0 when none).
+func (c *Committed) LastCommitted(appID, partitionIndex int32) int64 {
+	if ps := c.parts[gpidKey(appID, partitionIndex)]; ps != nil {
+		return ps.commit
+	}
+	return 0
+}
+
+var _ Source = (*Reader)(nil)
+var _ Source = (*Committed)(nil)
+var _ = io.EOF
