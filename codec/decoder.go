@@ -13,6 +13,11 @@ import (
 // library caches it and uses the CPU's CRC32 instruction where it can).
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
+// zeroCRCField stands in for hdr_crc32 while the header CRC is computed.
+// Read-only; a package-level array because a local one escapes through
+// crc32.Update and would cost an allocation per frame.
+var zeroCRCField [4]byte
+
 // CRC32C is dsn::utils::crc32_calc with init 0: the standard CRC-32C
 // (wire.md §1.7; "123456789" gives 0xE3069283).
 func CRC32C(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }
@@ -156,9 +161,8 @@ func rdsnSize(buf []byte, max int) (int, error) {
 // rdsnHeaderCRC is the CRC-32C of the 192 header bytes with hdr_crc32
 // taken as zero (wire.md §1.7).
 func rdsnHeaderCRC(h []byte) uint32 {
-	var zero [4]byte
 	c := crc32.Update(0, castagnoli, h[:12])
-	c = crc32.Update(c, castagnoli, zero[:])
+	c = crc32.Update(c, castagnoli, zeroCRCField[:])
 	return crc32.Update(c, castagnoli, h[16:RDSNHeaderSize])
 }
 
