@@ -90,8 +90,8 @@ func ParseValue(b []byte, dataVersion int) (Value, error) {
 }
 
 // ExpireTsFromUnix converts an absolute Unix time in seconds to expire_ts
-// (storage.md §4.3); 0 for times at or before EpochBegin... which would
-// mean "never" — callers wanting "already expired" should use 1.
+// (storage.md §4.3). Times at or before EpochBegin give 0, which means
+// "never expires"; a caller wanting "already expired" must use 1.
 func ExpireTsFromUnix(unix int64) uint32 {
 	if unix <= EpochBegin {
 		return 0
