@@ -413,6 +413,9 @@ func (s *session) readLoop() {
 		if off > 0 {
 			buf = buf[:copy(buf, buf[off:])]
 		}
+		if len(buf) == 0 && cap(buf) > 1<<20 {
+			buf = make([]byte, 0, 64<<10) // drop the room a huge frame needed
+		}
 		if need > cap(buf) || len(buf) == cap(buf) {
 			nb := make([]byte, len(buf), max(need, 2*cap(buf)))
 			copy(nb, buf)
