@@ -1,0 +1,385 @@
+package router
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/dupbridge/dupbridge/codec"
+	"github.com/dupbridge/dupbridge/mutation"
+	"github.com/dupbridge/dupbridge/rpcclient"
+)
+
+// item is one queued shipment (or one part of a re-split shipment).
+type item struct {
+	s        *Shipment
+	done     func(Result) // nil for parts: agg.done is called instead
+	agg      *aggregate
+	start    time.Time
+	size     int64
+	attempts int
+	lastErr  error
+}
+
+// aggregate completes a re-split shipment when its last part is done.
+type aggregate struct {
+	done     func(Result)
+	start    time.Time
+	left     int
+	status   Status
+	err      error
+	attempts int
+}
+
+// queue is one follower partition's FIFO. Everything in it is guarded by
+// Table.mu; only its worker sends, and only from the head (doc.go "Order").
+type queue struct {
+	idx     int
+	items   []*item
+	cond    *sync.Cond
+	retired bool // replaced by a layout change: the worker exits
+	busy    bool // an RPC is on the wire
+	bytes   int64
+	fails   int // consecutive failed attempts, for the backoff
+	pc      *partCounters
+}
+
+func (t *Table) newQueueLocked(idx int) *queue {
+	for len(t.parts) <= idx {
+		t.parts = append(t.parts, new(partCounters))
+	}
+	return &queue{idx: idx, cond: sync.NewCond(&t.mu), pc: t.parts[idx]}
+}
+
+func (t *Table) startLocked(q *queue) {
+	t.wg.Add(1)
+	go t.run(q)
+}
+
+func (t *Table) enqueueLocked(q *queue, it *item) {
+	q.items = append(q.items, it)
+	q.bytes += it.size
+	q.cond.Signal()
+}
+
+// popLocked removes the first k items of q with result r and appends
+// their callbacks to calls (called after the lock is released).
+func (t *Table) popLocked(q *queue, k int, r Result, calls *[]func()) {
+	now := time.Now()
+	for _, it := range q.items[:k] {
+		q.bytes -= it.size
+		t.queuedBytes.Add(-it.size)
+		switch r.Status {
+		case StatusOK:
+			q.pc.shippedBatches.Add(1)
+			q.pc.shippedEntries.Add(uint64(it.s.Entries))
+			q.pc.shippedBytes.Add(uint64(it.size))
+		case StatusSkipped:
+			q.pc.skippedBatches.Add(1)
+			q.pc.skippedEntries.Add(uint64(it.s.Entries))
+		}
+		if it.agg == nil {
+			res := r
+			res.Attempts = it.attempts
+			res.Latency = now.Sub(it.start)
+			if res.Status == StatusOK {
+				t.ackLatency.observe(res.Latency)
+			}
+			done := it.done
+			*calls = append(*calls, func() { done(res) })
+			continue
+		}
+		a := it.agg
+		a.left--
+		if r.Status > a.status {
+			a.status, a.err = r.Status, r.Err
+		}
+		a.attempts = max(a.attempts, it.attempts)
+		if a.left == 0 {
+			res := Result{Status: a.status, Err: a.err, Attempts: a.attempts, Latency: now.Sub(a.start)}
+			if res.Status == StatusOK {
+				t.ackLatency.observe(res.Latency)
+			}
+			done := a.done
+			*calls = append(*calls, func() { done(res) })
+		}
+	}
+	clear(q.items[:k])
+	q.items = q.items[k:]
+	if len(q.items) == 0 {
+		q.items = nil // let the backing array go
+	}
+}
+
+// batchLocked picks the items of the next RPC: the head, plus the canonical
+// shipments right behind it while they fit in MaxBatchBytes (doc.go
+// "Order": coalescing keeps queue order). It returns the count, the body
+// (buf reused when coalescing) and the header's partition_hash.
+func (t *Table) batchLocked(q *queue, buf []byte) (k int, body []byte, hash uint64, out []byte) {
+	head := q.items[0]
+	k, body, hash = 1, head.s.Body, head.s.PartitionHash
+	if t.opts.MaxBatchBytes < 0 || len(q.items) == 1 {
+		return k, body, hash, buf
+	}
+	ents, n, ok := CanonicalBody(head.s.Body)
+	if !ok {
+		return k, body, hash, buf
+	}
+	size := len(head.s.Body)
+	total := n
+	for k < len(q.items) {
+		it := q.items[k]
+		e, m, ok := CanonicalBody(it.s.Body)
+		if !ok || size+len(e) > t.opts.MaxBatchBytes {
+			break
+		}
+		size += len(e)
+		total += m
+		k++
+	}
+	if k == 1 {
+		return k, body, hash, buf
+	}
+	buf = appendBodyHeader(buf[:0], total)
+	buf = append(buf, ents...)
+	for _, it := range q.items[1:k] {
+		e, _, _ := CanonicalBody(it.s.Body)
+		buf = append(buf, e...)
+	}
+	buf = append(buf, 0, 0)
+	return k, buf, q.items[k-1].s.PartitionHash, buf
+}
+
+// run is a partition's worker: it sends the head (batch) until it is done,
+// then the next, in order.
+func (t *Table) run(q *queue) {
+	defer t.wg.Done()
+	var buf []byte
+	for {
+		t.mu.Lock()
+		for !t.closed && !q.retired && (t.pausing || len(q.items) == 0) {
+			q.cond.Wait()
+		}
+		if t.closed || q.retired {
+			t.mu.Unlock()
+			return
+		}
+		var k int
+		var body []byte
+		var hash uint64
+		k, body, hash, buf = t.batchLocked(q, buf)
+		rt := t.routes[q.idx]
+		appID := t.appID
+		q.busy = true
+		t.inflight++
+		t.mu.Unlock()
+
+		start := time.Now()
+		o := t.attempt(q.idx, appID, rt, body, hash)
+		if o.err == nil {
+			t.rpcLatency.observe(time.Since(start))
+		}
+
+		var calls []func()
+		t.mu.Lock()
+		q.busy = false
+		t.inflight--
+		if t.inflight == 0 {
+			t.idle.Broadcast()
+		}
+		if t.closed {
+			// Shutdown abandons what is on the wire; shutdown reports it.
+			t.mu.Unlock()
+			return
+		}
+		var delay time.Duration
+		if o.err == nil {
+			q.fails = 0
+			q.pc.rpcs.Add(1)
+			for _, it := range q.items[:k] {
+				it.attempts++
+			}
+			t.popLocked(q, k, Result{Status: StatusOK}, &calls)
+		} else {
+			delay = t.failedLocked(q, k, rt, o, &calls)
+		}
+		t.mu.Unlock()
+		for _, c := range calls {
+			c()
+		}
+		if delay > 0 {
+			tm := time.NewTimer(delay)
+			select {
+			case <-t.ctx.Done():
+				tm.Stop()
+			case <-tm.C:
+			}
+		}
+	}
+}
+
+// failedLocked books a failed attempt of the first k items of q, applies
+// the failure policy and returns the backoff before the next attempt.
+func (t *Table) failedLocked(q *queue, k int, rt route, o outcome, calls *[]func()) time.Duration {
+	q.fails++
+	q.pc.retries.Add(1)
+	t.countError(o.name)
+	head := q.items[0]
+	for _, it := range q.items[:k] {
+		it.attempts++
+		it.lastErr = o.err
+	}
+	if o.invalidate && q.idx < len(t.routes) && t.routes[q.idx].addr == rt.addr {
+		t.routes[q.idx].addr = "" // C++ drops the partition's cached config (wire.md §5.3)
+	}
+	if o.refresh {
+		t.requestRefresh()
+	}
+	fields := []zap.Field{
+		zap.Int("partition", q.idx), zap.String("primary", rt.addr),
+		zap.Int("attempt", head.attempts), zap.Int("batches", k), zap.Error(o.err),
+	}
+	if o.invalid {
+		// Follower error 4: configuration problem on the follower (cluster
+		// id not in its [duplication-group], self-duplication, unknown
+		// task code, duplication.md §4.2). Loud on every occurrence.
+		t.invalidArgument.Add(1)
+		t.log.Error("follower rejected duplicate batch with InvalidArgument (error 4); "+
+			"check the follower's [duplication-group] has the master's cluster id "+
+			"and the follower is not the master itself", fields...)
+	} else if head.attempts == 1 || head.attempts&(head.attempts-1) == 0 || head.attempts%64 == 0 {
+		t.log.Warn("duplicate batch failed, will retry", fields...)
+	}
+	if t.opts.Policy == PolicySkip {
+		// Attempts never grow along the queue (later items joined later
+		// batches), so the items at MaxAttempts are a prefix.
+		n := 0
+		for n < k && q.items[n].attempts >= t.opts.MaxAttempts {
+			n++
+		}
+		for _, it := range q.items[:n] {
+			t.log.Error("duplicate batch skipped after repeated failures (policy skip)",
+				zap.Int("partition", q.idx), zap.Int("entries", it.s.Entries),
+				zap.Int("bytes", len(it.s.Body)), zap.Int("attempts", it.attempts),
+				zap.Int64("first_timestamp_us", it.s.FirstTimestamp),
+				zap.Int64("last_timestamp_us", it.s.LastTimestamp),
+				zap.Int64("first_decree", it.s.FirstDecree),
+				zap.Int64("last_decree", it.s.LastDecree),
+				zap.Error(it.lastErr))
+		}
+		if n > 0 {
+			t.popLocked(q, n, Result{Status: StatusSkipped, Err: o.err}, calls)
+			if len(q.items) > 0 {
+				q.fails = 0
+				return 0
+			}
+		}
+	}
+	return t.backoff(q.fails)
+}
+
+// backoff is BackoffMin·2^(fails-1) capped at BackoffMax, jittered into
+// [d/2, d].
+func (t *Table) backoff(fails int) time.Duration {
+	d := t.opts.BackoffMax
+	if fails < 31 {
+		if b := t.opts.BackoffMin << (fails - 1); b > 0 && b < d {
+			d = b
+		}
+	}
+	half := d / 2
+	return half + rand.N(d-half+1)
+}
+
+// outcome classifies one attempt.
+type outcome struct {
+	err        error
+	name       string // error counter name
+	refresh    bool   // ask the meta for a fresh config
+	invalidate bool   // forget the partition's primary until then
+	invalid    bool   // follower error 4
+}
+
+// classifyRPC says, for an RPC-level error, whether the partition config
+// is re-queried and whether the cached primary is dropped until then ("not
+// the primary here"), as the C++ client does (wire.md §4.5, §5.3).
+func classifyRPC(name string) (refresh, invalidate bool) {
+	switch name {
+	case codec.ErrorObjectNotFound, codec.ErrorInvalidState, codec.ErrorHandlerNotFound,
+		codec.ErrorInactiveState:
+		return true, true
+	case codec.ErrorParentPartitionMisused, codec.ErrorSplitting, codec.ErrorTimeout,
+		codec.ErrorNetworkFailure, codec.ErrorSessionReset, codec.ErrorAppNotExist,
+		codec.ErrorChildNotReady:
+		return true, false
+	}
+	return false, false
+}
+
+// attempt sends one RPC_RRDB_RRDB_DUPLICATE with the header a C++ client
+// fills (wire.md §4.6) and classifies the answer.
+func (t *Table) attempt(idx int, appID int32, rt route, body []byte, hash uint64) outcome {
+	if rt.addr == "" {
+		return outcome{err: fmt.Errorf("%w: gpid %d.%d", ErrNoPrimary, appID, idx), name: "no_primary", refresh: true}
+	}
+	ctx, cancel := context.WithTimeout(t.ctx, t.opts.RPCTimeout)
+	defer cancel()
+	resp, err := t.tr.Call(ctx, rt.addr, &rpcclient.Request{
+		RPCName:          codec.RPCDuplicate,
+		AppID:            appID,
+		PartitionIndex:   int32(idx),
+		PartitionHash:    hash,
+		ThreadHash:       appID*7919 + int32(idx),
+		Timeout:          t.opts.RPCTimeout,
+		ForwardSupported: true, // context 0x441, as the master's C++ client (wire.md §4.6)
+		Body:             body,
+	})
+	if err != nil {
+		name := "transport"
+		if errors.Is(err, context.DeadlineExceeded) {
+			name = codec.ErrorTimeout
+		}
+		return outcome{
+			err:     fmt.Errorf("%w: duplicate to %s gpid %d.%d: %w", ErrTransport, rt.addr, appID, idx, err),
+			name:    name,
+			refresh: true,
+		}
+	}
+	if !resp.OK() {
+		refresh, inv := classifyRPC(resp.Err)
+		return outcome{
+			err:        &RPCError{Addr: rt.addr, Name: resp.Err, AppID: appID, Partition: idx},
+			name:       resp.Err,
+			refresh:    refresh,
+			invalidate: inv,
+		}
+	}
+	dr, err := mutation.ParseDupResponse(resp.Body)
+	if err != nil {
+		return outcome{
+			err:  fmt.Errorf("%w: duplicate to %s gpid %d.%d: bad duplicate_response: %w", ErrRPC, rt.addr, appID, idx, err),
+			name: "bad_response",
+		}
+	}
+	if dr.Error != 0 {
+		return outcome{
+			err:     &FollowerError{Addr: rt.addr, AppID: appID, Partition: idx, Code: dr.Error, Hint: string(dr.ErrorHint)},
+			name:    "rocksdb:" + rocksName(dr.Error),
+			invalid: dr.Error == 4,
+		}
+	}
+	return outcome{}
+}
+
+// requestRefresh asks the refresher for a meta query (coalesced).
+func (t *Table) requestRefresh() {
+	select {
+	case t.refreshCh <- struct{}{}:
+	default:
+	}
+}

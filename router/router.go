@@ -1,0 +1,402 @@
+package router
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/dupbridge/dupbridge/rpcclient"
+)
+
+// Policy is a table's failure policy.
+type Policy uint8
+
+const (
+	// PolicySlow retries a failed batch forever: the master keeps its plog
+	// and duplication lags (the default, and Pegasus's own behaviour,
+	// duplication.md §3.7).
+	PolicySlow Policy = iota
+	// PolicySkip drops a batch after Options.MaxAttempts failed attempts,
+	// logs and counts it, and reports StatusSkipped.
+	PolicySkip
+)
+
+func (p Policy) String() string {
+	switch p {
+	case PolicySlow:
+		return "slow"
+	case PolicySkip:
+		return "skip"
+	}
+	return fmt.Sprintf("Policy(%d)", uint8(p))
+}
+
+// ParsePolicy parses "slow" or "skip" (case-insensitive; "" is slow).
+func ParsePolicy(s string) (Policy, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "", "slow":
+		return PolicySlow, nil
+	case "skip":
+		return PolicySkip, nil
+	}
+	return 0, fmt.Errorf("router: unknown failure policy %q (want slow or skip)", s)
+}
+
+// Options configure a Table. Only Table and either Metas or Meta are
+// required.
+type Options struct {
+	// Metas are the follower meta servers ("host:port"); used when Meta
+	// is nil.
+	Metas []string
+	// Table is the follower table name.
+	Table string
+	// Policy on repeated failures; MaxAttempts applies to PolicySkip
+	// (default 10).
+	Policy      Policy
+	MaxAttempts int
+	// Logger; nil means no logs.
+	Logger *zap.Logger
+
+	// RPCTimeout bounds one duplicate RPC and is sent as the header's
+	// timeout_ms (default 10 s; Pegasus's master uses 100 s, wire.md §4.6,
+	// but a shorter timeout recovers sooner from a silent follower).
+	RPCTimeout time.Duration
+	// BackoffMin and BackoffMax bound the retry delay of a partition:
+	// BackoffMin·2ⁿ capped at BackoffMax, with jitter in [d/2, d]
+	// (defaults 10 ms and 2 s; the C++ resolver uses 8 ms·2ⁿ capped at
+	// 1 s, wire.md §5.3).
+	BackoffMin, BackoffMax time.Duration
+	// RefreshInterval is the least time between two meta queries
+	// (default 100 ms); RefreshEvery re-queries the meta periodically
+	// even without errors, to notice a follower split that no error
+	// reveals (default 30 s; duplication.md §3.6).
+	RefreshInterval, RefreshEvery time.Duration
+	// MaxBatchBytes caps a coalesced RPC body (default 512 KiB, under the
+	// follower's 1 MiB max_allowed_write_size, duplication.md §4.1); a
+	// single larger shipment is still sent alone. Negative disables
+	// coalescing.
+	MaxBatchBytes int
+	// OnLayoutChange is called (from a router goroutine) after the
+	// follower's effective partition count or app id changed and every
+	// queued shipment was re-split; callers split later requests with
+	// the new PartitionCount().
+	OnLayoutChange func(oldCount, newCount int)
+
+	// Meta and Transport replace the rpcclient implementations (tests,
+	// shared pools). When nil, the Table creates and owns them.
+	Meta      Meta
+	Transport Transport
+	// Client configures the rpcclient connections the Table creates.
+	Client rpcclient.Options
+}
+
+func (o *Options) defaults() {
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = 10
+	}
+	if o.RPCTimeout <= 0 {
+		o.RPCTimeout = 10 * time.Second
+	}
+	if o.BackoffMin <= 0 {
+		o.BackoffMin = 10 * time.Millisecond
+	}
+	if o.BackoffMax <= 0 {
+		o.BackoffMax = 2 * time.Second
+	}
+	if o.BackoffMax < o.BackoffMin {
+		o.BackoffMax = o.BackoffMin
+	}
+	if o.RefreshInterval <= 0 {
+		o.RefreshInterval = 100 * time.Millisecond
+	}
+	if o.RefreshEvery <= 0 {
+		o.RefreshEvery = 30 * time.Second
+	}
+	if o.MaxBatchBytes == 0 {
+		o.MaxBatchBytes = 512 << 10
+	}
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+}
+
+// route is where a partition's RPCs go.
+type route struct {
+	addr   string
+	ballot int64
+}
+
+// Table ships duplicate requests to one follower table. All methods are
+// safe for concurrent use.
+type Table struct {
+	opts   Options
+	log    *zap.Logger
+	meta   Meta
+	tr     Transport
+	owned  []func() error // closers of what New created
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	wg        sync.WaitGroup // workers and the refresher
+	watchDone chan struct{}
+	closeOnce sync.Once
+	refreshCh chan struct{}
+
+	// Atomic mirrors for lock-free readers.
+	countA      atomic.Int64
+	appIDA      atomic.Int32
+	queuedBytes atomic.Int64
+
+	mu       sync.Mutex
+	idle     *sync.Cond // signalled when inflight drops to 0
+	closed   bool
+	pausing  bool // a layout change waits for the RPCs on the wire
+	inflight int
+	appID    int32
+	count    int
+	routes   []route
+	queues   []*queue
+	parts    []*partCounters // by partition index, grows with the count
+	logNext  map[string]time.Time
+
+	counters
+}
+
+// New resolves the follower table (one meta query, which must succeed)
+// and starts its partition queues. The Table lives until Close or until
+// ctx is cancelled.
+func New(ctx context.Context, opts Options) (*Table, error) {
+	opts.defaults()
+	if opts.Table == "" {
+		return nil, errors.New("router: New: empty table name")
+	}
+	t := &Table{
+		opts:      opts,
+		log:       opts.Logger.With(zap.String("table", opts.Table)),
+		meta:      opts.Meta,
+		tr:        opts.Transport,
+		watchDone: make(chan struct{}),
+		refreshCh: make(chan struct{}, 1),
+		logNext:   make(map[string]time.Time),
+	}
+	t.idle = sync.NewCond(&t.mu)
+	if t.meta == nil {
+		if len(opts.Metas) == 0 {
+			return nil, errors.New("router: New: no follower meta addresses")
+		}
+		m, err := rpcclient.NewMeta(opts.Metas, rpcclient.MetaOptions{Options: opts.Client})
+		if err != nil {
+			return nil, fmt.Errorf("router: New: %w", err)
+		}
+		t.meta = m
+		t.owned = append(t.owned, m.Close)
+	}
+	if t.tr == nil {
+		p := rpcclient.NewPool(opts.Client)
+		t.tr = PoolTransport{Pool: p}
+		t.owned = append(t.owned, p.Close)
+	}
+	cfg, err := t.meta.QueryConfig(ctx, opts.Table, nil)
+	if err == nil {
+		err = t.applyInitial(cfg)
+	}
+	if err != nil {
+		t.closeOwned()
+		return nil, fmt.Errorf("router: open follower table %s: %w", opts.Table, err)
+	}
+	t.refreshes.Add(1)
+	t.ctx, t.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	// Cancellation of ctx closes the Table.
+	stop := context.AfterFunc(ctx, t.cancel)
+	t.mu.Lock()
+	for _, q := range t.queues {
+		t.startLocked(q)
+	}
+	t.mu.Unlock()
+	t.wg.Add(1)
+	go t.refresher()
+	go func() {
+		<-t.ctx.Done()
+		stop()
+		t.shutdown()
+		close(t.watchDone)
+	}()
+	t.log.Info("follower table opened",
+		zap.Int32("app_id", t.appID), zap.Int("partitions", t.count),
+		zap.Stringer("policy", opts.Policy))
+	return t, nil
+}
+
+// PartitionCount is the follower's effective partition count: split
+// entries with it (mutation.PartitionIndex(hash, PartitionCount())).
+func (t *Table) PartitionCount() int { return int(t.countA.Load()) }
+
+// AppID is the follower table's app id (the gpid app_id of every RPC).
+func (t *Table) AppID() int32 { return t.appIDA.Load() }
+
+// QueuedBytesTotal is the body bytes of all shipments not yet done.
+func (t *Table) QueuedBytesTotal() int64 { return t.queuedBytes.Load() }
+
+// QueuedBytes is the body bytes of partition's shipments not yet done (0
+// for an index out of range).
+func (t *Table) QueuedBytes(partition int) int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if partition < 0 || partition >= len(t.queues) {
+		return 0
+	}
+	return t.queues[partition].bytes
+}
+
+// Ship queues s for follower partition (an index for s.PartitionCount, or
+// the current count when that is 0). It never blocks on the network and
+// may be called from any goroutine; shipments for one partition are
+// applied in the order of the Ship calls. done is called exactly once,
+// from a router goroutine (or from Close's caller at shutdown), and must
+// not block. The router owns s until then.
+func (t *Table) Ship(partition int, s *Shipment, done func(Result)) {
+	if done == nil {
+		done = func(Result) {}
+	}
+	it := &item{s: s, done: done, start: time.Now()}
+	if s == nil || len(s.Body) == 0 {
+		go done(Result{Status: StatusRejected, Err: fmt.Errorf("%w: empty shipment", ErrBadShipment)})
+		return
+	}
+	it.size = int64(len(s.Body))
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		go done(Result{Status: StatusClosed, Err: ErrClosed})
+		return
+	}
+	count := s.PartitionCount
+	if count == 0 {
+		count = t.count
+	}
+	if partition < 0 || partition >= count {
+		t.mu.Unlock()
+		go done(Result{Status: StatusRejected,
+			Err: fmt.Errorf("%w: partition %d out of range [0,%d)", ErrBadShipment, partition, count)})
+		return
+	}
+	t.queuedBytes.Add(it.size)
+	if count != t.count {
+		// Split for another layout: re-split by entry (doc.go).
+		t.placeLocked(it, t.queues, t.count)
+	} else {
+		t.enqueueLocked(t.queues[partition], it)
+	}
+	t.mu.Unlock()
+}
+
+// Close stops the Table: RPCs on the wire are abandoned, and every
+// shipment not yet done gets StatusClosed (it may or may not have been
+// applied). It waits for the router's goroutines and is idempotent.
+func (t *Table) Close() error {
+	t.cancel()
+	<-t.watchDone
+	return nil
+}
+
+// shutdown runs once, from the ctx watcher.
+func (t *Table) shutdown() {
+	t.mu.Lock()
+	t.closed = true
+	for _, q := range t.queues {
+		q.cond.Broadcast()
+	}
+	t.idle.Broadcast()
+	t.mu.Unlock()
+	t.wg.Wait()
+	var calls []func()
+	t.mu.Lock()
+	for _, q := range t.queues {
+		t.popLocked(q, len(q.items), Result{Status: StatusClosed, Err: ErrClosed}, &calls)
+	}
+	t.mu.Unlock()
+	for _, c := range calls {
+		c()
+	}
+	t.closeOwned()
+	t.log.Info("follower table closed")
+}
+
+func (t *Table) closeOwned() {
+	for _, c := range t.owned {
+		_ = c()
+	}
+	t.owned = nil
+}
+
+// Stats returns a snapshot of the counters.
+func (t *Table) Stats() Stats {
+	st := Stats{
+		Table:           t.opts.Table,
+		Refreshes:       t.refreshes.Load(),
+		RefreshFailures: t.refreshFailures.Load(),
+		LayoutChanges:   t.layoutChanges.Load(),
+		Resplit:         t.resplit.Load(),
+		ResplitFallback: t.resplitFallback.Load(),
+		InvalidArgument: t.invalidArgument.Load(),
+		Errors:          t.errorsSnapshot(),
+		RPCLatency:      t.rpcLatency.snapshot(),
+		AckLatency:      t.ackLatency.snapshot(),
+	}
+	t.mu.Lock()
+	st.AppID = t.appID
+	st.PartitionCount = t.count
+	st.Partitions = make([]PartitionStats, len(t.parts))
+	for i, pc := range t.parts {
+		p := &st.Partitions[i]
+		p.ShippedBatches = pc.shippedBatches.Load()
+		p.ShippedEntries = pc.shippedEntries.Load()
+		p.ShippedBytes = pc.shippedBytes.Load()
+		p.RPCs = pc.rpcs.Load()
+		p.Retries = pc.retries.Load()
+		p.SkippedBatches = pc.skippedBatches.Load()
+		p.SkippedEntries = pc.skippedEntries.Load()
+		if i < len(t.queues) {
+			q := t.queues[i]
+			p.Queued = len(q.items)
+			p.QueuedBytes = q.bytes
+			p.InFlight = q.busy
+		}
+		st.ShippedBatches += p.ShippedBatches
+		st.ShippedEntries += p.ShippedEntries
+		st.ShippedBytes += p.ShippedBytes
+		st.Retries += p.Retries
+		st.SkippedBatches += p.SkippedBatches
+		st.SkippedEntries += p.SkippedEntries
+		st.Queued += p.Queued
+		st.QueuedBytes += p.QueuedBytes
+		if p.InFlight {
+			st.InFlight++
+		}
+	}
+	t.mu.Unlock()
+	return st
+}
+
+// logSampled reports whether a log line under key may be written now (at
+// most one per d), so that a dead follower does not flood the log.
+func (t *Table) logSampled(key string, d time.Duration) bool {
+	now := time.Now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if now.Before(t.logNext[key]) {
+		return false
+	}
+	t.logNext[key] = now.Add(d)
+	return true
+}
+
+func contextWithTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, d)
+}

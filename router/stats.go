@@ -1,0 +1,136 @@
+package router
+
+import (
+	"maps"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// LatencyBounds are the upper bounds (seconds) of the latency histogram
+// buckets in Stats, Prometheus-style (cumulative counts per bound, +Inf
+// implied by Count).
+var latencyBounds = [...]float64{0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60}
+
+// LatencyBounds returns the histogram bucket upper bounds in seconds.
+func LatencyBounds() []float64 { return latencyBounds[:] }
+
+// Histogram is a snapshot of a latency histogram: Buckets[i] counts
+// observations ≤ LatencyBounds()[i] (cumulative, as Prometheus wants).
+type Histogram struct {
+	Buckets []uint64
+	Count   uint64
+	Sum     float64 // seconds
+}
+
+type histogram struct {
+	mu      sync.Mutex
+	buckets [len(latencyBounds)]uint64
+	count   uint64
+	sum     float64
+}
+
+func (h *histogram) observe(d time.Duration) {
+	s := d.Seconds()
+	h.mu.Lock()
+	for i, b := range latencyBounds {
+		if s <= b {
+			h.buckets[i]++
+			break
+		}
+	}
+	h.count++
+	h.sum += s
+	h.mu.Unlock()
+}
+
+func (h *histogram) snapshot() Histogram {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := Histogram{Buckets: make([]uint64, len(latencyBounds)), Count: h.count, Sum: h.sum}
+	var acc uint64
+	for i, c := range h.buckets {
+		acc += c
+		out.Buckets[i] = acc
+	}
+	return out
+}
+
+// PartitionStats are the counters of one follower partition index (kept
+// across layout changes, indexed by partition).
+type PartitionStats struct {
+	// Acknowledged shipments, their entries and body bytes.
+	ShippedBatches, ShippedEntries, ShippedBytes uint64
+	// RPCs that succeeded (coalesced shipments count once).
+	RPCs uint64
+	// Failed attempts (each is retried or ends in a skip).
+	Retries uint64
+	// Shipments dropped by PolicySkip, and their entries.
+	SkippedBatches, SkippedEntries uint64
+	// Shipments queued (not yet done) and their body bytes, now.
+	Queued      int
+	QueuedBytes int64
+	// InFlight is true while an RPC of this partition is on the wire.
+	InFlight bool
+}
+
+type partCounters struct {
+	shippedBatches, shippedEntries, shippedBytes atomic.Uint64
+	rpcs, retries                                atomic.Uint64
+	skippedBatches, skippedEntries               atomic.Uint64
+}
+
+// Stats is a snapshot of a Table's counters, for logs and for Prometheus
+// export (server/ or cmd/ registers them).
+type Stats struct {
+	Table          string
+	AppID          int32
+	PartitionCount int
+	Partitions     []PartitionStats
+	// Totals.
+	ShippedBatches, ShippedEntries, ShippedBytes uint64
+	Retries                                      uint64
+	SkippedBatches, SkippedEntries               uint64
+	Queued                                       int
+	QueuedBytes                                  int64
+	InFlight                                     int
+	// Meta queries made, failed ones, and layout changes applied.
+	Refreshes, RefreshFailures, LayoutChanges uint64
+	// Shipments re-split after a layout change, and those that could not
+	// be parsed and went whole to the partition of their last entry.
+	Resplit, ResplitFallback uint64
+	// InvalidArgument counts follower answers with error 4.
+	InvalidArgument uint64
+	// Errors counts failed attempts by name: RPC-level names
+	// ("ERR_BUSY"), follower codes ("rocksdb:TryAgain"), "transport",
+	// "no_primary", "bad_response".
+	Errors map[string]uint64
+	// RPCLatency: one successful RPC; AckLatency: Ship to done (OK).
+	RPCLatency, AckLatency Histogram
+}
+
+type counters struct {
+	refreshes, refreshFailures, layoutChanges atomic.Uint64
+	resplit, resplitFallback                  atomic.Uint64
+	invalidArgument                           atomic.Uint64
+
+	errMu  sync.Mutex
+	errors map[string]uint64
+
+	rpcLatency, ackLatency histogram
+}
+
+func (c *counters) countError(name string) {
+	c.errMu.Lock()
+	if c.errors == nil {
+		c.errors = make(map[string]uint64)
+	}
+	c.errors[name]++
+	c.errMu.Unlock()
+}
+
+func (c *counters) errorsSnapshot() map[string]uint64 {
+	c.errMu.Lock()
+	defer c.errMu.Unlock()
+	return maps.Clone(c.errors)
+}

@@ -1,0 +1,46 @@
+package router
+
+import (
+	"context"
+
+	"github.com/dupbridge/dupbridge/rpcclient"
+)
+
+// Meta resolves a follower table (wire.md §4.1). *rpcclient.Meta implements
+// it: it follows leader hints and fails over across the meta list
+// (wire.md §1.11). Tests inject fakes.
+type Meta interface {
+	QueryConfig(ctx context.Context, table string, indices []int32) (*rpcclient.TableConfig, error)
+}
+
+// Transport sends one partition RPC to a replica server. The error is a
+// transport failure (connection lost, dial failure, context end); an
+// RPC-level error comes back in Response.Err with a nil error.
+type Transport interface {
+	Call(ctx context.Context, addr string, req *rpcclient.Request) (*rpcclient.Response, error)
+	// Reset drops the connection to addr, so the next call redials (after
+	// errors that suggest the peer or the connection is confused).
+	Reset(addr string)
+}
+
+// PoolTransport is the Transport over an rpcclient.Pool: one pipelined
+// connection per replica address, redialled on demand.
+type PoolTransport struct {
+	Pool *rpcclient.Pool
+}
+
+// Call implements Transport.
+func (p PoolTransport) Call(ctx context.Context, addr string, req *rpcclient.Request) (*rpcclient.Response, error) {
+	c, err := p.Pool.Get(addr)
+	if err != nil {
+		return nil, err
+	}
+	return c.Call(ctx, req)
+}
+
+// Reset implements Transport.
+func (p PoolTransport) Reset(addr string) {
+	if c, err := p.Pool.Get(addr); err == nil {
+		c.Disconnect()
+	}
+}
