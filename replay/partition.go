@@ -1,0 +1,220 @@
+package replay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+
+	"go.uber.org/zap"
+
+	"github.com/dupbridge/dupbridge/mutation"
+	"github.com/dupbridge/dupbridge/walreader"
+)
+
+// tuple is one shippable update: (timestamp, task code, request body) as a
+// master's mutation_batch keeps it (duplication.md §3.3). data is an offset
+// range in the round's arena.
+type tuple struct {
+	ts     int64
+	code   mutation.Code
+	off, n int
+	seq    int // load order, to keep ties stable
+}
+
+// partRunner replays one source partition.
+type partRunner struct {
+	run   *runner
+	path  string
+	files []string // plog files or the directory, as given to walreader.Open
+	sum   PartitionSummary
+	fl    failureLog
+
+	arena  []byte
+	tuples []tuple
+	out    []byte // batch bodies of the round
+}
+
+func (p *partRunner) replay(ctx context.Context, start int64) error {
+	r := p.run
+	p.sum.StartDecree = start
+	p.sum.LastDecree = start - 1
+	rd, err := walreader.Open(p.files, walreader.Options{FromDecree: start, OnWarning: func(w walreader.Warning) {
+		r.o.Logger.Warn("plog warning", zap.String("partition", p.path), zap.String("warning", w.String()))
+	}})
+	if err != nil {
+		return err
+	}
+	defer rd.Close()
+	cm := walreader.NewCommitted(rd, walreader.CommittedOptions{FromDecree: start})
+
+	var look *walreader.Mutation // first mutation of the next round
+	eof := false
+	for !eof {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		p.arena, p.tuples = p.arena[:0], p.tuples[:0]
+		shippable := 0
+		roundLast := int64(-1)
+		var lastFile string
+		lastBlock := int64(-1)
+		var muts int64 // mutations of the round with a shipped update
+		var skipped Skipped
+		for {
+			m := look
+			look = nil
+			if m == nil {
+				m, err = cm.Next()
+				if errors.Is(err, io.EOF) {
+					eof = true
+					skipped.Uncommitted += int64(len(cm.Pending()))
+					break
+				}
+				if err != nil {
+					return err
+				}
+			}
+			// A round ends at the first block boundary after BatchBytes of
+			// shippable payload (the loader replays whole blocks,
+			// duplication.md §3.2).
+			if shippable >= r.o.BatchBytes && (m.File != lastFile || m.BlockOffset != lastBlock) {
+				look = m
+				break
+			}
+			lastFile, lastBlock = m.File, m.BlockOffset
+			if p.sum.AppID == 0 && p.sum.PartitionIndex == 0 {
+				p.sum.AppID, p.sum.PartitionIndex = m.AppID, m.PartitionIndex
+			}
+			r.c.logRead.Add(int64(m.Size))
+			roundLast = m.Decree
+			if m.IsEmptyWrite() {
+				skipped.Empty++
+				continue
+			}
+			shipped := false
+			for i := range m.Updates {
+				u := &m.Updates[i]
+				switch {
+				case u.Code.Duplicated():
+					off := len(p.arena)
+					p.arena = append(p.arena, u.Data...)
+					p.tuples = append(p.tuples, tuple{ts: m.Timestamp, code: u.Code, off: off, n: len(u.Data), seq: len(p.tuples)})
+					shippable += len(u.Data)
+					shipped = true
+				case u.Code == mutation.CodeWriteEmpty:
+					skipped.Empty++
+				case u.Code == mutation.CodeDuplicate || u.Code == mutation.CodeBulkLoad:
+					skipped.DuplicateOrBulkLoad++
+				case u.Code == mutation.CodeUnknown:
+					skipped.Unknown++
+				default: // INCR, CHECK_AND_SET, CHECK_AND_MUTATE (duplication.md §3.4)
+					skipped.NonIdempotent++
+				}
+			}
+			if shipped {
+				muts++
+			}
+		}
+		if roundLast < 0 {
+			p.sum.Skipped.add(skipped)
+			break
+		}
+		batches, err := p.buildBatches()
+		if err != nil {
+			return err
+		}
+		if err := r.lim.wait(ctx, muts); err != nil {
+			return err
+		}
+		if len(batches) > 0 {
+			if err := r.ship.shipRound(ctx, &p.fl, p.path, batches); err != nil {
+				return err
+			}
+		}
+		// The round is complete: everything up to roundLast is acknowledged.
+		var entries, bytes, reqBytes int64
+		for _, b := range batches {
+			entries += int64(b.entries)
+			bytes += int64(b.bytes)
+			reqBytes += int64(len(b.body))
+		}
+		p.sum.Rounds++
+		p.sum.Batches += int64(len(batches))
+		p.sum.Mutations += muts
+		p.sum.Entries += entries
+		p.sum.Bytes += bytes
+		p.sum.Skipped.add(skipped)
+		p.sum.LastDecree = roundLast
+		r.c.mutations.Add(muts)
+		r.c.entries.Add(entries)
+		r.c.bytes.Add(bytes)
+		r.c.reqBytes.Add(reqBytes)
+		r.c.batches.Add(int64(len(batches)))
+		if err := r.prog.update(p.path, p.sum.AppID, p.sum.PartitionIndex, roundLast); err != nil {
+			r.o.Logger.Warn("cannot write progress file", zap.Error(err))
+		}
+	}
+	return nil
+}
+
+// buildBatches cuts the round's tuples into duplicate_request batches
+// exactly as pegasus_mutation_duplicator::duplicate does (duplication.md
+// §3.5): tuples in timestamp order; a batch is closed after the entry that
+// brings its payload bytes to BatchBytes or MaxWriteSize, or after the last
+// tuple; each batch is keyed by the hash of its last entry.
+func (p *partRunner) buildBatches() ([]*batch, error) {
+	if len(p.tuples) == 0 {
+		return nil, nil
+	}
+	sort.SliceStable(p.tuples, func(i, j int) bool {
+		if p.tuples[i].ts != p.tuples[j].ts {
+			return p.tuples[i].ts < p.tuples[j].ts
+		}
+		return p.tuples[i].seq < p.tuples[j].seq
+	})
+	o := &p.run.o
+	var out []*batch
+	var w mutation.DupRequestWriter
+	p.out = p.out[:0]
+	var cur *batch
+	start := 0
+	for i, t := range p.tuples {
+		data := p.arena[t.off : t.off+t.n]
+		if cur == nil {
+			cur = &batch{}
+			start = len(p.out)
+			w.Begin(p.out, p.run.ship.wrapp)
+		}
+		h, err := mutation.PayloadHash(t.code, data)
+		if err != nil {
+			return nil, fmt.Errorf("replay: %s: %s update at timestamp %d: %w", p.path, t.code, t.ts, err)
+		}
+		w.AppendEntry(&mutation.DupEntry{
+			Timestamp:    t.ts,
+			TaskCode:     p.run.codeName(t.code),
+			RawMessage:   data,
+			ClusterID:    int8(o.ClusterID),
+			HasClusterID: true,
+		})
+		cur.entries++
+		cur.bytes += t.n
+		cur.hash = h
+		if cur.bytes >= o.BatchBytes || cur.bytes >= o.MaxWriteSize || i == len(p.tuples)-1 {
+			p.out = w.Finish()
+			cur.body = p.out[start:len(p.out):len(p.out)]
+			out = append(out, cur)
+			cur = nil
+		}
+	}
+	// p.out may have been reallocated while batches were cut: re-slice the
+	// bodies from the final buffer.
+	off := 0
+	for _, b := range out {
+		n := len(b.body)
+		b.body = p.out[off : off+n : off+n]
+		off += n
+	}
+	return out, nil
+}

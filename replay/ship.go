@@ -1,0 +1,278 @@
+package replay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/dupbridge/dupbridge/codec"
+	"github.com/dupbridge/dupbridge/mutation"
+	"github.com/dupbridge/dupbridge/rpcclient"
+)
+
+// batch is one duplicate_request.
+type batch struct {
+	body    []byte // RDSN body: wrapper(duplicate_request), wire.md §4.6
+	hash    uint64 // hash of the last entry (duplication.md §3.5)
+	entries int
+	bytes   int // raw_message bytes
+}
+
+// PERR_INVALID_ARGUMENT's RocksDB status (wire.md §4.6).
+const statusInvalidArgument = 4
+
+// shipper sends batches of one run; shared by every partition.
+type shipper struct {
+	o     *Options
+	res   *resolver
+	pool  *rpcclient.Pool
+	c     *counters
+	lat   *histogram
+	log   *zap.Logger
+	wrapp int16 // body wrapper field id: 0 for RDSN, 1 for THFT args (wire.md §1.9, §2.3)
+}
+
+// attemptResult classifies one send.
+type attemptResult int
+
+const (
+	attemptOK attemptResult = iota
+	attemptRetry
+	attemptFatal
+)
+
+// attempt sends b once to the primary the cached configuration names.
+func (s *shipper) attempt(ctx context.Context, b *batch) (attemptResult, error) {
+	cfg, gen, err := s.res.get(ctx)
+	if err != nil {
+		return attemptRetry, fmt.Errorf("query config: %w", err)
+	}
+	idx := int32(b.hash % uint64(cfg.PartitionCount)) // wire.md §6.2
+	p := &cfg.Partitions[idx]
+	addr := p.PrimaryAddress()
+	if addr == "" || p.Ballot < 0 {
+		// Unresolved partition: the C++ resolver re-queries (wire.md §4.1).
+		s.res.invalidate(gen)
+		return attemptRetry, fmt.Errorf("partition %d.%d has no primary", cfg.AppID, idx)
+	}
+	conn, err := s.pool.Get(addr)
+	if err != nil {
+		return attemptFatal, err
+	}
+	start := time.Now()
+	actx, cancel := context.WithTimeout(ctx, s.o.RPCTimeout)
+	resp, err := conn.Call(actx, &rpcclient.Request{
+		RPCName:          codec.RPCDuplicate,
+		AppID:            cfg.AppID,
+		PartitionIndex:   idx,
+		PartitionHash:    b.hash,
+		ForwardSupported: true, // context 0x441, as a HEAD master sends (wire.md §4.6)
+		Body:             b.body,
+	})
+	cancel()
+	if err != nil {
+		if ctx.Err() != nil {
+			return attemptFatal, ctx.Err()
+		}
+		// Transport loss or timeout: the C++ client drops the partition's
+		// cached config and retries (wire.md §5.3).
+		s.res.invalidate(gen)
+		return attemptRetry, err
+	}
+	if !resp.OK() {
+		switch resp.Err {
+		case codec.ErrorObjectNotFound, codec.ErrorInvalidState, codec.ErrorParentPartitionMisused:
+			s.res.invalidate(gen)
+		}
+		return attemptRetry, fmt.Errorf("%s to %s (partition %d.%d): %s", codec.RPCDuplicate, addr, cfg.AppID, idx, resp.Err)
+	}
+	dr, err := mutation.ParseDupResponse(resp.Body)
+	if err != nil {
+		return attemptRetry, fmt.Errorf("duplicate_response from %s: %w", addr, err)
+	}
+	switch dr.Error {
+	case 0:
+		s.lat.record(time.Since(start))
+		return attemptOK, nil
+	case statusInvalidArgument:
+		return attemptFatal, fmt.Errorf("%w: %s (partition %d.%d) hint %q", ErrInvalidArgument, addr, cfg.AppID, idx, dr.ErrorHint)
+	}
+	return attemptRetry, fmt.Errorf("duplicate_response from %s (partition %d.%d): error %d %q", addr, cfg.AppID, idx, dr.Error, dr.ErrorHint)
+}
+
+// sleep waits d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// failureLog logs at most one warning per interval (a master logs 1% of
+// failures, duplication.md §3.7).
+type failureLog struct {
+	mu   sync.Mutex
+	last time.Time
+	n    int
+}
+
+func (s *shipper) failed(fl *failureLog, part string, err error) {
+	s.c.errors.Add(1)
+	fl.mu.Lock()
+	fl.n++
+	if time.Since(fl.last) < 2*time.Second {
+		fl.mu.Unlock()
+		s.log.Debug("batch failed, will retry", zap.String("partition", part), zap.Error(err))
+		return
+	}
+	n := fl.n
+	fl.n, fl.last = 0, time.Now()
+	fl.mu.Unlock()
+	s.log.Warn("batch failed, will retry", zap.String("partition", part), zap.Int("failures_since_last_log", n), zap.Error(err))
+}
+
+// sendSequential sends one batch until it is acknowledged, retrying after
+// RetryDelay (duplication.md §3.7).
+func (s *shipper) sendSequential(ctx context.Context, fl *failureLog, part string, b *batch) error {
+	for {
+		res, err := s.attempt(ctx, b)
+		switch res {
+		case attemptOK:
+			return nil
+		case attemptFatal:
+			return err
+		}
+		s.failed(fl, part, err)
+		if err := sleep(ctx, s.o.RetryDelay); err != nil {
+			return err
+		}
+		s.c.retries.Add(1)
+	}
+}
+
+// sendWindow sends a hash queue with up to window batches in flight; on a
+// failure it lets the window drain, waits RetryDelay and resends from the
+// first unacknowledged batch (go-back-N), so later writes are re-applied
+// after earlier ones.
+func (s *shipper) sendWindow(ctx context.Context, fl *failureLog, part string, q []*batch, window int) error {
+	type res struct {
+		i   int
+		r   attemptResult
+		err error
+	}
+	done := make([]bool, len(q))
+	results := make(chan res, window)
+	base, next, inflight := 0, 0, 0
+	failed := false
+	var fatal error
+	for base < len(q) {
+		for !failed && fatal == nil && inflight < window && next < len(q) {
+			i := next
+			next++
+			inflight++
+			go func() {
+				r, err := s.attempt(ctx, q[i])
+				results <- res{i, r, err}
+			}()
+		}
+		if inflight == 0 {
+			if fatal != nil {
+				return fatal
+			}
+			// Window drained after a failure: resend from base.
+			if err := sleep(ctx, s.o.RetryDelay); err != nil {
+				return err
+			}
+			failed = false
+			for i := base; i < next; i++ {
+				if done[i] {
+					s.c.retries.Add(1) // acknowledged but resent to keep the order
+				}
+				done[i] = false
+			}
+			s.c.retries.Add(1)
+			next = base
+			continue
+		}
+		r := <-results
+		inflight--
+		switch r.r {
+		case attemptOK:
+			done[r.i] = true
+		case attemptFatal:
+			if fatal == nil {
+				fatal = r.err
+			}
+		default:
+			failed = true
+			s.failed(fl, part, r.err)
+		}
+		if !failed && fatal == nil {
+			for base < len(q) && done[base] {
+				base++
+			}
+		}
+	}
+	// Wait for stragglers (none: base reached the end only when all done).
+	return nil
+}
+
+// shipRound sends a round's batches: queued per hash, queues started in
+// ascending hash order and run concurrently, each queue in order
+// (duplication.md §3.7). It returns when every queue is empty, or with the
+// first fatal error.
+func (s *shipper) shipRound(ctx context.Context, fl *failureLog, part string, batches []*batch) error {
+	queues := map[uint64][]*batch{}
+	for _, b := range batches {
+		queues[b.hash] = append(queues[b.hash], b)
+	}
+	hashes := make([]uint64, 0, len(queues))
+	for h := range queues {
+		hashes = append(hashes, h)
+	}
+	slices.Sort(hashes)
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var first error
+	for _, h := range hashes {
+		q := queues[h]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var err error
+			if s.o.Discipline == DisciplinePipelined && len(q) > 1 {
+				err = s.sendWindow(rctx, fl, part, q, s.o.Window)
+			} else {
+				for _, b := range q {
+					if err = s.sendSequential(rctx, fl, part, b); err != nil {
+						break
+					}
+				}
+			}
+			if err != nil {
+				mu.Lock()
+				if first == nil || (errors.Is(first, context.Canceled) && !errors.Is(err, context.Canceled)) {
+					first = err
+				}
+				mu.Unlock()
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	if first != nil && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return first
+}
