@@ -10,11 +10,11 @@ import (
 // Skipped counts what a master would not ship (duplication.md §3.3-3.5),
 // plus what this replay did not reach.
 type Skipped struct {
-	Empty               int64 `json:"empty"`                 // empty-write mutations
-	NonIdempotent       int64 `json:"non_idempotent"`        // INCR / CHECK_AND_SET / CHECK_AND_MUTATE updates
+	Empty               int64 `json:"empty"`                  // empty-write mutations
+	NonIdempotent       int64 `json:"non_idempotent"`         // INCR / CHECK_AND_SET / CHECK_AND_MUTATE updates
 	DuplicateOrBulkLoad int64 `json:"duplicate_or_bulk_load"` // DUPLICATE / BULK_LOAD updates
-	Unknown             int64 `json:"unknown"`               // updates with an unknown task code
-	Uncommitted         int64 `json:"uncommitted"`           // mutations of the uncommitted tail
+	Unknown             int64 `json:"unknown"`                // updates with an unknown task code
+	Uncommitted         int64 `json:"uncommitted"`            // mutations of the uncommitted tail
 }
 
 func (s *Skipped) add(o Skipped) {
