@@ -75,6 +75,9 @@ type BlockIterator struct {
 	// was readable), a further chain start to try when resynchronising.
 	badCRC   uint32
 	badCRCOK bool
+	// trustNext: Resync accepted the next block on its structure; take its
+	// stored CRC as the chain value.
+	trustNext bool
 }
 
 // NewBlockIterator returns an iterator over the size bytes of r. name is
@@ -134,7 +137,9 @@ func (it *BlockIterator) Next() (*Block, error) {
 	if err != nil {
 		return nil, ioErr(it.name, off+BlockHeaderSize, err)
 	}
-	if got := CRC32C(it.crc, body); got != h.CRC {
+	if it.trustNext {
+		it.trustNext = false
+	} else if got := CRC32C(it.crc, body); got != h.CRC {
 		return nil, corrupt(it.name, off, off+8, ErrBadCRC, "header says 0x%08X, body chained from 0x%08X gives 0x%08X", h.CRC, it.crc, got)
 	}
 	it.crc = h.CRC
@@ -178,19 +183,15 @@ func (it *BlockIterator) Resync(accept func(off int64, body []byte) bool) (int64
 		if err != nil {
 			return 0, ioErr(it.name, p, err)
 		}
-		good := false
 		for _, s := range starts {
 			if CRC32C(s, body) == h.CRC {
-				good = true
-				break
+				// Next re-reads the block and verifies it from s.
+				it.crc, it.off = s, p
+				return p - from, nil
 			}
 		}
-		if !good && accept != nil && int64(h.LocalOffset) == p && accept(p, body) {
-			good = true
-		}
-		if good {
-			it.crc = h.CRC
-			it.off = p
+		if accept != nil && int64(h.LocalOffset) == p && accept(p, body) {
+			it.trustNext, it.off = true, p
 			return p - from, nil
 		}
 	}

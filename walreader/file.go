@@ -216,9 +216,18 @@ func (f *FileReader) Next() (*Mutation, error) {
 				f.err = err
 				return nil, err
 			}
-			// The block verified but its contents do not: drop the rest of it.
-			rest := int64(len(f.muts.body) - f.muts.pos)
-			f.report(Warning{Kind: WarnSkipped, File: f.name, Offset: f.muts.fileOffset + int64(f.muts.pos), Bytes: rest, Err: err})
+			// The block verified but its contents do not: drop the rest of
+			// it, from the bad mutation on.
+			at := f.muts.fileOffset + int64(f.muts.pos)
+			var e *Error
+			if errors.As(err, &e) && e.Offset >= f.muts.fileOffset {
+				at = e.Offset
+				if ok { // the gpid check failed after the mutation was consumed
+					at = f.m.FileOffset
+				}
+			}
+			end := f.muts.fileOffset + int64(len(f.muts.body))
+			f.report(Warning{Kind: WarnSkipped, File: f.name, Offset: at, Bytes: end - at, Err: err})
 			f.muts.pos = len(f.muts.body)
 			continue
 		}
