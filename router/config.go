@@ -105,6 +105,12 @@ func (t *Table) refresh() {
 	ctx, cancel := contextWithTimeout(t.ctx, t.opts.RPCTimeout)
 	cfg, err := t.meta.QueryConfig(ctx, t.opts.Table, nil)
 	cancel()
+	defer func() {
+		t.mu.Lock()
+		close(t.refreshed)
+		t.refreshed = make(chan struct{})
+		t.mu.Unlock()
+	}()
 	if t.ctx.Err() != nil {
 		return
 	}

@@ -160,6 +160,7 @@ func (t *Table) batchLocked(q *queue, buf []byte) (k int, body []byte, hash uint
 func (t *Table) run(q *queue) {
 	defer t.wg.Done()
 	var buf []byte
+	waited := false
 	for {
 		t.mu.Lock()
 		for !t.closed && !q.retired && (t.pausing || len(q.items) == 0) {
@@ -169,6 +170,16 @@ func (t *Table) run(q *queue) {
 			t.mu.Unlock()
 			return
 		}
+		if t.routes[q.idx].addr == "" && !waited {
+			// No primary known (dropped after a routing error, or none in
+			// the meta's view): wait for a refresh once before trying.
+			waited = true
+			ch := t.requestRefreshLocked()
+			t.mu.Unlock()
+			t.waitRefresh(ch)
+			continue
+		}
+		waited = false
 		var k int
 		var body []byte
 		var hash uint64
@@ -198,6 +209,7 @@ func (t *Table) run(q *queue) {
 			return
 		}
 		var delay time.Duration
+		var refreshed chan struct{}
 		if o.err == nil {
 			q.fails = 0
 			q.pc.rpcs.Add(1)
@@ -207,6 +219,9 @@ func (t *Table) run(q *queue) {
 			t.popLocked(q, k, Result{Status: StatusOK}, &calls)
 		} else {
 			delay = t.failedLocked(q, k, rt, o, &calls)
+			if o.refresh {
+				refreshed = t.requestRefreshLocked()
+			}
 		}
 		t.mu.Unlock()
 		for _, c := range calls {
@@ -220,6 +235,23 @@ func (t *Table) run(q *queue) {
 			case <-tm.C:
 			}
 		}
+		if refreshed != nil {
+			// Retrying a routing error before the new config is in
+			// would only fail again.
+			t.waitRefresh(refreshed)
+		}
+	}
+}
+
+// waitRefresh waits for the refresh that ch belongs to, at most
+// BackoffMax (the meta may be down: then the old route is tried again).
+func (t *Table) waitRefresh(ch chan struct{}) {
+	tm := time.NewTimer(t.opts.BackoffMax)
+	defer tm.Stop()
+	select {
+	case <-ch:
+	case <-t.ctx.Done():
+	case <-tm.C:
 	}
 }
 
@@ -236,9 +268,6 @@ func (t *Table) failedLocked(q *queue, k int, rt route, o outcome, calls *[]func
 	}
 	if o.invalidate && q.idx < len(t.routes) && t.routes[q.idx].addr == rt.addr {
 		t.routes[q.idx].addr = "" // C++ drops the partition's cached config (wire.md §5.3)
-	}
-	if o.refresh {
-		t.requestRefresh()
 	}
 	fields := []zap.Field{
 		zap.Int("partition", q.idx), zap.String("primary", rt.addr),
@@ -376,10 +405,12 @@ func (t *Table) attempt(idx int, appID int32, rt route, body []byte, hash uint64
 	return outcome{}
 }
 
-// requestRefresh asks the refresher for a meta query (coalesced).
-func (t *Table) requestRefresh() {
+// requestRefreshLocked asks the refresher for a meta query (requests are
+// coalesced) and returns a channel closed when the next query completes.
+func (t *Table) requestRefreshLocked() chan struct{} {
 	select {
 	case t.refreshCh <- struct{}{}:
 	default:
 	}
+	return t.refreshed
 }

@@ -147,6 +147,7 @@ type Table struct {
 	watchDone chan struct{}
 	closeOnce sync.Once
 	refreshCh chan struct{}
+	refreshed chan struct{} // closed when a meta query completes (under mu)
 
 	// Atomic mirrors for lock-free readers.
 	countA      atomic.Int64
@@ -183,6 +184,7 @@ func New(ctx context.Context, opts Options) (*Table, error) {
 		tr:        opts.Transport,
 		watchDone: make(chan struct{}),
 		refreshCh: make(chan struct{}, 1),
+		refreshed: make(chan struct{}),
 		logNext:   make(map[string]time.Time),
 	}
 	t.idle = sync.NewCond(&t.mu)
