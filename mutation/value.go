@@ -61,13 +61,14 @@ func AppendValue(dst []byte, version int, expireTs uint32, timetag uint64, userD
 }
 
 // ParseValue decodes a value as Pegasus's value_schema_manager does
-// (storage.md §4.2): a first byte with the top bit set names the version
-// itself (only 2 exists); otherwise dataVersion (the meta CF's
-// pegasus_data_version, 0 or 1) applies.
+// (storage.md §4.2, src/base/value_schema_manager.cpp): a first byte with
+// the top bit set names the version itself (first_byte & 0x7F; a version
+// above 2 falls back to the latest, 2); otherwise dataVersion (the meta CF's
+// pegasus_data_version, 0 or 1) applies, and an unknown one is an error.
 func ParseValue(b []byte, dataVersion int) (Value, error) {
 	v := dataVersion
 	if len(b) > 0 && b[0]&0x80 != 0 {
-		v = int(b[0] & 0x7f)
+		v = min(int(b[0]&0x7f), ValueV2)
 	}
 	switch v {
 	case ValueV0:
@@ -81,7 +82,7 @@ func ParseValue(b []byte, dataVersion int) (Value, error) {
 		}
 		return Value{Version: v, ExpireTs: binary.BigEndian.Uint32(b), Timetag: binary.BigEndian.Uint64(b[4:]), UserData: b[12:]}, nil
 	case ValueV2:
-		if len(b) < 13 || b[0] != 0x80|ValueV2 {
+		if len(b) < 13 {
 			return Value{}, fmt.Errorf("%w: v2 value of %d bytes", ErrBadValue, len(b))
 		}
 		return Value{Version: v, ExpireTs: binary.BigEndian.Uint32(b[1:]), Timetag: binary.BigEndian.Uint64(b[5:]), UserData: b[13:]}, nil

@@ -104,13 +104,28 @@ func TestValueErrors(t *testing.T) {
 		{"v0 short", []byte{0, 0, 0}, ValueV0},
 		{"v1 short", make([]byte, 11), ValueV1},
 		{"v2 short", append([]byte{0x82}, make([]byte, 11)...), ValueV1},
-		{"v3 byte", append([]byte{0x83}, make([]byte, 20)...), ValueV1},
 		{"unknown data version", make([]byte, 20), 7},
 		{"empty", nil, ValueV1},
 	}
 	for _, tc := range tests {
 		if _, err := ParseValue(tc.b, tc.ver); !errors.Is(err, ErrBadValue) {
 			t.Errorf("%s: err = %v, want ErrBadValue", tc.name, err)
+		}
+	}
+	// Unknown versions in the first byte fall back to the latest (v2), and
+	// 0x80/0x81 select v0/v1, as value_schema_manager does.
+	for _, tc := range []struct {
+		b    []byte
+		ver  int
+		data string
+	}{
+		{append([]byte{0x83, 0, 0, 0, 1}, append(make([]byte, 8), 'z')...), ValueV2, "z"},
+		{[]byte{0x80, 0, 0, 1, 'z'}, ValueV0, "z"},
+		{append([]byte{0x81, 0, 0, 1}, append(make([]byte, 8), 'z')...), ValueV1, "z"},
+	} {
+		v, err := ParseValue(tc.b, ValueV1)
+		if err != nil || v.Version != tc.ver || string(v.UserData) != tc.data {
+			t.Errorf("ParseValue(% x) = %+v, %v", tc.b, v, err)
 		}
 	}
 	if _, err := AppendValue(nil, 3, 0, 0, nil); !errors.Is(err, ErrBadValue) {
