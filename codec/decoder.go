@@ -310,7 +310,17 @@ func decodeTHFTRequest(buf []byte, max int) (Frame, int, error) {
 	if typ != thrift.MessageCall && typ != thrift.MessageOneway {
 		return Frame{}, 0, newErr(FramingTHFT, "request TMessage type", msgStart, ErrBadMessage, fmt.Sprintf("%d, want CALL or ONEWAY", typ))
 	}
-	h.RPCName = name
+	// The C++ server strncpy's the name into the char[48] rpc_name and
+	// dispatches on that (thrift_message_parser.cpp,
+	// create_message_from_request_blob): up to the first NUL, at most 47
+	// bytes. Message keeps the full TMessage.
+	if i := bytes.IndexByte(name, 0); i >= 0 {
+		name = name[:i]
+	}
+	if len(name) > MaxNameLen {
+		name = name[:MaxNameLen]
+	}
+	h.RPCName = name[:len(name):len(name)]
 	h.ID = uint64(uint32(seq))
 	h.MessageType = typ
 	return Frame{Header: h, Raw: buf[:size:size], Body: msg[r.Pos():], Message: msg}, size, nil

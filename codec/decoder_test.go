@@ -344,3 +344,19 @@ func TestEncodeRoundTrip(t *testing.T) {
 		t.Errorf("AppendAckName(45) = %q", got)
 	}
 }
+
+func TestTHFTRequestNameAsCpp(t *testing.T) {
+	// wire.md §2.3: the name is copied into rpc_name truncated to 47
+	// characters (strncpy, so it also ends at a NUL).
+	for _, tc := range []struct{ name, want string }{
+		{RPCGet, RPCGet},
+		{RPCGet + "\x00junk", RPCGet},
+		{string(bytes.Repeat([]byte("N"), 60)), string(bytes.Repeat([]byte("N"), 47))},
+	} {
+		h := RequestHeader{ID: 1, RPCName: tc.name}
+		f := mustDecode(t, RoleServer, AppendRequest(nil, FramingTHFT, &h, []byte{0x0c, 0, 1, 0, 0, 0, 0, 0}))
+		if string(f.RPCName) != tc.want {
+			t.Errorf("%q: RPCName %q, want %q", tc.name, f.RPCName, tc.want)
+		}
+	}
+}

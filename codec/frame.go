@@ -16,7 +16,9 @@ type Header struct {
 	// ID is the RDSN id, or the THFT seqid as uint64(uint32(seqid)).
 	ID      uint64
 	TraceID uint64
-	// RPCName is the rpc_name up to its NUL (RDSN) or the TMessage name (THFT).
+	// RPCName is the rpc_name up to its NUL (RDSN); for a THFT request the
+	// TMessage name as the C++ server keeps it (up to a NUL, at most 47
+	// bytes; wire.md §2.3); for a THFT response the whole TMessage name.
 	RPCName        []byte
 	AppID          int32
 	PartitionIndex int32

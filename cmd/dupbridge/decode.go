@@ -386,6 +386,7 @@ func messageTypeName(t int) string {
 type bodyKind struct {
 	newStruct func() athrift.TStruct
 	blob      bool // a bare blob (REMOVE/GET/TTL/SORTKEY_COUNT args)
+	hashKey   bool // the bare blob is a hash key, not a full key
 	i64       bool // CLEAR_SCANNER args
 }
 
@@ -394,8 +395,9 @@ func st[T athrift.TStruct](f func() T) bodyKind {
 }
 
 var (
-	blobBody = bodyKind{blob: true}
-	i64Body  = bodyKind{i64: true}
+	keyBody     = bodyKind{blob: true}                // a full key (wire.md §6.1)
+	hashKeyBody = bodyKind{blob: true, hashKey: true} // SORTKEY_COUNT's hash key
+	i64Body     = bodyKind{i64: true}
 )
 
 // bodyKinds maps an RPC name to its args (request) and result (response)
@@ -415,7 +417,7 @@ func bodyKinds(name string) (req, resp bodyKind, ok bool) {
 	case codec.RPCMultiPut:
 		return st(rrdb.NewMultiPutRequest), st(rrdb.NewUpdateResponse), true
 	case codec.RPCRemove:
-		return blobBody, st(rrdb.NewUpdateResponse), true
+		return keyBody, st(rrdb.NewUpdateResponse), true
 	case codec.RPCMultiRemove:
 		return st(rrdb.NewMultiRemoveRequest), st(rrdb.NewMultiRemoveResponse), true
 	case codec.RPCIncr:
@@ -427,15 +429,15 @@ func bodyKinds(name string) (req, resp bodyKind, ok bool) {
 	case codec.RPCDuplicate:
 		return st(rrdb.NewDuplicateRequest), st(rrdb.NewDuplicateResponse), true
 	case codec.RPCGet:
-		return blobBody, st(rrdb.NewReadResponse), true
+		return keyBody, st(rrdb.NewReadResponse), true
 	case codec.RPCMultiGet:
 		return st(rrdb.NewMultiGetRequest), st(rrdb.NewMultiGetResponse), true
 	case codec.RPCBatchGet:
 		return st(rrdb.NewBatchGetRequest), st(rrdb.NewBatchGetResponse), true
 	case codec.RPCSortkeyCount:
-		return blobBody, st(rrdb.NewCountResponse), true
+		return hashKeyBody, st(rrdb.NewCountResponse), true
 	case codec.RPCTTL:
-		return blobBody, st(rrdb.NewTTLResponse), true
+		return keyBody, st(rrdb.NewTTLResponse), true
 	case codec.RPCGetScanner:
 		return st(rrdb.NewGetScannerRequest), st(rrdb.NewScanResponse), true
 	case codec.RPCScan:
@@ -515,7 +517,11 @@ func readWrapped(body []byte, k bodyKind, address bool) (any, error) {
 		if err != nil {
 			return nil, fmt.Errorf("blob: %w", err)
 		}
-		out = obj{{"key", blobJSON(b)}}
+		if k.hashKey {
+			out = obj{{"hash_key", blobJSON(b)}}
+		} else {
+			out = obj{{"key", rawKeyJSON(b)}}
+		}
 	case k.i64:
 		v, err := p.ReadI64(ctx)
 		if err != nil {
@@ -651,6 +657,23 @@ func blobJSON(b []byte) any {
 	return obj{{"hex", hex.EncodeToString(b)}}
 }
 
+// isFullKeyField: the rrdb fields that hold a full key, 2-byte hash-key
+// length + hash key + sort key (wire.md §6.1).
+func isFullKeyField(name string) bool {
+	return name == "key" || name == "start_key" || name == "stop_key"
+}
+
+// rawKeyJSON shows a full key split into its hash key and sort key, with
+// the raw bytes in hex; a key too short for its length prefix is shown as
+// plain bytes.
+func rawKeyJSON(b []byte) any {
+	if len(b) < 2 || int(b[0])<<8|int(b[1]) > len(b)-2 {
+		return blobJSON(b)
+	}
+	n := int(b[0])<<8 | int(b[1])
+	return obj{{"hash_key", blobJSON(b[2 : 2+n])}, {"sort_key", blobJSON(b[2+n:])}, {"hex", hex.EncodeToString(b)}}
+}
+
 var (
 	typBlob      = reflect.TypeFor[*base.Blob]()
 	typErrorCode = reflect.TypeFor[*base.ErrorCode]()
@@ -725,6 +748,10 @@ func toJSON(v reflect.Value) any {
 			}
 			fv := v.Field(i)
 			if fv.Kind() == reflect.Pointer && fv.IsNil() && strings.Contains(sf.Tag.Get("json"), "omitempty") {
+				continue
+			}
+			if isFullKeyField(name) && sf.Type == typBlob && !fv.IsNil() {
+				o = append(o, kvPair{name, rawKeyJSON(fv.Interface().(*base.Blob).Data)})
 				continue
 			}
 			o = append(o, kvPair{name, toJSON(fv)})

@@ -171,11 +171,11 @@ func TestDecodeWireExamples(t *testing.T) {
 		{"thft v0 §2.7", hexTHFTv0, "server", map[string]any{
 			"framing": "THFT", "kind": "request", "rpc_name": "RPC_RRDB_RRDB_GET", "id": 1, "gpid": "2.5",
 			"timeout_ms": 1000, "thread_hash": 15843, "partition_hash": "0xb136b82b96d0c625",
-			"thft_version": 0, "message_type": "CALL", "body.key.hex": "0003686b3173",
+			"thft_version": 0, "message_type": "CALL", "body.key.hex": "0003686b3173", "body.key.hash_key": "hk1", "body.key.sort_key": "s",
 		}},
 		{"thft v1 §2.7", hexTHFTv1, "auto", map[string]any{
 			"rpc_name": "RPC_RRDB_RRDB_GET", "gpid": "2.5", "thread_hash": 15843, "thft_version": 1,
-			"flags.is_backup_request": false, "body.key.hex": "0003686b3173",
+			"flags.is_backup_request": false, "body.key.hex": "0003686b3173", "body.key.hash_key": "hk1", "body.key.sort_key": "s",
 		}},
 		{"thft ok response §2.7", hexTHFTOK, "auto", map[string]any{
 			"framing": "THFT", "kind": "response", "rpc_name": "RPC_RRDB_RRDB_GET_ACK", "id": 1,
