@@ -29,6 +29,9 @@ type fakeFollower struct {
 	primary []string
 	// applied[p] lists (key, seq) in the order partition p applied them.
 	applied   map[int][]applied
+	// serveCount, when set, is the count replicas route by (the parent
+	// layout while a split's children are not ready).
+	serveCount int
 	log       []applied // every apply, in order
 	calls     int
 	metaCalls int
@@ -82,6 +85,29 @@ func (f *fakeFollower) QueryConfig(ctx context.Context, table string, _ []int32)
 		})
 	}
 	return cfg, nil
+}
+
+// startSplit doubles the partition count with children not ready yet
+// (ballot -1, wire.md §6.3): replicas still serve the parent layout.
+func (f *fakeFollower) startSplit() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.serveCount = f.count
+	for i := 0; i < f.count; i++ {
+		f.ballot = append(f.ballot, -1)
+		f.primary = append(f.primary, f.primary[i])
+	}
+	f.count *= 2
+}
+
+// finishSplit makes every child ready: replicas route by the new count.
+func (f *fakeFollower) finishSplit() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i := f.count / 2; i < f.count; i++ {
+		f.ballot[i] = 1
+	}
+	f.serveCount = 0
 }
 
 func (f *fakeFollower) Reset(addr string) {
@@ -144,8 +170,13 @@ func (f *fakeFollower) applyLocked(addr string, req *rpcclient.Request) *rpcclie
 	if err != nil {
 		return &rpcclient.Response{Err: codec.ErrorInvalidData}
 	}
+	serve := f.count
+	if f.serveCount > 0 {
+		serve = f.serveCount
+	}
 	var e mutation.DupEntry
 	var last uint64
+	var batch []applied
 	for it.Next(&e) {
 		u, err := mutation.Decode(e.Code(), e.RawMessage)
 		if err != nil || u.Put == nil {
@@ -153,14 +184,14 @@ func (f *fakeFollower) applyLocked(addr string, req *rpcclient.Request) *rpcclie
 		}
 		h, _ := e.Hash()
 		last = h
-		if mutation.PartitionIndex(h, f.count) != p {
-			// Our router must never misplace a key.
+		if mutation.PartitionIndex(h, serve) != p {
+			// Our router must never misplace a key; a real replica checks
+			// only the header hash, and only with the split env set
+			// (wire.md §6.3): the fake is stricter.
 			return &rpcclient.Response{Err: codec.ErrorParentPartitionMisused}
 		}
 		seq, _ := strconv.Atoi(string(u.Put.Value))
-		a := applied{key: string(u.Put.Key), seq: seq, p: p}
-		f.applied[p] = append(f.applied[p], a)
-		f.log = append(f.log, a)
+		batch = append(batch, applied{key: string(u.Put.Key), seq: seq, p: p})
 	}
 	if it.Err() != nil {
 		return &rpcclient.Response{Err: codec.ErrorInvalidData}
@@ -168,6 +199,8 @@ func (f *fakeFollower) applyLocked(addr string, req *rpcclient.Request) *rpcclie
 	if last != req.PartitionHash {
 		return &rpcclient.Response{Err: codec.ErrorInvalidParameters}
 	}
+	f.applied[p] = append(f.applied[p], batch...)
+	f.log = append(f.log, batch...)
 	return &rpcclient.Response{Err: codec.ErrorOK, Body: mutation.AppendDupResponse(nil, 0, 0, "")}
 }
 
