@@ -2,7 +2,6 @@ package walreader
 
 import (
 	"fmt"
-	"io"
 	"sort"
 )
 
@@ -38,7 +37,8 @@ type Committed struct {
 	src   Source
 	opts  CommittedOptions
 	parts map[uint64]*partState
-	ready []*Mutation // committed, to deliver in order
+	ready []*Mutation // committed, to deliver in order from head
+	head  int
 	last  *Mutation   // delivered by the previous call; recycled next call
 	free  []*Mutation
 	err   error
@@ -68,24 +68,23 @@ func (c *Committed) Next() (*Mutation, error) {
 		c.free = append(c.free, c.last)
 		c.last = nil
 	}
-	for len(c.ready) == 0 {
+	for c.head == len(c.ready) {
 		if c.err != nil {
 			return nil, c.err
 		}
 		m, err := c.src.Next()
 		if err != nil {
 			c.err = err
-			return nil, err
+			continue
 		}
-		if err := c.add(m); err != nil {
-			c.err = err
-			return nil, err
-		}
+		// On error, what was committed before the problem is still delivered.
+		c.err = c.add(m)
 	}
-	m := c.ready[0]
-	c.ready = c.ready[1:]
-	if len(c.ready) == 0 {
-		c.ready = c.ready[:0:0]
+	m := c.ready[c.head]
+	c.ready[c.head] = nil
+	c.head++
+	if c.head == len(c.ready) {
+		c.ready, c.head = c.ready[:0], 0
 	}
 	c.last = m
 	return m, nil
@@ -201,4 +200,3 @@ func (c *Committed) LastCommitted(appID, partitionIndex int32) int64 {
 
 var _ Source = (*Reader)(nil)
 var _ Source = (*Committed)(nil)
-var _ = io.EOF
