@@ -26,7 +26,10 @@ type DupEntry struct {
 func (e *DupEntry) Code() Code { return ParseCode(e.TaskCode) }
 
 // Hash is the routing hash of the entry: PayloadHash of its raw message
-// under its task code (duplication.md §3.5). Zero allocations.
+// under its task code (duplication.md §3.5), which also validates the raw
+// message. Zero allocations. Codes a master never ships (INCR, ...) are
+// hashed too; check Code().Duplicated() before forwarding, since a C++
+// follower answers them with error 4 (wire.md §4.6).
 func (e *DupEntry) Hash() (uint64, error) {
 	return entryHash(e)
 }
@@ -42,7 +45,10 @@ func (e *DupEntry) Hash() (uint64, error) {
 //	if err := it.Err(); err != nil { ... }
 //
 // The bytes after the last entry (rest of the request, wrapper STOP) are
-// checked before Next reports the end.
+// checked before Next reports the end. As in C++'s generated reader, the
+// list's element type byte is not checked, entry fields with an unexpected
+// type and unknown fields are skipped generically (thrift.Reader.Skip), and
+// bytes after the wrapper's STOP are ignored.
 type DupIter struct {
 	r         thrift.Reader
 	wrapperID int16

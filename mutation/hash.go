@@ -108,6 +108,6 @@ func entryHash(e *DupEntry) (uint64, error) {
 
 // Preallocated for the hot path.
 var (
-	errNotRoutable = fmt.Errorf("%w", ErrNotRoutable)
-	errUnknownCode = fmt.Errorf("%w", ErrUnknownCode)
+	errNotRoutable = fmt.Errorf("%w: empty write, bulk load, or a duplicate_request without entries or nesting a DUPLICATE", ErrNotRoutable)
+	errUnknownCode = fmt.Errorf("%w: no routing rule", ErrUnknownCode)
 )

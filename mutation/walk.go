@@ -211,7 +211,7 @@ func readWrapper(r *thrift.Reader) (int16, error) {
 		return 0, err
 	}
 	if typ != thrift.STRUCT {
-		return 0, &thrift.Error{Op: "wrapper type " + typ.String(), Offset: 0, Err: thrift.ErrBadType}
+		return 0, &thrift.Error{Op: "wrapper type " + typ.String(), Offset: r.Pos() - 3, Err: thrift.ErrBadType}
 	}
 	return id, nil
 }
