@@ -39,7 +39,7 @@ type Committed struct {
 	parts map[uint64]*partState
 	ready []*Mutation // committed, to deliver in order from head
 	head  int
-	last  *Mutation   // delivered by the previous call; recycled next call
+	last  *Mutation // delivered by the previous call; recycled next call
 	free  []*Mutation
 	err   error
 }
