@@ -11,6 +11,19 @@ import (
 	"github.com/dupbridge/dupbridge/codec"
 )
 
+// loopConn is the part of gnet.Conn the decode/dispatch path uses; tests
+// and the fuzz target drive the path through a fake. Every method is called
+// inside a gnet callback of the connection except Wake, which is
+// concurrency-safe.
+type loopConn interface {
+	InboundBuffered() int
+	Peek(n int) ([]byte, error)
+	Discard(n int) (int, error)
+	Write(b []byte) (int, error)
+	OutboundBuffered() int
+	Wake(cb gnet.AsyncCallback) error
+}
+
 // connState is one client connection (a master meta, a master replica
 // server's duplicator, a tool).
 //
@@ -20,7 +33,7 @@ import (
 // drained by the loop; wakePending and closed are atomics.
 type connState struct {
 	s      *Server
-	c      gnet.Conn
+	c      loopConn
 	remote string
 	dec    codec.Decoder
 
@@ -38,17 +51,14 @@ type connState struct {
 	closed      atomic.Bool
 }
 
-func newConnState(s *Server, c gnet.Conn) *connState {
-	cs := &connState{
+func newConnState(s *Server, c loopConn, remote string) *connState {
+	return &connState{
 		s:      s,
 		c:      c,
 		dec:    codec.Decoder{Role: codec.RoleServer, MaxFrameSize: s.cfg.Bridge.MaxFrameSize},
 		byPart: map[int]*partBuild{},
+		remote: remote,
 	}
-	if ra := c.RemoteAddr(); ra != nil {
-		cs.remote = ra.String()
-	}
-	return cs
 }
 
 // post queues a completed reply and wakes the loop. Any goroutine. The

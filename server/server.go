@@ -36,6 +36,10 @@ type Options struct {
 	// WriteLimit is the largest duplicate_request body sent to the
 	// follower; config.FollowerWriteLimit (1 MiB, duplication.md §4.1) when 0.
 	WriteLimit int
+	// Ballot is the ballot of every advertised partition; 0 means the start
+	// time in seconds, which grows across restarts so that a master's
+	// resolver takes a changed primary (duplication.md §9 item 1).
+	Ballot int64
 	// MaxOutbound is the outbound bytes buffered on one connection above
 	// which the server stops decoding its requests (a master that does not
 	// read its replies); 4 MiB when 0.
@@ -147,6 +151,9 @@ func New(opts Options) (*Server, error) {
 		conns:       map[*connState]struct{}{},
 		ready:       make(chan struct{}),
 		runCtx:      context.Background(),
+	}
+	if opts.Ballot > 0 {
+		s.ballot = opts.Ballot
 	}
 	if s.maxInflight <= 0 {
 		s.maxInflight = config.DefaultMaxInflightBytes
@@ -315,7 +322,11 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	if s.draining.Load() {
 		return nil, gnet.Close
 	}
-	cs := newConnState(s, c)
+	remote := ""
+	if ra := c.RemoteAddr(); ra != nil {
+		remote = ra.String()
+	}
+	cs := newConnState(s, c, remote)
 	c.SetContext(cs)
 	s.mu.Lock()
 	s.conns[cs] = struct{}{}
