@@ -330,58 +330,67 @@ func (r *Reader) Skip(t Type) error {
 	case STRING:
 		_, err := r.ReadBinary()
 		return err
-	case STRUCT:
+	case STRUCT, LIST, SET, MAP:
 		if err := r.enter(start); err != nil {
 			return err
 		}
-		defer r.leave()
-		for {
-			ft, _, err := r.ReadFieldHeader()
-			if err != nil {
-				return err
-			}
-			if ft == STOP {
-				return nil
-			}
-			if err := r.Skip(ft); err != nil {
-				return err
-			}
+		var err error
+		switch t {
+		case STRUCT:
+			err = r.skipStruct()
+		case MAP:
+			err = r.skipMapGeneric()
+		default:
+			err = r.skipListGeneric()
 		}
-	case LIST, SET:
-		if err := r.enter(start); err != nil {
-			return err
-		}
-		defer r.leave()
-		et, n, err := r.ReadListHeader()
-		if err != nil {
-			return err
-		}
-		for i := 0; i < n; i++ {
-			if err := r.Skip(et); err != nil {
-				return err
-			}
-		}
-		return nil
-	case MAP:
-		if err := r.enter(start); err != nil {
-			return err
-		}
-		defer r.leave()
-		kt, vt, n, err := r.ReadMapHeader()
-		if err != nil {
-			return err
-		}
-		for i := 0; i < n; i++ {
-			if err := r.Skip(kt); err != nil {
-				return err
-			}
-			if err := r.Skip(vt); err != nil {
-				return err
-			}
-		}
-		return nil
+		r.leave()
+		return err
 	}
 	return newErr("skip", start, ErrBadType)
+}
+
+func (r *Reader) skipStruct() error {
+	for {
+		ft, _, err := r.ReadFieldHeader()
+		if err != nil {
+			return err
+		}
+		if ft == STOP {
+			return nil
+		}
+		if err := r.Skip(ft); err != nil {
+			return err
+		}
+	}
+}
+
+func (r *Reader) skipListGeneric() error {
+	et, n, err := r.ReadListHeader()
+	if err != nil {
+		return err
+	}
+	for i := 0; i < n; i++ {
+		if err := r.Skip(et); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *Reader) skipMapGeneric() error {
+	kt, vt, n, err := r.ReadMapHeader()
+	if err != nil {
+		return err
+	}
+	for i := 0; i < n; i++ {
+		if err := r.Skip(kt); err != nil {
+			return err
+		}
+		if err := r.Skip(vt); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (r *Reader) skipN(n int, op string) error {

@@ -235,65 +235,78 @@ func (r *Reader) skipKind(s *Schema) error {
 		if err := r.enter(start); err != nil {
 			return err
 		}
-		defer r.leave()
-		for {
-			ft, id, err := r.ReadFieldHeader()
-			if err != nil {
-				return err
-			}
-			if ft == STOP {
-				return nil
-			}
-			if err := r.SkipField(s.Struct, ft, id); err != nil {
-				return err
-			}
-		}
+		err := r.skipFields(s.Struct)
+		r.leave()
+		return err
 	case KindList, KindSet:
 		if err := r.enter(start); err != nil {
 			return err
 		}
-		defer r.leave()
-		et, n, err := r.readListHeaderFor(s.Elem)
-		if err != nil {
-			return err
-		}
-		elem := s.Elem
-		if elem == nil || elem.Kind.WireType() != et {
-			elem = nil
-		}
-		for i := 0; i < n; i++ {
-			if err := r.skipElem(elem, et); err != nil {
-				return err
-			}
-		}
-		return nil
+		err := r.skipList(s.Elem)
+		r.leave()
+		return err
 	case KindMap:
 		if err := r.enter(start); err != nil {
 			return err
 		}
-		defer r.leave()
-		kt, vt, n, err := r.readMapHeaderFor(s.Key, s.Elem)
+		err := r.skipMap(s.Key, s.Elem)
+		r.leave()
+		return err
+	}
+	return newErr("skip schema", start, ErrBadType)
+}
+
+func (r *Reader) skipFields(st *StructSchema) error {
+	for {
+		ft, id, err := r.ReadFieldHeader()
 		if err != nil {
 			return err
 		}
-		key, val := s.Key, s.Elem
-		if key == nil || key.Kind.WireType() != kt {
-			key = nil
+		if ft == STOP {
+			return nil
 		}
-		if val == nil || val.Kind.WireType() != vt {
-			val = nil
+		if err := r.SkipField(st, ft, id); err != nil {
+			return err
 		}
-		for i := 0; i < n; i++ {
-			if err := r.skipElem(key, kt); err != nil {
-				return err
-			}
-			if err := r.skipElem(val, vt); err != nil {
-				return err
-			}
-		}
-		return nil
 	}
-	return newErr("skip schema", start, ErrBadType)
+}
+
+func (r *Reader) skipList(elem *Schema) error {
+	et, n, err := r.readListHeaderFor(elem)
+	if err != nil {
+		return err
+	}
+	if elem != nil && elem.Kind.WireType() != et {
+		elem = nil
+	}
+	for i := 0; i < n; i++ {
+		if err := r.skipElem(elem, et); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *Reader) skipMap(key, val *Schema) error {
+	kt, vt, n, err := r.readMapHeaderFor(key, val)
+	if err != nil {
+		return err
+	}
+	if key != nil && key.Kind.WireType() != kt {
+		key = nil
+	}
+	if val != nil && val.Kind.WireType() != vt {
+		val = nil
+	}
+	for i := 0; i < n; i++ {
+		if err := r.skipElem(key, kt); err != nil {
+			return err
+		}
+		if err := r.skipElem(val, vt); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (r *Reader) skipElem(s *Schema, t Type) error {
