@@ -49,6 +49,10 @@ ensure_compiler() {
 			echo "idl.sh: apt-get install thrift-compiler failed; install thrift-compiler ${WANT_VERSION} by hand" >&2
 			exit 1
 		fi
+		if ! command -v thrift >/dev/null 2>&1; then
+			echo "idl.sh: thrift-compiler installed but 'thrift' is not on PATH" >&2
+			exit 1
+		fi
 	fi
 	local v
 	v="$(thrift --version | awk '{print $3}')"
