@@ -28,15 +28,15 @@ type fakeFollower struct {
 	ballot  []int64
 	primary []string
 	// applied[p] lists (key, seq) in the order partition p applied them.
-	applied   map[int][]applied
+	applied map[int][]applied
 	// serveCount, when set, is the count replicas route by (the parent
 	// layout while a split's children are not ready).
 	serveCount int
-	log       []applied // every apply, in order
-	calls     int
-	metaCalls int
-	metaErr   error
-	resets    int
+	log        []applied // every apply, in order
+	calls      int
+	metaCalls  int
+	metaErr    error
+	resets     int
 	// hook runs before the request is applied; it may return a response
 	// or error to send instead (apply=false), or let it apply and then
 	// override the answer (apply=true: the reply is lost or replaced).
@@ -349,4 +349,3 @@ func waitGoroutines(t *testing.T, base int) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
-

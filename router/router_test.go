@@ -66,7 +66,7 @@ func TestOrderUnderFaults(t *testing.T) {
 	const count, rounds = 4, 40
 	cases := []struct {
 		name    string
-		hook    func(f *fakeFollower) func(c *fakeCall) (*rpcclient.Response, error, bool)
+		hook    faultHook
 		refresh bool // the fault must trigger meta refreshes
 	}{
 		{"no faults", nil, false},
@@ -144,36 +144,48 @@ func TestOrderUnderFaults(t *testing.T) {
 		}, true},
 	}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			f := newFake(count)
-			if tc.hook != nil {
-				f.hook = tc.hook(f)
+		for _, maxBatch := range []int{0, -1} { // coalescing on (default) and off
+			name := tc.name
+			if maxBatch < 0 {
+				name += " no coalescing"
 			}
-			tb := openTable(t, f, nil)
-			meta0 := f.metaCount()
-			res := newResults()
-			want := shipAll(t, tb, res, count, rounds)
-			res.wait(t, 20*time.Second)
-			for id, r := range res.got {
-				if r.Status != StatusOK {
-					t.Fatalf("shipment %d: %v %v", id, r.Status, r.Err)
-				}
-			}
-			checkOrder(t, f, want)
-			st := tb.Stats()
-			if st.ShippedBatches != count*rounds || st.ShippedEntries != 2*count*rounds {
-				t.Fatalf("stats: %d batches %d entries, want %d %d", st.ShippedBatches, st.ShippedEntries, count*rounds, 2*count*rounds)
-			}
-			if st.QueuedBytes != 0 || tb.QueuedBytesTotal() != 0 || st.Queued != 0 {
-				t.Fatalf("queued bytes left: %d %d %d", st.QueuedBytes, tb.QueuedBytesTotal(), st.Queued)
-			}
-			if tc.hook != nil && tc.name != "delayed replies" && st.Retries == 0 {
-				t.Fatal("faults injected but no retry counted")
-			}
-			if tc.refresh && f.metaCount() == meta0 {
-				t.Fatal("routing faults did not refresh the config")
-			}
-		})
+			t.Run(name, func(t *testing.T) {
+				testOrderUnderFault(t, count, rounds, maxBatch, tc.hook, tc.name, tc.refresh)
+			})
+		}
+	}
+}
+
+type faultHook func(f *fakeFollower) func(c *fakeCall) (*rpcclient.Response, error, bool)
+
+func testOrderUnderFault(t *testing.T, count, rounds, maxBatch int, hook faultHook, name string, refresh bool) {
+	f := newFake(count)
+	if hook != nil {
+		f.hook = hook(f)
+	}
+	tb := openTable(t, f, func(o *Options) { o.MaxBatchBytes = maxBatch })
+	meta0 := f.metaCount()
+	res := newResults()
+	want := shipAll(t, tb, res, count, rounds)
+	res.wait(t, 20*time.Second)
+	for id, r := range res.got {
+		if r.Status != StatusOK {
+			t.Fatalf("shipment %d: %v %v", id, r.Status, r.Err)
+		}
+	}
+	checkOrder(t, f, want)
+	st := tb.Stats()
+	if st.ShippedBatches != uint64(count*rounds) || st.ShippedEntries != uint64(2*count*rounds) {
+		t.Fatalf("stats: %d batches %d entries, want %d %d", st.ShippedBatches, st.ShippedEntries, count*rounds, 2*count*rounds)
+	}
+	if st.QueuedBytes != 0 || tb.QueuedBytesTotal() != 0 || st.Queued != 0 {
+		t.Fatalf("queued bytes left: %d %d %d", st.QueuedBytes, tb.QueuedBytesTotal(), st.Queued)
+	}
+	if hook != nil && name != "delayed replies" && st.Retries == 0 {
+		t.Fatal("faults injected but no retry counted")
+	}
+	if refresh && f.metaCount() == meta0 {
+		t.Fatal("routing faults did not refresh the config")
 	}
 }
 
@@ -335,6 +347,9 @@ func TestSlowPartitionDoesNotBlockOthers(t *testing.T) {
 	tb := openTable(t, f, nil)
 	blocked := newResults()
 	tb.Ship(2, shipment(4, keysFor(2, 4, 1)[0], 1), blocked.cb(1))
+	for !tb.Stats().Partitions[2].InFlight {
+		time.Sleep(time.Millisecond)
+	}
 	res := newResults()
 	for p := 0; p < 4; p++ {
 		if p == 2 {
