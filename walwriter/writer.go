@@ -15,7 +15,7 @@ import (
 // AppendMutation appends the plog encoding of m (storage.md §1.6) with the
 // given log offset: the 56-byte header (version 0 unless m.HeaderVersion is
 // set; m's gpid, ballot, decree, last_committed_decree, timestamp), the
-// update count, all descriptors, then all payloads. An update with an empty
+// update count, all descriptors, then all payloads. An update with a nil
 // Name is written under its Code's name.
 func AppendMutation(dst []byte, m *walreader.Mutation, logOffset int64) []byte {
 	le := binary.LittleEndian
@@ -30,7 +30,7 @@ func AppendMutation(dst []byte, m *walreader.Mutation, logOffset int64) []byte {
 	dst = le.AppendUint32(dst, uint32(len(m.Updates)))
 	for i := range m.Updates {
 		u := &m.Updates[i]
-		if len(u.Name) == 0 {
+		if u.Name == nil {
 			name := u.Code.Name()
 			dst = le.AppendUint32(dst, uint32(len(name)))
 			dst = append(dst, name...)
@@ -53,7 +53,7 @@ func MutationSize(m *walreader.Mutation) int {
 	for i := range m.Updates {
 		u := &m.Updates[i]
 		nl := len(u.Name)
-		if nl == 0 {
+		if u.Name == nil {
 			nl = len(u.Code.Name())
 		}
 		n += 12 + nl + len(u.Data)
