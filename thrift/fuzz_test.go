@@ -38,6 +38,9 @@ func FuzzReader(f *testing.F) {
 			if !bytes.Equal(w.B, data[:skipPos]) {
 				t.Fatalf("re-encode differs:\n got % x\nwant % x", w.B, data[:skipPos])
 			}
+			if len(v.AppendText(nil, nil)) == 0 {
+				t.Fatalf("empty text rendering")
+			}
 		}
 
 		// Header readers on the same bytes: typed errors, positions in range.

@@ -477,3 +477,31 @@ func TestKindWireType(t *testing.T) {
 		t.Errorf("invalid kind mapping")
 	}
 }
+
+func TestAppendText(t *testing.T) {
+	in, s := specialSample()
+	r := NewReader(in)
+	v, err := r.ReadValue(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{blob="xyz", err="ERR_OK", code="RPC_RRDB_RRDB_PUT", pid=1.2, addr=127.0.0.1:34601, ` +
+		`hp=localhost:34801, hps=[a:1, invalid-host-port], m=map{3.4: "v"}}`
+	if got := string(v.AppendText(nil, s)); got != want {
+		t.Fatalf("AppendText:\n got %s\nwant %s", got, want)
+	}
+	r = NewReader(sample())
+	g, err := r.ReadValue(&Schema{Kind: KindStruct})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = `{#1=true, #2=-3, #3=-300, #4=70000, #5=-1099511627776, #6=2.5, #7="hello", #8={#1=9}, ` +
+		`#9=["a", ""], #10=[7], #11=map{"k": 1}}`
+	if got := g.String(); got != want {
+		t.Fatalf("String:\n got %s\nwant %s", got, want)
+	}
+	odd := Value{Kind: KindBool, Int: 2}
+	if got := odd.String(); got != "bool:2" {
+		t.Fatalf("non-canonical bool = %s", got)
+	}
+}
