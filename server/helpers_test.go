@@ -348,6 +348,6 @@ func (c *fakeConn) Discard(n int) (int, error) {
 	c.in = c.in[n:]
 	return n, nil
 }
-func (c *fakeConn) Write(b []byte) (int, error)        { c.out = append(c.out, b...); return len(b), nil }
-func (c *fakeConn) OutboundBuffered() int              { return 0 }
-func (c *fakeConn) Wake(gnet.AsyncCallback) error      { c.woken++; return nil }
+func (c *fakeConn) Write(b []byte) (int, error)   { c.out = append(c.out, b...); return len(b), nil }
+func (c *fakeConn) OutboundBuffered() int         { return 0 }
+func (c *fakeConn) Wake(gnet.AsyncCallback) error { c.woken++; return nil }
