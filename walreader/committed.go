@@ -21,7 +21,7 @@ type CommittedOptions struct {
 	// SkipCorrupt turns a committed decree missing from the log into a
 	// WarnMissingDecree warning instead of an ErrMissingDecree error.
 	SkipCorrupt bool
-	// OnWarning receives warnings (missing decrees).
+	// OnWarning receives warnings (missing decrees, resets).
 	OnWarning func(Warning)
 }
 
@@ -106,50 +106,73 @@ func (c *Committed) add(m *Mutation) error {
 			ps.commit = c.opts.FromDecree - 1
 		}
 	}
-	if m.Decree > ps.commit {
-		old := ps.pending[m.Decree]
-		switch {
-		case old == nil:
-			if len(ps.pending) >= c.opts.MaxPending {
-				return fmt.Errorf("walreader: %s at offset %d: gpid %d.%d: %d mutations pending above decree %d: %w",
-					m.File, m.FileOffset, m.AppID, m.PartitionIndex, len(ps.pending), ps.commit, ErrWindowFull)
-			}
-			ps.pending[m.Decree] = c.clone(m)
-		case m.Ballot > old.Ballot:
-			m.CloneInto(old)
-		}
+	// The order of mutation_batch::add and prepare_list::prepare
+	// (PS_INACTIVE): drop what is committed or not newer, commit up to the
+	// mutation's last_committed_decree, then buffer it.
+	if m.Decree <= ps.commit {
+		return nil
 	}
-	return c.commitTo(ps, m)
+	old := ps.pending[m.Decree]
+	if old != nil && old.Ballot >= m.Ballot {
+		return nil
+	}
+	if err := c.commitTo(ps, m); err != nil {
+		return err
+	}
+	if m.Decree <= ps.commit {
+		return nil // a reset moved the commit point past it
+	}
+	if old = ps.pending[m.Decree]; old != nil {
+		m.CloneInto(old)
+		return nil
+	}
+	if len(ps.pending) >= c.opts.MaxPending {
+		return fmt.Errorf("walreader: %s at offset %d: gpid %d.%d: %d mutations pending above decree %d: %w",
+			m.File, m.FileOffset, m.AppID, m.PartitionIndex, len(ps.pending), ps.commit, ErrWindowFull)
+	}
+	ps.pending[m.Decree] = c.clone(m)
+	return nil
 }
 
-// commitTo delivers pending decrees up to the mutation's last_committed_decree.
+// commitTo delivers pending decrees up to the mutation's
+// last_committed_decree. Like prepare_list::prepare, when that is beyond
+// every buffered decree the window is reset instead: the buffered
+// mutations were never committed under this log (a replica reset by
+// learning, storage.md §1.4) and are dropped with a WarnReset warning.
+// A decree missing inside the window is ErrMissingDecree (Pegasus aborts).
 func (c *Committed) commitTo(ps *partState, m *Mutation) error {
 	lcd := m.LastCommittedDecree
+	if lcd <= ps.commit {
+		return nil
+	}
+	maxPending := ps.commit
+	for d := range ps.pending {
+		maxPending = max(maxPending, d)
+	}
+	if lcd > maxPending {
+		if n := len(ps.pending); n > 0 {
+			c.warn(Warning{Kind: WarnReset, File: m.File, Offset: m.FileOffset, Err: &Error{File: m.File, BlockOffset: m.BlockOffset, Offset: m.FileOffset,
+				Err: ErrMissingDecree, Detail: fmt.Sprintf("gpid %d.%d: last_committed_decree %d is beyond every logged decree (up to %d): %d uncommitted mutations dropped",
+					m.AppID, m.PartitionIndex, lcd, maxPending, n)}})
+			for d, pm := range ps.pending {
+				c.free = append(c.free, pm)
+				delete(ps.pending, d)
+			}
+		}
+		ps.commit = lcd
+		return nil
+	}
 	for ps.commit < lcd {
 		d := ps.commit + 1
 		pm := ps.pending[d]
 		if pm == nil {
-			if len(ps.pending) == 0 {
-				// Nothing buffered: the log simply starts later.
-				ps.commit = lcd
-				return nil
-			}
 			err := &Error{File: m.File, BlockOffset: m.BlockOffset, Offset: m.FileOffset, Err: ErrMissingDecree,
 				Detail: fmt.Sprintf("gpid %d.%d: decree %d is committed (last_committed_decree %d) but was not logged", m.AppID, m.PartitionIndex, d, lcd)}
 			if !c.opts.SkipCorrupt {
 				return err
 			}
-			if c.opts.OnWarning != nil {
-				c.opts.OnWarning(Warning{Kind: WarnMissingDecree, File: m.File, Offset: m.FileOffset, Err: err})
-			}
-			// Jump to the next buffered decree (or to lcd).
-			next := lcd + 1
-			for dd := range ps.pending {
-				if dd < next {
-					next = dd
-				}
-			}
-			ps.commit = next - 1
+			c.warn(Warning{Kind: WarnMissingDecree, File: m.File, Offset: m.FileOffset, Err: err})
+			ps.commit = d
 			continue
 		}
 		delete(ps.pending, d)
@@ -157,6 +180,12 @@ func (c *Committed) commitTo(ps *partState, m *Mutation) error {
 		ps.commit = d
 	}
 	return nil
+}
+
+func (c *Committed) warn(w Warning) {
+	if c.opts.OnWarning != nil {
+		c.opts.OnWarning(w)
+	}
 }
 
 func (c *Committed) clone(m *Mutation) *Mutation {

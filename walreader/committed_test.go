@@ -114,16 +114,24 @@ func TestCommitted(t *testing.T) {
 			want: "2@1=b 3@1=c ", pending: 1,
 		},
 		{
-			name:    "committed decree missing",
-			recs:    []rec{{1, 1, 0, "a"}, {3, 1, 2, "c"}, {4, 1, 3, ""}},
+			name:    "committed decree missing inside the window",
+			recs:    []rec{{1, 1, 0, "a"}, {3, 1, 0, "c"}, {4, 1, 3, ""}},
 			want:    "1@1=a ",
 			wantErr: walreader.ErrMissingDecree,
 		},
 		{
 			name: "committed decree missing, skipped",
-			recs: []rec{{1, 1, 0, "a"}, {3, 1, 2, "c"}, {4, 1, 3, ""}},
+			recs: []rec{{1, 1, 0, "a"}, {3, 1, 0, "c"}, {4, 1, 3, ""}},
 			opts: walreader.CommittedOptions{SkipCorrupt: true},
 			want: "1@1=a 3@1=c ", pending: 1, wantWarns: 1,
+		},
+		{
+			// prepare_list::prepare (PS_INACTIVE) resets when
+			// last_committed_decree is past every buffered decree: decree 2
+			// was never committed under this log and is dropped.
+			name: "reset past the window drops the uncommitted",
+			recs: []rec{{1, 1, 0, "a"}, {2, 1, 1, "b"}, {7, 2, 6, "g"}, {8, 2, 7, ""}},
+			want: "1@1=a 7@2=g ", pending: 1, wantWarns: 1,
 		},
 		{
 			name:    "window bounded",
@@ -147,7 +155,7 @@ func TestCommitted(t *testing.T) {
 			defer r.Close()
 			warns := 0
 			c.opts.OnWarning = func(w walreader.Warning) {
-				if w.Kind == walreader.WarnMissingDecree {
+				if w.Kind == walreader.WarnMissingDecree || w.Kind == walreader.WarnReset {
 					warns++
 				}
 			}

@@ -80,6 +80,9 @@ const (
 	WarnGap
 	// WarnMissingDecree: Committed (with SkipCorrupt) found a committed decree missing.
 	WarnMissingDecree
+	// WarnReset: Committed saw last_committed_decree jump past every
+	// buffered decree and dropped them, as Pegasus's replay does.
+	WarnReset
 )
 
 func (k WarningKind) String() string {
@@ -92,6 +95,8 @@ func (k WarningKind) String() string {
 		return "gap between files"
 	case WarnMissingDecree:
 		return "missing decree"
+	case WarnReset:
+		return "commit point reset"
 	}
 	return fmt.Sprintf("warning(%d)", uint8(k))
 }
