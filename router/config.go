@@ -282,7 +282,7 @@ func (t *Table) placeLocked(it *item, qs []*queue, count int) {
 	}
 	t.queuedBytes.Add(-it.size)
 	for _, pt := range parts {
-		ni := &item{s: pt.s, agg: agg, start: it.start, size: int64(len(pt.s.Body)), attempts: it.attempts}
+		ni := &item{s: pt.s, agg: agg, start: it.start, size: int64(len(pt.s.Body)), canon: true, attempts: it.attempts}
 		t.queuedBytes.Add(ni.size)
 		t.enqueueLocked(qs[pt.p], ni)
 	}

@@ -22,6 +22,7 @@ type item struct {
 	agg      *aggregate
 	start    time.Time
 	size     int64
+	canon    bool // wellFormed: may be coalesced with its neighbours
 	attempts int
 	lastErr  error
 }
@@ -127,7 +128,7 @@ func (t *Table) batchLocked(q *queue, buf []byte) (k int, body []byte, hash uint
 		return k, body, hash, buf
 	}
 	ents, n, ok := CanonicalBody(head.s.Body)
-	if !ok {
+	if !ok || !head.canon {
 		return k, body, hash, buf
 	}
 	size := len(head.s.Body)
@@ -135,7 +136,7 @@ func (t *Table) batchLocked(q *queue, buf []byte) (k int, body []byte, hash uint
 	for k < len(q.items) {
 		it := q.items[k]
 		e, m, ok := CanonicalBody(it.s.Body)
-		if !ok || size+len(e) > t.opts.MaxBatchBytes {
+		if !ok || !it.canon || size+len(e) > t.opts.MaxBatchBytes {
 			break
 		}
 		size += len(e)

@@ -272,6 +272,7 @@ func (t *Table) Ship(partition int, s *Shipment, done func(Result)) {
 		return
 	}
 	it.size = int64(len(s.Body))
+	it.canon = t.opts.MaxBatchBytes >= 0 && wellFormed(s.Body) // outside the lock
 	t.mu.Lock()
 	if t.closed {
 		t.mu.Unlock()

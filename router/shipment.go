@@ -3,6 +3,8 @@ package router
 import (
 	"encoding/binary"
 	"time"
+
+	"github.com/dupbridge/dupbridge/mutation"
 )
 
 // Shipment is one encoded duplicate_request for one follower partition
@@ -100,8 +102,10 @@ func appendBodyHeader(dst []byte, n int) []byte {
 }
 
 // CanonicalBody reports whether body has the canonical layout and, if so,
-// its entry count and the bytes of its entries (a sub-slice of body).
-// Coalescing and re-splitting work on canonical bodies only.
+// its entry count and the bytes of its entries (a sub-slice of body). It
+// checks the envelope only (header, count sign, the two closing STOPs), not
+// the entries; the router also walks the entries (wellFormed) before it
+// coalesces or re-splits a shipment.
 func CanonicalBody(body []byte) (entries []byte, n int, ok bool) {
 	if len(body) < BodyOverhead {
 		return nil, 0, false
@@ -173,4 +177,25 @@ func (b *Builder) Shipment(partitionCount int) *Shipment {
 	b.n = 0
 	b.buf = b.buf[:0]
 	return s
+}
+
+// wellFormed reports whether body is canonical and its entries decode
+// (mutation.DupIter, no allocation per entry) to exactly the declared
+// count. Only such shipments are coalesced: a malformed one merged with
+// others could make the follower misread the entries after it.
+func wellFormed(body []byte) bool {
+	_, n, ok := CanonicalBody(body)
+	if !ok {
+		return false
+	}
+	it, err := mutation.NewDupIter(body)
+	if err != nil || it.Legacy() || it.Len() != n {
+		return false
+	}
+	var e mutation.DupEntry
+	got := 0
+	for it.Next(&e) {
+		got++
+	}
+	return it.Err() == nil && got == n
 }
