@@ -1,0 +1,271 @@
+// Package follower adapts the router (one router.Table per configured
+// table) and rpcclient's meta clients to what the server needs:
+// server.Shipper and server.TableCreator. It opens the follower tables in
+// the background, creating them first where the configuration asks for it
+// ([table.*] follower_partition_count), and retries until they open.
+package follower
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/dupbridge/dupbridge/codec"
+	"github.com/dupbridge/dupbridge/config"
+	"github.com/dupbridge/dupbridge/router"
+	"github.com/dupbridge/dupbridge/rpcclient"
+	"github.com/dupbridge/dupbridge/server"
+)
+
+// ErrNotOpen is the result of a part shipped for a table whose follower
+// table is not open yet (the server normally refuses such requests first).
+var ErrNotOpen = errors.New("follower: table not open")
+
+// Options configure a Set.
+type Options struct {
+	// Logger; zap.NewNop() when nil.
+	Logger *zap.Logger
+	// ReplicaCount of tables created on the follower (default 3, Pegasus's).
+	ReplicaCount int32
+	// RetryMin and RetryMax bound the backoff between attempts to open a
+	// table (defaults 500 ms and 30 s).
+	RetryMin, RetryMax time.Duration
+	// Router is the template of every table's router options (Metas,
+	// Table, Policy, MaxAttempts, Logger and Meta are filled in per table).
+	Router router.Options
+	// Client configures the meta connections.
+	Client rpcclient.Options
+}
+
+// Set is the follower side of every configured table. All methods are safe
+// for concurrent use; PartitionCount and Ship never block.
+type Set struct {
+	cfg    *config.Config
+	opts   Options
+	log    *zap.Logger
+	metas  map[string]*rpcclient.Meta // by follower cluster
+	tables map[string]*entry          // by config table name
+
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	closed bool
+}
+
+type entry struct {
+	t  *config.Table
+	rt atomic.Pointer[router.Table]
+}
+
+var (
+	_ server.Shipper      = (*Set)(nil)
+	_ server.TableCreator = (*Set)(nil)
+)
+
+// New builds the Set; Open starts opening the tables.
+func New(cfg *config.Config, opts Options) (*Set, error) {
+	if opts.Logger == nil {
+		opts.Logger = zap.NewNop()
+	}
+	if opts.ReplicaCount <= 0 {
+		opts.ReplicaCount = 3
+	}
+	if opts.RetryMin <= 0 {
+		opts.RetryMin = 500 * time.Millisecond
+	}
+	if opts.RetryMax <= 0 {
+		opts.RetryMax = 30 * time.Second
+	}
+	s := &Set{cfg: cfg, opts: opts, log: opts.Logger, metas: map[string]*rpcclient.Meta{}, tables: map[string]*entry{}}
+	for name, addrs := range cfg.Clusters {
+		m, err := rpcclient.NewMeta(addrs, rpcclient.MetaOptions{Options: opts.Client})
+		if err != nil {
+			s.closeMetas()
+			return nil, fmt.Errorf("follower: meta client of cluster %s: %w", name, err)
+		}
+		s.metas[name] = m
+	}
+	for i := range cfg.Tables {
+		s.tables[cfg.Tables[i].Name] = &entry{t: &cfg.Tables[i]}
+	}
+	return s, nil
+}
+
+// Open starts one goroutine per table that creates the follower table if
+// configured and opens its router, retrying with backoff until it succeeds
+// or ctx ends. The router tables live until Close.
+func (s *Set) Open(ctx context.Context) {
+	for _, e := range s.tables {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.open(ctx, e)
+		}()
+	}
+}
+
+func (s *Set) open(ctx context.Context, e *entry) {
+	delay := s.opts.RetryMin
+	log := s.log.With(zap.String("table", e.t.Name), zap.String("follower_cluster", e.t.FollowerCluster),
+		zap.String("follower_table", e.t.FollowerTable))
+	for attempt := 1; ; attempt++ {
+		err := s.openOnce(ctx, e)
+		if err == nil {
+			log.Info("follower table open", zap.Int("partitions", e.rt.Load().PartitionCount()))
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		log.Warn("opening follower table failed; masters get a retryable error meanwhile",
+			zap.Int("attempt", attempt), zap.Duration("retry_in", delay), zap.Error(err))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, s.opts.RetryMax)
+	}
+}
+
+func (s *Set) openOnce(ctx context.Context, e *entry) error {
+	if e.t.FollowerPartitionCount > 0 {
+		if _, err := s.create(ctx, e.t, e.t.FollowerPartitionCount); err != nil {
+			return err
+		}
+	}
+	ro := s.opts.Router
+	ro.Table = e.t.FollowerTable
+	ro.Meta = s.metas[e.t.FollowerCluster]
+	ro.Metas = s.cfg.Clusters[e.t.FollowerCluster]
+	ro.Logger = s.log
+	ro.Policy = router.PolicySlow
+	if e.t.FailurePolicy == config.PolicySkip {
+		ro.Policy = router.PolicySkip
+		ro.MaxAttempts = e.t.SkipAfterAttempts
+	}
+	// The router lives until Close, not until ctx: the server drains
+	// in-flight requests after ctx is cancelled and needs their acks.
+	rt, err := router.New(context.WithoutCancel(ctx), ro)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	closed := s.closed
+	if !closed {
+		e.rt.Store(rt)
+	}
+	s.mu.Unlock()
+	if closed {
+		_ = rt.Close()
+		return errors.New("follower: set closed")
+	}
+	return nil
+}
+
+// create makes the follower table with count partitions unless it exists
+// (ERR_APP_EXIST is success) and returns the follower's partition count.
+func (s *Set) create(ctx context.Context, t *config.Table, count int) (int, error) {
+	m := s.metas[t.FollowerCluster]
+	if m == nil {
+		return 0, fmt.Errorf("follower: no meta client for cluster %s", t.FollowerCluster)
+	}
+	if cfg, err := m.QueryConfig(ctx, t.FollowerTable, nil); err == nil {
+		return int(cfg.PartitionCount), nil
+	}
+	_, err := m.CreateApp(ctx, t.FollowerTable, rpcclient.CreateAppOptions{PartitionCount: int32(count), ReplicaCount: s.opts.ReplicaCount})
+	if err != nil && rpcclient.ErrName(err) != codec.ErrorAppExist {
+		return 0, fmt.Errorf("follower: creating table %s on %s: %w", t.FollowerTable, t.FollowerCluster, err)
+	}
+	if err == nil {
+		s.log.Info("created follower table", zap.String("cluster", t.FollowerCluster),
+			zap.String("table", t.FollowerTable), zap.Int("partitions", count))
+	}
+	// The meta replies once the table exists, before its replicas are
+	// ready (duplication.md §1.6 step 6): the router's open retries.
+	cfg, err := m.QueryConfig(ctx, t.FollowerTable, nil)
+	if err != nil {
+		return 0, fmt.Errorf("follower: table %s on %s after create: %w", t.FollowerTable, t.FollowerCluster, err)
+	}
+	return int(cfg.PartitionCount), nil
+}
+
+// EnsureTable implements server.TableCreator.
+func (s *Set) EnsureTable(ctx context.Context, t *config.Table, partitionCount int) (int, error) {
+	return s.create(ctx, t, partitionCount)
+}
+
+// PartitionCount implements server.Shipper: 0 until the table is open.
+func (s *Set) PartitionCount(table string) int {
+	e := s.tables[table]
+	if e == nil {
+		return 0
+	}
+	rt := e.rt.Load()
+	if rt == nil {
+		return 0
+	}
+	return rt.PartitionCount()
+}
+
+// Ship implements server.Shipper.
+func (s *Set) Ship(p *server.Part, done func(server.PartResult)) {
+	e := s.tables[p.Table]
+	var rt *router.Table
+	if e != nil {
+		rt = e.rt.Load()
+	}
+	if rt == nil {
+		go done(server.PartResult{Status: server.PartFailed, Err: ErrNotOpen})
+		return
+	}
+	sh := &router.Shipment{
+		Body: p.Body, PartitionHash: p.PartitionHash, Entries: p.Entries, PartitionCount: p.PartitionCount,
+		FirstTimestamp: p.FirstTimestamp, LastTimestamp: p.LastTimestamp,
+	}
+	rt.Ship(p.PartitionIndex, sh, func(r router.Result) {
+		switch r.Status {
+		case router.StatusOK:
+			done(server.PartResult{Status: server.PartAcked})
+		case router.StatusSkipped:
+			done(server.PartResult{Status: server.PartSkipped, Err: r.Err})
+		default:
+			done(server.PartResult{Status: server.PartFailed, Err: fmt.Errorf("%s: %w", r.Status, r.Err)})
+		}
+	})
+}
+
+// Router returns the router of a table once it is open (for status).
+func (s *Set) Router(table string) *router.Table {
+	if e := s.tables[table]; e != nil {
+		return e.rt.Load()
+	}
+	return nil
+}
+
+// Close closes every router (shipments not yet acknowledged end as
+// failed) and meta client. Cancel Open's ctx first so that no table is
+// still opening.
+func (s *Set) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	s.wg.Wait()
+	for _, e := range s.tables {
+		if rt := e.rt.Load(); rt != nil {
+			_ = rt.Close()
+		}
+	}
+	s.closeMetas()
+	return nil
+}
+
+func (s *Set) closeMetas() {
+	for _, m := range s.metas {
+		_ = m.Close()
+	}
+}
