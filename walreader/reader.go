@@ -77,6 +77,40 @@ func ListDir(dir string) ([]FileInfo, error) {
 	return out, nil
 }
 
+// logDirs lists the logs under dir: dir itself when it holds plog files,
+// else its plog/ subdirectory (a replica directory), else the plog/
+// directories of its subdirectories (a reps/ directory holding
+// <app>.<partition>.<type> replicas, storage.md §1.1), in name order.
+func logDirs(dir string) ([][]FileInfo, error) {
+	fs, err := ListDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	if len(fs) > 0 {
+		return [][]FileInfo{fs}, nil
+	}
+	if fs, err := ListDir(filepath.Join(dir, "plog")); err == nil && len(fs) > 0 {
+		return [][]FileInfo{fs}, nil
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("walreader: list %s: %w", dir, err)
+	}
+	var out [][]FileInfo
+	for _, e := range ents {
+		if !e.IsDir() {
+			continue
+		}
+		if fs, err := ListDir(filepath.Join(dir, e.Name(), "plog")); err == nil && len(fs) > 0 {
+			out = append(out, fs)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("walreader: %s: no log.<index>.<start_offset> files (nor plog/ or */plog/ directories)", dir)
+	}
+	return out, nil
+}
+
 // Options configure a Reader.
 type Options struct {
 	// FromDecree skips mutations with a lower decree, and whole files that
@@ -106,10 +140,11 @@ type Reader struct {
 	done     bool
 }
 
-// Open prepares a Reader over paths: plog directories, or plog files
-// (log.<index>.<start_offset>, optionally with a further suffix). Files of
-// one directory are read in index order; consecutive indexes and offsets
-// are required (storage.md §1.9 step 1).
+// Open prepares a Reader over paths: plog directories (or a replica
+// directory holding plog/, or a directory of replica directories), or plog
+// files (log.<index>.<start_offset>, optionally with a further suffix).
+// Files of one directory are read in index order; consecutive indexes and
+// offsets are required (storage.md §1.9 step 1).
 func Open(paths []string, opts Options) (*Reader, error) {
 	r := &Reader{opts: opts}
 	byDir := map[string]int{}
@@ -119,14 +154,11 @@ func Open(paths []string, opts Options) (*Reader, error) {
 			return nil, fmt.Errorf("walreader: %w", err)
 		}
 		if st.IsDir() {
-			fs, err := ListDir(p)
+			gs, err := logDirs(p)
 			if err != nil {
 				return nil, err
 			}
-			if len(fs) == 0 {
-				return nil, fmt.Errorf("walreader: %s: no log.<index>.<start_offset> files", p)
-			}
-			r.groups = append(r.groups, fs)
+			r.groups = append(r.groups, gs...)
 			continue
 		}
 		idx, off, ok := ParseFileName(filepath.Base(p), true)
