@@ -1,0 +1,160 @@
+package keyorder
+
+import (
+	"fmt"
+
+	"github.com/dupbridge/dupbridge/mutation"
+	"github.com/dupbridge/dupbridge/thrift"
+)
+
+// Verdict is what Filter decided for one duplicate entry.
+type Verdict uint8
+
+const (
+	// Keep: forward the entry as it is (its Raw bytes).
+	Keep Verdict = iota
+	// Drop: every key of the entry has a newer write already forwarded.
+	Drop
+	// Rewrite: some keys of a multi write are superseded; forward the entry
+	// with the returned raw_message, which holds only the others.
+	Rewrite
+)
+
+// Filter applies the guard to one duplicate entry (wire.md §4.6) of a
+// follower table (scope). PUT and REMOVE are decided by their key, without
+// allocating; MULTI_PUT and MULTI_REMOVE key by key, and an entry that is
+// only partly superseded is re-encoded without those keys. Other task codes
+// are kept (the caller rejects them before).
+func (g *Guard) Filter(scope uint32, e *mutation.DupEntry) (Verdict, []byte, error) {
+	tt := Timetag(e.Timestamp, e.ClusterID)
+	switch e.Code() {
+	case mutation.CodePut:
+		key, err := putKey(e.RawMessage)
+		if err != nil {
+			return Keep, nil, err
+		}
+		return keepOrDrop(g.Admit(scope, key, tt)), nil, nil
+	case mutation.CodeRemove:
+		key, err := removeKey(e.RawMessage)
+		if err != nil {
+			return Keep, nil, err
+		}
+		return keepOrDrop(g.Admit(scope, key, tt)), nil, nil
+	case mutation.CodeMultiPut:
+		return g.filterMultiPut(scope, e, tt)
+	case mutation.CodeMultiRemove:
+		return g.filterMultiRemove(scope, e, tt)
+	}
+	return Keep, nil, nil
+}
+
+func keepOrDrop(ok bool) Verdict {
+	if ok {
+		return Keep
+	}
+	return Drop
+}
+
+func (g *Guard) filterMultiPut(scope uint32, e *mutation.DupEntry, tt uint64) (Verdict, []byte, error) {
+	u, err := mutation.Decode(mutation.CodeMultiPut, e.RawMessage)
+	if err != nil {
+		return Keep, nil, err
+	}
+	mp := u.MultiPut
+	if len(mp.Kvs) == 0 {
+		return Keep, nil, nil // an empty multi_put writes nothing (duplication.md §4.2)
+	}
+	kept := mp.Kvs[:0:0]
+	var key []byte
+	for _, kv := range mp.Kvs {
+		key = mutation.AppendRawKey(key[:0], mp.HashKey, kv.Key)
+		if g.Admit(scope, key, tt) {
+			kept = append(kept, kv)
+		}
+	}
+	switch len(kept) {
+	case len(mp.Kvs):
+		return Keep, nil, nil
+	case 0:
+		return Drop, nil, nil
+	}
+	nr := *mp
+	nr.Kvs = kept
+	return Rewrite, mutation.AppendMultiPut(nil, u.WrapperID, &nr), nil
+}
+
+func (g *Guard) filterMultiRemove(scope uint32, e *mutation.DupEntry, tt uint64) (Verdict, []byte, error) {
+	u, err := mutation.Decode(mutation.CodeMultiRemove, e.RawMessage)
+	if err != nil {
+		return Keep, nil, err
+	}
+	mr := u.MultiRemove
+	if len(mr.SortKeys) == 0 {
+		return Keep, nil, nil
+	}
+	var kept [][]byte
+	var key []byte
+	for _, sk := range mr.SortKeys {
+		key = mutation.AppendRawKey(key[:0], mr.HashKey, sk)
+		if g.Admit(scope, key, tt) {
+			kept = append(kept, sk)
+		}
+	}
+	switch len(kept) {
+	case len(mr.SortKeys):
+		return Keep, nil, nil
+	case 0:
+		return Drop, nil, nil
+	}
+	nr := *mr
+	nr.SortKeys = kept
+	return Rewrite, mutation.AppendMultiRemove(nil, u.WrapperID, &nr), nil
+}
+
+// putKey returns update_request.key (field 1, a blob) of a wrapped PUT
+// payload (storage.md §2.3).
+func putKey(payload []byte) ([]byte, error) {
+	r := thrift.NewReader(payload)
+	if _, _, err := r.ReadWrapperBegin(); err != nil {
+		return nil, fmt.Errorf("keyorder: put payload: %w", err)
+	}
+	for {
+		t, id, err := r.ReadFieldHeader()
+		if err != nil {
+			return nil, fmt.Errorf("keyorder: put payload: %w", err)
+		}
+		if t == thrift.STOP {
+			return nil, fmt.Errorf("keyorder: put payload without key: %w", mutation.ErrMalformed)
+		}
+		if id == 1 && t == thrift.STRUCT {
+			k, err := r.ReadBlob()
+			if err != nil {
+				return nil, fmt.Errorf("keyorder: put key: %w", err)
+			}
+			return k, nil
+		}
+		var skipErr error
+		switch {
+		case (id == 2 || id == 7) && t == thrift.STRUCT: // value, check_value: blobs
+			_, skipErr = r.ReadBlob()
+		default:
+			skipErr = r.Skip(t)
+		}
+		if skipErr != nil {
+			return nil, fmt.Errorf("keyorder: put payload: %w", skipErr)
+		}
+	}
+}
+
+// removeKey returns the wrapped blob key of a REMOVE payload.
+func removeKey(payload []byte) ([]byte, error) {
+	r := thrift.NewReader(payload)
+	if _, _, err := r.ReadWrapperBegin(); err != nil {
+		return nil, fmt.Errorf("keyorder: remove payload: %w", err)
+	}
+	k, err := r.ReadBlob()
+	if err != nil {
+		return nil, fmt.Errorf("keyorder: remove key: %w", err)
+	}
+	return k, nil
+}

@@ -1,0 +1,177 @@
+// Package keyorder keeps last-write-wins order per key on the way to the
+// follower.
+//
+// A master replica ships one round of writes as several duplicate requests,
+// queued by the hash of each request's last entry and sent concurrently, and
+// it resends a failed request after 1 s while later requests of other queues
+// go on (duplication.md §3.7, §7 item 7). Two requests of one round that
+// touch the same key can therefore reach the follower in the wrong order,
+// and a retried older request can overwrite a newer value; the follower does
+// not correct it because the master never sets verify_timetag (§4.4).
+//
+// A Guard remembers, per key, the timetag (timestamp << 8 | cluster_id << 1,
+// duplication.md §4.3) of the newest write already handed to the follower,
+// and drops a write whose timetag is strictly older: the newer value stays,
+// exactly what the follower's own verify_timetag rule would decide, and it
+// also covers deletes, which carry no timetag on the follower. Equal
+// timetags are admitted in arrival order (a retransmission, or several
+// updates of one mutation).
+//
+// Memory is bounded: keys are kept in two generations that rotate every
+// Window/2 or when the current one holds MaxKeys/2 keys; a key not written
+// for longer than that is forgotten (and counted), after which an older
+// write of it would be admitted again. The reordering above spans at most a
+// round plus the master's retry delay, far less than the default window.
+package keyorder
+
+import (
+	"hash/maphash"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Options configure a Guard.
+type Options struct {
+	// Window is how long a key is remembered at least (default 10 min).
+	Window time.Duration
+	// MaxKeys bounds the keys remembered (default 4,000,000).
+	MaxKeys int
+	// Shards splits the maps to reduce lock contention (default 64).
+	Shards int
+	// Now is the clock (tests); default time.Now.
+	Now func() time.Time
+}
+
+// Stats are the guard's counters.
+type Stats struct {
+	Admitted   int64 `json:"admitted"`
+	Superseded int64 `json:"superseded"` // writes dropped: an newer one was already forwarded
+	Keys       int64 `json:"keys"`       // keys remembered now
+	Rotations  int64 `json:"rotations"`
+	Forgotten  int64 `json:"forgotten"` // keys dropped from memory by rotation
+}
+
+// Guard is safe for concurrent use.
+type Guard struct {
+	o      Options
+	seed   maphash.Seed
+	shards []shard
+
+	admitted, superseded, rotations, forgotten atomic.Int64
+}
+
+// shard holds two generations. A map gives each key's slot in the
+// generation's slice, so updating a known key is a lookup plus a slice write
+// (a map assignment with string(k) would allocate every time).
+type shard struct {
+	mu        sync.Mutex
+	cur, prev generation
+	rotatedAt time.Time
+}
+
+type generation struct {
+	idx map[string]int32
+	tts []uint64
+}
+
+func newGeneration(n int) generation {
+	return generation{idx: make(map[string]int32, n), tts: make([]uint64, 0, n)}
+}
+
+// New returns a Guard.
+func New(o Options) *Guard {
+	if o.Window <= 0 {
+		o.Window = 10 * time.Minute
+	}
+	if o.MaxKeys <= 0 {
+		o.MaxKeys = 4_000_000
+	}
+	if o.Shards <= 0 {
+		o.Shards = 64
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	g := &Guard{o: o, seed: maphash.MakeSeed(), shards: make([]shard, o.Shards)}
+	now := o.Now()
+	for i := range g.shards {
+		g.shards[i].cur = newGeneration(0)
+		g.shards[i].prev = newGeneration(0)
+		g.shards[i].rotatedAt = now
+	}
+	return g
+}
+
+// Timetag is the ordering value of a write: its timestamp in µs and the
+// cluster id that made it, without the delete bit (duplication.md §4.3).
+func Timetag(timestampUs int64, clusterID int8) uint64 {
+	return uint64(timestampUs)<<8 | uint64(uint8(clusterID)&0x7f)<<1
+}
+
+// Admit reports whether a write of key (a raw key, storage.md §3.1) with
+// timetag tt may go to the follower, and if so records it as the newest.
+// scope separates tables (e.g. the follower app id). It allocates only when
+// it remembers a new key.
+func (g *Guard) Admit(scope uint32, key []byte, tt uint64) bool {
+	// The scoped key is built on the stack for ordinary key sizes; map
+	// lookups with string(k) do not allocate, only remembering a new key does.
+	var buf [256]byte
+	k := append(append(buf[:0], byte(scope), byte(scope>>8), byte(scope>>16), byte(scope>>24)), key...)
+	s := &g.shards[maphash.Bytes(g.seed, k)%uint64(len(g.shards))]
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g.maybeRotate(s)
+	ci, inCur := s.cur.idx[string(k)]
+	var last uint64
+	known := inCur
+	if inCur {
+		last = s.cur.tts[ci]
+	} else if pi, inPrev := s.prev.idx[string(k)]; inPrev {
+		last, known = s.prev.tts[pi], true
+	}
+	if known && last > tt {
+		g.superseded.Add(1)
+		return false
+	}
+	switch {
+	case !inCur:
+		s.cur.idx[string(k)] = int32(len(s.cur.tts))
+		s.cur.tts = append(s.cur.tts, tt)
+	case tt > last:
+		s.cur.tts[ci] = tt
+	}
+	g.admitted.Add(1)
+	return true
+}
+
+func (g *Guard) maybeRotate(s *shard) {
+	now := g.o.Now()
+	perShard := g.o.MaxKeys / 2 / len(g.shards)
+	if perShard < 1 {
+		perShard = 1
+	}
+	if now.Sub(s.rotatedAt) < g.o.Window/2 && len(s.cur.tts) < perShard {
+		return
+	}
+	g.forgotten.Add(int64(len(s.prev.tts)))
+	s.prev, s.cur = s.cur, newGeneration(len(s.cur.tts))
+	s.rotatedAt = now
+	g.rotations.Add(1)
+}
+
+// Stats returns a snapshot of the counters.
+func (g *Guard) Stats() Stats {
+	st := Stats{
+		Admitted: g.admitted.Load(), Superseded: g.superseded.Load(),
+		Rotations: g.rotations.Load(), Forgotten: g.forgotten.Load(),
+	}
+	for i := range g.shards {
+		s := &g.shards[i]
+		s.mu.Lock()
+		st.Keys += int64(len(s.cur.tts) + len(s.prev.tts))
+		s.mu.Unlock()
+	}
+	return st
+}
