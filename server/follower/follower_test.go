@@ -1,0 +1,168 @@
+package follower
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/dupbridge/dupbridge/codec"
+	"github.com/dupbridge/dupbridge/config"
+	"github.com/dupbridge/dupbridge/mutation"
+	"github.com/dupbridge/dupbridge/pegasussim"
+	"github.com/dupbridge/dupbridge/server"
+)
+
+// TestEndToEnd runs a master's view of the bridge against the simulated
+// follower: the bridge advertises 8 partitions, the follower has 16, and a
+// second table is created on the follower at start. Every duplicated write
+// must land in the follower partition its own key hash names.
+func TestEndToEnd(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sim, err := pegasussim.Start(ctx, pegasussim.Options{
+		Tables:    []pegasussim.TableSpec{{Name: "temp", Partitions: 16}},
+		Strict:    true, // misrouted keys are rejected, not stored
+		ClusterID: 4,
+		DupGroup:  map[string]uint8{"A": 1, "F": 4},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+
+	text := fmt.Sprintf(`[pegasus.clusters]
+  F = %s
+[duplication-group]
+  A = 1
+  B = 2
+[dupbridge]
+  listen = 127.0.0.1:0
+  advertised_address = 127.0.0.1:34801
+  cluster_name = B
+  shutdown_timeout = 5s
+  event_loops = 2
+[table.temp]
+  follower_cluster = F
+  advertised_partition_count = 8
+  master_cluster = A
+[table.made]
+  follower_cluster = F
+  follower_partition_count = 4
+`, sim.MetaAddr())
+	cfg, err := config.Parse([]byte(text), "e2e.ini")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, err := New(cfg, Options{RetryMin: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	openCtx, stopOpening := context.WithCancel(ctx)
+	fs.Open(openCtx)
+	srv, err := server.New(server.Options{Config: cfg, Shipper: fs, Creator: fs, Listen: "127.0.0.1:0", HTTPListen: "-"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srvCtx, stopServer := context.WithCancel(ctx)
+	runDone := make(chan error, 1)
+	go func() { runDone <- srv.Run(srvCtx) }()
+	<-srv.Ready()
+	defer func() {
+		stopServer()
+		if err := <-runDone; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+		stopOpening()
+		_ = fs.Close()
+	}()
+
+	deadline := time.Now().Add(10 * time.Second)
+	for fs.PartitionCount("temp") != 16 || fs.PartitionCount("made") != 4 {
+		if time.Now().After(deadline) {
+			t.Fatalf("follower tables not open: temp %d, made %d", fs.PartitionCount("temp"), fs.PartitionCount("made"))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	conn, err := net.Dial("tcp", srv.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	const requests, perRequest = 10, 30
+	want := map[string]string{}
+	wantTS := map[string]int64{}
+	var out []byte
+	for r := 0; r < requests; r++ {
+		var w mutation.DupRequestWriter
+		w.Begin(nil, 0)
+		for i := 0; i < perRequest; i++ {
+			hk := fmt.Sprintf("user%d", (r*perRequest+i)%97)
+			val := fmt.Sprintf("v%d", r*perRequest+i)
+			raw := mutation.AppendPut(nil, 0, mutation.AppendRawKey(nil, []byte(hk), []byte("s")), []byte(val), 0)
+			e := mutation.DupEntry{Timestamp: int64(1_700_000_000_000_000 + r*perRequest + i), TaskCode: []byte(codec.RPCPut),
+				RawMessage: raw, ClusterID: 1, HasClusterID: true}
+			w.AppendEntry(&e)
+			want[hk] = val
+			wantTS[hk] = e.Timestamp
+		}
+		h := codec.RequestHeader{ID: uint64(r + 1), RPCName: codec.RPCDuplicate, AppID: 1, PartitionIndex: int32(r % 8),
+			TimeoutMs: 10000, Context: codec.ContextCppRequest}
+		out = codec.AppendRequest(out, codec.FramingRDSN, &h, w.Finish())
+	}
+	if _, err := conn.Write(out); err != nil {
+		t.Fatal(err)
+	}
+	dec := codec.Decoder{Role: codec.RoleClient, Framing: codec.FramingRDSN}
+	var buf []byte
+	tmp := make([]byte, 4096)
+	_ = conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+	for got := 0; got < requests; {
+		f, n, err := dec.Decode(buf)
+		if errors.Is(err, codec.ErrNeedMore) {
+			m, err := conn.Read(tmp)
+			if err != nil {
+				t.Fatalf("read after %d replies: %v", got, err)
+			}
+			buf = append(buf, tmp[:m]...)
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := mutation.ParseDupResponse(f.Body)
+		if err != nil || string(f.ErrorName) != codec.ErrorOK || r.Error != 0 {
+			t.Fatalf("reply %d: %q %+v %v", f.ID, f.ErrorName, r, err)
+		}
+		buf = buf[n:]
+		got++
+	}
+
+	recs, err := sim.Dump("temp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != len(want) {
+		t.Fatalf("follower holds %d records, want %d", len(recs), len(want))
+	}
+	for _, rec := range recs {
+		if want[string(rec.HashKey)] != string(rec.Value) || rec.Misplaced {
+			t.Errorf("record %s = %q (misplaced %v), want %q", rec.HashKey, rec.Value, rec.Misplaced, want[string(rec.HashKey)])
+		}
+		// Last-write-wins keeps working: the master's timestamp and
+		// cluster id travel unchanged into the timetag (duplication.md §4.3).
+		if tt := mutation.Timetag(uint64(wantTS[string(rec.HashKey)]), 1, false); rec.Timetag != tt {
+			t.Errorf("record %s timetag %#x, want %#x", rec.HashKey, rec.Timetag, tt)
+		}
+	}
+	if bad, _ := sim.Misplaced("temp"); len(bad) != 0 {
+		t.Errorf("misrouted keys: %+v", bad)
+	}
+	st := srv.Stats()
+	if st.DupAcked != requests || st.DupEntries != requests*perRequest || st.InflightBytes != 0 {
+		t.Errorf("stats: %+v", st)
+	}
+}
