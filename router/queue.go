@@ -204,8 +204,9 @@ func (t *Table) run(q *queue) {
 		if t.inflight == 0 {
 			t.idle.Broadcast()
 		}
-		if t.closed {
-			// Shutdown abandons what is on the wire; shutdown reports it.
+		if t.closed || t.ctx.Err() != nil {
+			// Shutdown abandons what is on the wire and reports it
+			// (StatusClosed); a cancelled RPC is not a failed attempt.
 			t.mu.Unlock()
 			return
 		}

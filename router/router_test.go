@@ -559,3 +559,50 @@ func TestBackoffBounds(t *testing.T) {
 		}
 	}
 }
+
+func TestMalformedShipmentIsSentAlone(t *testing.T) {
+	f := newFake(1)
+	release := make(chan struct{})
+	var calls atomic.Int32
+	var sizes sync.Map
+	f.hook = func(c *fakeCall) (*rpcclient.Response, error, bool) {
+		n := calls.Add(1)
+		sizes.Store(n, len(c.req.Body))
+		if n == 1 {
+			<-release
+		}
+		if n == 3 {
+			// The malformed one, alone: the follower refuses it.
+			return &rpcclient.Response{Err: codec.ErrorInvalidData}, nil, false
+		}
+		return nil, nil, true
+	}
+	tb := openTable(t, f, func(o *Options) { o.Policy, o.MaxAttempts = PolicySkip, 1 })
+	res := newResults()
+	k := keysFor(0, 1, 1)[0]
+	tb.Ship(0, shipment(1, k, 0), res.cb(0))
+	for tb.Stats().InFlight == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	good1 := shipment(1, k, 1)
+	bad := shipment(1, k, 2)
+	bad.Body = bad.Body[:len(bad.Body)-1] // one STOP short: envelope looks fine, entries do not
+	good2 := shipment(1, k, 3)
+	tb.Ship(0, good1, res.cb(1))
+	tb.Ship(0, bad, res.cb(2))
+	tb.Ship(0, good2, res.cb(3))
+	close(release)
+	res.wait(t, 5*time.Second)
+	if calls.Load() != 4 {
+		t.Fatalf("%d RPCs, want 4 (head, good1, bad alone, good2)", calls.Load())
+	}
+	if v, _ := sizes.Load(int32(3)); v.(int) != len(bad.Body) {
+		t.Fatalf("third RPC has %d bytes, want the malformed shipment alone (%d)", v, len(bad.Body))
+	}
+	want := map[int]Status{0: StatusOK, 1: StatusOK, 2: StatusSkipped, 3: StatusOK}
+	for id, st := range want {
+		if res.got[id].Status != st {
+			t.Fatalf("shipment %d: %+v, want %v", id, res.got[id], st)
+		}
+	}
+}
