@@ -60,7 +60,7 @@ func BenchmarkPlogDecode(b *testing.B) {
 		runtime.ReadMemStats(&ms0)
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
-			r, err := walreader.Open([]string{dir}, walreader.Options{BufferSize: 4 << 20})
+			r, err := walreader.Open([]string{dir}, walreader.Options{})
 			if err != nil {
 				b.Fatal(err)
 			}

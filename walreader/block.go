@@ -124,7 +124,7 @@ func (it *BlockIterator) Next() (*Block, error) {
 	if int64(h.Length) > rem-BlockHeaderSize {
 		// A torn write leaves a prefix of the block; a later block header
 		// (magic and matching local_offset) means the length itself is bad.
-		if p, ok, err := it.scanHeader(off+1, false); err != nil {
+		if p, ok, err := it.scanHeader(off + 1); err != nil {
 			return nil, err
 		} else if ok {
 			return nil, corrupt(it.name, off, off+4, ErrBadLength,
@@ -230,7 +230,7 @@ func (it *BlockIterator) scanMagic(p int64) (int64, bool, error) {
 
 // scanHeader finds a block header at or after p whose local_offset equals
 // its own position: strong evidence of a real block.
-func (it *BlockIterator) scanHeader(p int64, _ bool) (int64, bool, error) {
+func (it *BlockIterator) scanHeader(p int64) (int64, bool, error) {
 	for {
 		q, ok, err := it.scanMagic(p)
 		if err != nil || !ok {

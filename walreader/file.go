@@ -119,7 +119,7 @@ func (mi *MutationIterator) Next(m *Mutation) (bool, error) {
 	return true, nil
 }
 
-// Sound reports whether the whole body decodes as mutations whose
+// soundBody reports whether the whole body decodes as mutations whose
 // log_offsets match (used to accept a resynchronisation candidate).
 func soundBody(body []byte, global int64) bool {
 	var m Mutation
@@ -146,7 +146,6 @@ type FileReader struct {
 	blocks      *BlockIterator
 	muts        MutationIterator
 	header      FileHeader
-	headerOK    bool
 	m           Mutation
 	skipCorrupt bool
 	warn        func(Warning)
@@ -189,7 +188,7 @@ func NewFileReader(r io.ReaderAt, size int64, name string, opts FileOptions) (*F
 		return nil, corrupt(name, 0, BlockHeaderSize+8, ErrBadFileHeader, "start_global_offset %d, file name says %d", h.StartGlobalOffset, f.startOffset)
 	}
 	f.startOffset = h.StartGlobalOffset
-	f.header, f.headerOK = h, true
+	f.header = h
 	f.muts.Reset(b.Body[n:], f.startOffset+BlockHeaderSize+int64(n), BlockHeaderSize+int64(n), 0, name)
 	return f, nil
 }
