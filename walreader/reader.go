@@ -39,6 +39,15 @@ func ParseFileName(name string, allowSuffix bool) (index int32, startOffset int6
 	return int32(i), o, true
 }
 
+// suffix is what follows log.<index>.<start_offset>. in a file name.
+func suffix(name string) string {
+	parts := strings.SplitN(name, ".", 4)
+	if len(parts) == 4 {
+		return parts[3]
+	}
+	return ""
+}
+
 func digits(s string) bool {
 	if s == "" {
 		return false
@@ -128,7 +137,8 @@ type Options struct {
 }
 
 // Reader reads the mutations of one or more logs in order. Each directory
-// given is a log; files given by name are grouped into logs by directory.
+// given is a log; files given by name are grouped into logs by directory
+// (and name suffix).
 type Reader struct {
 	opts     Options
 	groups   [][]FileInfo
@@ -166,7 +176,9 @@ func Open(paths []string, opts Options) (*Reader, error) {
 			return nil, fmt.Errorf("walreader: %s: not a plog file name (want log.<index>.<start_offset>)", p)
 		}
 		fi := FileInfo{Path: p, Index: idx, StartOffset: off, Size: st.Size()}
-		d := filepath.Dir(p)
+		// One log per directory; files with a name suffix (captured test
+		// files such as log.1.0.<test name>) form one log per suffix.
+		d := filepath.Dir(p) + "\x00" + suffix(filepath.Base(p))
 		if g, ok := byDir[d]; ok {
 			r.groups[g] = append(r.groups[g], fi)
 		} else {

@@ -60,3 +60,23 @@ func TestOpenLayouts(t *testing.T) {
 		t.Error("empty directory accepted")
 	}
 }
+
+// TestOpenSuffixedFiles: captured files named log.1.0.<test> in one
+// directory are separate logs, not a gap.
+func TestOpenSuffixedFiles(t *testing.T) {
+	dir := t.TempDir()
+	var paths []string
+	total := 0
+	for _, fx := range walwriter.Fixtures() {
+		p, err := walwriter.WriteFixture(dir, fx.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, p)
+		total += len(fx.Mutations())
+	}
+	ms, warns, err := readAll(t, paths, walreader.Options{})
+	if err != nil || len(warns) != 0 || len(ms) != total {
+		t.Fatalf("%d mutations, want %d: %v %v", len(ms), total, warns, err)
+	}
+}
