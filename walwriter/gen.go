@@ -38,14 +38,19 @@ func (k Kind) String() string {
 	return "kind(" + strconv.Itoa(int(k)) + ")"
 }
 
-// ParseKind maps a name of String back to a Kind.
+// kindAliases are further accepted names.
+var kindAliases = map[string]Kind{"batched": KindBatch, "write_empty": KindEmpty, "check_and_set": KindCheckAndSet, "check_and_mutate": KindCheckAndMutate}
+
+// ParseKind maps a name of String (or an alias such as check_and_set) back
+// to a Kind.
 func ParseKind(s string) (Kind, bool) {
 	for k, n := range kindNames {
 		if n != "" && n == s {
 			return Kind(k), true
 		}
 	}
-	return 0, false
+	k, ok := kindAliases[s]
+	return k, ok
 }
 
 // Weight is one entry of a write mix.

@@ -253,7 +253,7 @@ func TestParseMix(t *testing.T) {
 		in string
 		ok bool
 	}{
-		{"put=1", true}, {"put=70, remove=10,empty=0", true}, {"put", false}, {"bogus=1", false}, {"put=-1", false}, {"put=0", false}, {"", false},
+		{"put=1", true}, {"put=70, remove=10,empty=0", true}, {"check_and_set=1,check_and_mutate=2,write_empty=1,batched=1", true}, {"put", false}, {"bogus=1", false}, {"put=-1", false}, {"put=0", false}, {"", false},
 	} {
 		_, err := walwriter.ParseMix(c.in)
 		if (err == nil) != c.ok {
