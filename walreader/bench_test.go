@@ -101,3 +101,26 @@ func BenchmarkPlogDecode(b *testing.B) {
 		}
 	})
 }
+
+// TestAllocsIndependentOfSize: reading allocates per file, not per mutation.
+func TestAllocsIndependentOfSize(t *testing.T) {
+	allocs := func(n int) float64 {
+		dir := makeLog(t, n, 0)
+		return testing.AllocsPerRun(3, func() {
+			r, err := walreader.Open([]string{dir}, walreader.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for {
+				if _, err := r.Next(); err != nil {
+					break
+				}
+			}
+			r.Close()
+		})
+	}
+	small, big := allocs(30), allocs(3000)
+	if big > small+2 {
+		t.Errorf("%v allocations for 3000 mutations, %v for 30", big, small)
+	}
+}

@@ -21,7 +21,9 @@
 // body, FileReader composes the two for one file, Reader walks the files of
 // one or more plog directories, and Committed wraps any mutation source with
 // the replay semantics of §1.9 (highest ballot per decree wins; a mutation is
-// delivered once a later one commits it).
+// delivered once a later one commits it), in the order of Pegasus's
+// mutation_batch and prepare_list (src/replica/duplication/mutation_batch.cpp,
+// src/replica/prepare_list.cpp).
 //
 // Memory is bounded: a file is read through one reused window buffer that
 // grows only to the largest block; every length read from the file is checked
