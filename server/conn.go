@@ -132,7 +132,10 @@ func (cs *connState) decodeFrames() gnet.Action {
 	if cs.c.OutboundBuffered() > s.opts.MaxOutbound {
 		// The peer does not read its replies: stop reading its requests
 		// (style.md: gnet's outbound buffer is unbounded).
-		s.stats.stalls.Add(1)
+		if !cs.isStalled {
+			s.stats.stalls.Add(1)
+		}
+		cs.isStalled = true
 		s.block(cs)
 		return gnet.None
 	}

@@ -31,6 +31,7 @@ type Status struct {
 	Draining         bool          `json:"draining"`
 	Tables           []TableStatus `json:"tables"`
 	Counters         Stats         `json:"counters"`
+	Follower         any           `json:"follower,omitempty"`
 }
 
 // Status builds the status document. Any goroutine.
@@ -42,6 +43,9 @@ func (s *Server) Status() Status {
 		MaxInflightBytes: s.maxInflight,
 		Draining:         s.draining.Load(),
 		Counters:         s.Stats(),
+	}
+	if s.opts.FollowerStatus != nil {
+		st.Follower = s.opts.FollowerStatus()
 	}
 	if a := s.Addr(); a != nil {
 		st.Listen = a.String()

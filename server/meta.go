@@ -119,7 +119,8 @@ func parseQueryCfg(body []byte, scratch []int32) (queryCfgRequest, error) {
 // advertisedCount is the partition count answered for ts: the master's
 // count for a table created through create_app (the health check wants
 // exactly that many configurations, duplication.md §1.6 step 8), else the
-// configured advertised count, else the follower's; 0 = unknown yet.
+// configured advertised count, else the follower's; 0 = unknown yet. Any
+// goroutine.
 func (s *Server) advertisedCount(ts *tableState) int {
 	ts.mu.Lock()
 	n := 0
@@ -167,7 +168,8 @@ func (cs *connState) onQueryConfig(f *codec.Frame) {
 
 // appendQueryCfgResponse appends the wrapped query_cfg_response (wire.md
 // §4.1): err, app_id, partition_count, is_stateful, partitions. With
-// ts == nil only err is meaningful (the §1.13 "not found" shape).
+// ts == nil only err is meaningful (the §1.13 "not found" shape). Any
+// goroutine (it reads only immutable and synchronised state).
 func (s *Server) appendQueryCfgResponse(dst []byte, errName string, ts *tableState, count int, indices []int32) []byte {
 	w := thrift.Writer{B: dst}
 	w.WrapperBegin(thrift.STRUCT, 0)
@@ -218,7 +220,7 @@ func (s *Server) appendQueryCfgResponse(dst []byte, errName string, ts *tableSta
 // primary = the bridge, no secondaries, max_replica_count 1 (so the health
 // check needs no secondary, duplication.md §1.6 step 8), ballot ≥ 1. The
 // hp_* fields follow unless send_host_port is off (old peers cannot skip
-// them, wire.md §3).
+// them, wire.md §3). Any goroutine.
 func (s *Server) appendPartitionConfig(w *thrift.Writer, appID, pidx int32) {
 	w.FieldHeader(thrift.STRUCT, 1)
 	w.Gpid(appID, pidx)
@@ -361,7 +363,8 @@ func (cs *connState) onListApps(f *codec.Frame) {
 }
 
 // appendAppInfo appends one app_info (wire.md §4.3); optional fields 12,
-// 14, 15 are left out (plain types, so absent is the default).
+// 14, 15 are left out (plain types, so absent is the default). Any
+// goroutine (takes ts.mu).
 func (s *Server) appendAppInfo(w *thrift.Writer, ts *tableState) {
 	count := s.advertisedCount(ts)
 	ts.mu.Lock()

@@ -40,6 +40,10 @@ type Options struct {
 	// time in seconds, which grows across restarts so that a master's
 	// resolver takes a changed primary (duplication.md §9 item 1).
 	Ballot int64
+	// FollowerStatus, when set, adds its result to /status under
+	// "follower" (e.g. the routers' statistics). Called from HTTP
+	// handlers; it must be safe for concurrent use.
+	FollowerStatus func() any
 	// MaxOutbound is the outbound bytes buffered on one connection above
 	// which the server stops decoding its requests (a master that does not
 	// read its replies); 4 MiB when 0.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/hex"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -644,4 +645,66 @@ func TestListApps(t *testing.T) {
 	if r := decode(cl.recv().Body); len(r.Infos) != 0 {
 		t.Errorf("AS_DROPPING filter: %+v", r)
 	}
+}
+
+// TestManyConnections: several masters pipeline duplicate and meta
+// requests at once over both framings while acks arrive on other
+// goroutines; every request is answered by id, and the counters add up.
+func TestManyConnections(t *testing.T) {
+	sh := newFakeShipper(map[string]int{"orders": 8}, true)
+	s := startServer(t, testConfig(t, nil), sh, nil)
+	const conns, perConn = 8, 40
+	errc := make(chan error, conns)
+	for c := 0; c < conns; c++ {
+		fr := codec.FramingRDSN
+		if c%2 == 1 {
+			fr = codec.FramingTHFT
+		}
+		cl := dial(t, s, fr)
+		go func(cl *client, c int) {
+			var all []byte
+			for i := 0; i < perConn; i++ {
+				id := uint64(i + 1)
+				if i%5 == 0 {
+					all = append(all, cl.request(id, codec.RPCQueryPartitionConfigByIndex, 0, 0, queryCfgBody(wrapperID(cl.fr), "orders"))...)
+					continue
+				}
+				all = append(all, cl.request(id, codec.RPCDuplicate, 5, 0, dupBody(wrapperID(cl.fr),
+					putEntry("k"+string(rune('a'+c)), "s", "v", int64(i), 1), putEntry("q"+string(rune('a'+i%26)), "s", "v", int64(i), 1)))...)
+			}
+			if _, err := cl.c.Write(all); err != nil {
+				errc <- err
+				return
+			}
+			seen := map[uint64]bool{}
+			for len(seen) < perConn {
+				f, err := cl.tryRecv(10 * time.Second)
+				if err != nil {
+					errc <- err
+					return
+				}
+				if string(f.ErrorName) != codec.ErrorOK || seen[f.ID] {
+					errc <- &testError{f: f}
+					return
+				}
+				seen[f.ID] = true
+			}
+			errc <- nil
+		}(cl, c)
+	}
+	for c := 0; c < conns; c++ {
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := s.Stats()
+	if st.DupAcked != conns*perConn*4/5 || st.QueryConfig != conns*perConn/5 || st.InflightBytes != 0 {
+		t.Errorf("stats: %+v", st)
+	}
+}
+
+type testError struct{ f codec.Frame }
+
+func (e *testError) Error() string {
+	return fmt.Sprintf("unexpected or repeated reply %s id %d", e.f.ErrorName, e.f.ID)
 }

@@ -84,7 +84,8 @@ func runServe(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
 	defer stopOpening()
 	fs.Open(openCtx)
 
-	srv, err := server.New(server.Options{Config: cfg, Shipper: fs, Creator: fs, Logger: log})
+	srv, err := server.New(server.Options{Config: cfg, Shipper: fs, Creator: fs, Logger: log,
+		FollowerStatus: func() any { return fs.Stats() }})
 	if err != nil {
 		stopOpening()
 		_ = fs.Close()

@@ -247,6 +247,18 @@ func (s *Set) Router(table string) *router.Table {
 	return nil
 }
 
+// Stats returns the statistics of every open router, by table name (for
+// /status).
+func (s *Set) Stats() map[string]router.Stats {
+	out := make(map[string]router.Stats, len(s.tables))
+	for name, e := range s.tables {
+		if rt := e.rt.Load(); rt != nil {
+			out[name] = rt.Stats()
+		}
+	}
+	return out
+}
+
 // Close closes every router (shipments not yet acknowledged end as
 // failed) and meta client. Cancel Open's ctx first so that no table is
 // still opening.
