@@ -154,17 +154,45 @@ func (c *Conn) Disconnect() {
 // an RPC-level error is reported in Response.Err, not as an error (use
 // Response.OK or CheckOK).
 func (c *Conn) Call(ctx context.Context, req *Request) (*Response, error) {
+	p, err := c.Send(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return p.Wait()
+}
+
+// Pending is a sent request whose response has not been collected yet.
+type Pending struct {
+	c      *Conn
+	s      *session
+	id     uint64
+	rpc    string
+	ctx    context.Context
+	cancel context.CancelFunc
+	ch     chan result
+}
+
+// Send writes req on the connection (dialling if needed) and returns at
+// once. Requests sent one after the other by one goroutine leave in that
+// order, so a caller can pipeline ordered writes to one partition. The
+// deadline (ctx, Request.Timeout or Options.CallTimeout) runs from Send;
+// collect the response with Wait, or drop it with Cancel.
+func (c *Conn) Send(ctx context.Context, req *Request) (*Pending, error) {
+	var cancel context.CancelFunc
 	if req.Timeout > 0 {
-		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, req.Timeout)
-		defer cancel()
 	} else if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.opts.CallTimeout)
-		defer cancel()
+	} else {
+		ctx, cancel = context.WithCancel(ctx)
+	}
+	fail := func(err error) (*Pending, error) {
+		cancel()
+		return nil, fmt.Errorf("rpcclient: %s to %s: %w", req.RPCName, c.addr, err)
 	}
 	s, err := c.session(ctx)
 	if err != nil {
+		cancel()
 		return nil, err
 	}
 	id := c.nextID.Add(1)
@@ -177,7 +205,7 @@ func (c *Conn) Call(ctx context.Context, req *Request) (*Response, error) {
 	}
 	ch := make(chan result, 1)
 	if err := s.register(id, ch); err != nil {
-		return nil, fmt.Errorf("rpcclient: %s to %s: %w", req.RPCName, c.addr, err)
+		return fail(err)
 	}
 	timeoutMs := int32(c.opts.CallTimeout / time.Millisecond)
 	if dl, ok := ctx.Deadline(); ok {
@@ -192,18 +220,35 @@ func (c *Conn) Call(ctx context.Context, req *Request) (*Response, error) {
 	}
 	if err := s.send(&c.opts, id, timeoutMs, req); err != nil {
 		s.unregister(id)
-		return nil, fmt.Errorf("rpcclient: %s to %s: %w", req.RPCName, c.addr, err)
+		return fail(err)
+	}
+	return &Pending{c: c, s: s, id: id, rpc: req.RPCName, ctx: ctx, cancel: cancel, ch: ch}, nil
+}
+
+// Wait returns the response, or the error that ended the call (the
+// deadline, cancellation, or ErrConnClosed). Call it once.
+func (p *Pending) Wait() (*Response, error) {
+	defer p.cancel()
+	if err := p.ctx.Err(); err != nil { // cancelled or expired already
+		p.s.unregister(p.id)
+		return nil, fmt.Errorf("rpcclient: %s to %s: %w", p.rpc, p.c.addr, err)
 	}
 	select {
-	case r := <-ch:
+	case r := <-p.ch:
 		if r.err != nil {
-			return nil, fmt.Errorf("rpcclient: %s to %s: %w", req.RPCName, c.addr, r.err)
+			return nil, fmt.Errorf("rpcclient: %s to %s: %w", p.rpc, p.c.addr, r.err)
 		}
 		return r.resp, nil
-	case <-ctx.Done():
-		s.unregister(id)
-		return nil, fmt.Errorf("rpcclient: %s to %s: %w", req.RPCName, c.addr, ctx.Err())
+	case <-p.ctx.Done():
+		p.s.unregister(p.id)
+		return nil, fmt.Errorf("rpcclient: %s to %s: %w", p.rpc, p.c.addr, p.ctx.Err())
 	}
+}
+
+// Cancel drops the call: a late response is discarded.
+func (p *Pending) Cancel() {
+	p.s.unregister(p.id)
+	p.cancel()
 }
 
 // CheckOK turns a Call's result into one error: the transport error, or an

@@ -234,3 +234,39 @@ func TestPool(t *testing.T) {
 		t.Fatalf("Get after Close: %v", err)
 	}
 }
+
+// Requests Sent one after the other leave in that order (pipelined ordered
+// writes), and each Pending collects its own response.
+func TestSendKeepsOrder(t *testing.T) {
+	s := newFakeServer(t, echo)
+	c := NewConn(s.Addr(), Options{})
+	defer c.Close()
+	const n = 100
+	ps := make([]*Pending, n)
+	for i := range ps {
+		p, err := c.Send(context.Background(), &Request{RPCName: "RPC_X", Body: []byte{0x0b, 0, 0, byte(i), 0}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps[i] = p
+	}
+	for i, p := range ps {
+		resp, err := p.Wait()
+		if err != nil || resp.Body[3] != byte(i) {
+			t.Fatalf("call %d: %v %x", i, err, resp)
+		}
+	}
+	for i, f := range s.requests() {
+		if f.Body[3] != byte(i) {
+			t.Fatalf("request %d arrived as number %d", f.Body[3], i)
+		}
+	}
+	p, err := c.Send(context.Background(), &Request{RPCName: "RPC_X", Body: []byte("x")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Cancel()
+	if _, err := p.Wait(); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Wait after Cancel: %v", err)
+	}
+}
