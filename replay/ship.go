@@ -46,11 +46,35 @@ const (
 	attemptFatal
 )
 
-// attempt sends b once to the primary the cached configuration names.
+// sent is a batch on the wire.
+type sent struct {
+	p     *rpcclient.Pending
+	gen   uint64
+	addr  string
+	app   int32
+	idx   int32
+	start time.Time
+}
+
+// attempt sends b once to the primary the cached configuration names and
+// waits for the answer.
 func (s *shipper) attempt(ctx context.Context, b *batch) (attemptResult, error) {
+	st, res, err := s.send(ctx, b)
+	if res != attemptOK {
+		return res, err
+	}
+	return s.wait(ctx, st)
+}
+
+// send resolves b's partition and writes the request. Batches sent one
+// after the other by one goroutine to one primary leave in that order.
+func (s *shipper) send(ctx context.Context, b *batch) (*sent, attemptResult, error) {
 	cfg, gen, err := s.res.get(ctx)
 	if err != nil {
-		return attemptRetry, fmt.Errorf("query config: %w", err)
+		if ctx.Err() != nil {
+			return nil, attemptFatal, ctx.Err()
+		}
+		return nil, attemptRetry, fmt.Errorf("query config: %w", err)
 	}
 	idx := int32(b.hash % uint64(cfg.PartitionCount)) // wire.md §6.2
 	p := &cfg.Partitions[idx]
@@ -58,51 +82,63 @@ func (s *shipper) attempt(ctx context.Context, b *batch) (attemptResult, error) 
 	if addr == "" || p.Ballot < 0 {
 		// Unresolved partition: the C++ resolver re-queries (wire.md §4.1).
 		s.res.invalidate(gen)
-		return attemptRetry, fmt.Errorf("partition %d.%d has no primary", cfg.AppID, idx)
+		return nil, attemptRetry, fmt.Errorf("partition %d.%d has no primary", cfg.AppID, idx)
 	}
 	conn, err := s.pool.Get(addr)
 	if err != nil {
-		return attemptFatal, err
+		return nil, attemptFatal, err
 	}
-	start := time.Now()
-	actx, cancel := context.WithTimeout(ctx, s.o.RPCTimeout)
-	resp, err := conn.Call(actx, &rpcclient.Request{
+	st := &sent{gen: gen, addr: addr, app: cfg.AppID, idx: idx, start: time.Now()}
+	st.p, err = conn.Send(ctx, &rpcclient.Request{
 		RPCName:          codec.RPCDuplicate,
 		AppID:            cfg.AppID,
 		PartitionIndex:   idx,
 		PartitionHash:    b.hash,
-		ForwardSupported: true, // context 0x441, as a HEAD master sends (wire.md §4.6)
+		Timeout:          s.o.RPCTimeout, // 100 s, hard-coded in Pegasus (duplication.md §3.5)
+		ForwardSupported: true,           // context 0x441, as a HEAD master sends (wire.md §4.6)
 		Body:             b.body,
 	})
-	cancel()
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, attemptFatal, ctx.Err()
+		}
+		s.res.invalidate(gen)
+		return nil, attemptRetry, err
+	}
+	return st, attemptOK, nil
+}
+
+// wait collects the answer to a sent batch and classifies it.
+func (s *shipper) wait(ctx context.Context, st *sent) (attemptResult, error) {
+	resp, err := st.p.Wait()
 	if err != nil {
 		if ctx.Err() != nil {
 			return attemptFatal, ctx.Err()
 		}
 		// Transport loss or timeout: the C++ client drops the partition's
 		// cached config and retries (wire.md §5.3).
-		s.res.invalidate(gen)
+		s.res.invalidate(st.gen)
 		return attemptRetry, err
 	}
 	if !resp.OK() {
 		switch resp.Err {
 		case codec.ErrorObjectNotFound, codec.ErrorInvalidState, codec.ErrorParentPartitionMisused:
-			s.res.invalidate(gen)
+			s.res.invalidate(st.gen)
 		}
-		return attemptRetry, fmt.Errorf("%s to %s (partition %d.%d): %s", codec.RPCDuplicate, addr, cfg.AppID, idx, resp.Err)
+		return attemptRetry, fmt.Errorf("%s to %s (partition %d.%d): %s", codec.RPCDuplicate, st.addr, st.app, st.idx, resp.Err)
 	}
 	dr, err := mutation.ParseDupResponse(resp.Body)
 	if err != nil {
-		return attemptRetry, fmt.Errorf("duplicate_response from %s: %w", addr, err)
+		return attemptRetry, fmt.Errorf("duplicate_response from %s: %w", st.addr, err)
 	}
 	switch dr.Error {
 	case 0:
-		s.lat.record(time.Since(start))
+		s.lat.record(time.Since(st.start))
 		return attemptOK, nil
 	case statusInvalidArgument:
-		return attemptFatal, fmt.Errorf("%w: %s (partition %d.%d) hint %q", ErrInvalidArgument, addr, cfg.AppID, idx, dr.ErrorHint)
+		return attemptFatal, fmt.Errorf("%w: %s (partition %d.%d) hint %q", ErrInvalidArgument, st.addr, st.app, st.idx, dr.ErrorHint)
 	}
-	return attemptRetry, fmt.Errorf("duplicate_response from %s (partition %d.%d): error %d %q", addr, cfg.AppID, idx, dr.Error, dr.ErrorHint)
+	return attemptRetry, fmt.Errorf("duplicate_response from %s (partition %d.%d): error %d %q", st.addr, st.app, st.idx, dr.Error, dr.ErrorHint)
 }
 
 // sleep waits d or until ctx ends.
@@ -179,8 +215,14 @@ func (s *shipper) sendWindow(ctx context.Context, fl *failureLog, part string, q
 			i := next
 			next++
 			inflight++
+			// Sent here, in queue order; only the wait runs apart.
+			st, r, err := s.send(ctx, q[i])
+			if r != attemptOK {
+				results <- res{i, r, err}
+				continue
+			}
 			go func() {
-				r, err := s.attempt(ctx, q[i])
+				r, err := s.wait(ctx, st)
 				results <- res{i, r, err}
 			}()
 		}
@@ -193,13 +235,12 @@ func (s *shipper) sendWindow(ctx context.Context, fl *failureLog, part string, q
 				return err
 			}
 			failed = false
+			// Every batch from base on is resent, acknowledged ones too, so
+			// that later writes land after earlier ones again.
 			for i := base; i < next; i++ {
-				if done[i] {
-					s.c.retries.Add(1) // acknowledged but resent to keep the order
-				}
 				done[i] = false
 			}
-			s.c.retries.Add(1)
+			s.c.retries.Add(int64(next - base))
 			next = base
 			continue
 		}
@@ -222,7 +263,6 @@ func (s *shipper) sendWindow(ctx context.Context, fl *failureLog, part string, q
 			}
 		}
 	}
-	// Wait for stragglers (none: base reached the end only when all done).
 	return nil
 }
 

@@ -229,6 +229,10 @@ func TestReplayFixtures(t *testing.T) {
 
 // genLogs writes synthetic logs of 8 master partitions.
 func genLogs(t testing.TB, n int, mix string, maxBatch int) (*walwriter.GenResult, []string) {
+	return genLogsKeys(t, n, mix, maxBatch, 40)
+}
+
+func genLogsKeys(t testing.TB, n int, mix string, maxBatch, hashKeys int) (*walwriter.GenResult, []string) {
 	t.Helper()
 	w, err := walwriter.ParseMix(mix)
 	if err != nil {
@@ -236,7 +240,7 @@ func genLogs(t testing.TB, n int, mix string, maxBatch int) (*walwriter.GenResul
 	}
 	res, err := walwriter.Generate(context.Background(), walwriter.GenOptions{
 		Dir: t.TempDir(), AppID: 1, Partitions: 8, Mutations: n, Seed: 7, Mix: w,
-		FinalEmpty: true, MaxBatch: maxBatch, HashKeys: 40, SortKeys: 4, ValueMin: 8, ValueMax: 200,
+		FinalEmpty: true, MaxBatch: maxBatch, HashKeys: hashKeys, SortKeys: 4, ValueMin: 8, ValueMax: 200,
 		RotateBytes: 16 << 10,
 	})
 	if err != nil {
@@ -508,5 +512,42 @@ func TestReplayInvalidArgument(t *testing.T) {
 	o.ClusterID = 99
 	if _, err := Run(context.Background(), o); !errors.Is(err, ErrInvalidArgument) {
 		t.Fatalf("unconfigured cluster id: %v, want ErrInvalidArgument", err)
+	}
+}
+
+// With one hash key per partition every batch of a round sits in one hash
+// queue, so the discipline decides the order: strictly sequential
+// (pegasus) or a window with go-back-N after failures (pipelined). Both
+// must leave the last write of every key last, through injected failures.
+func TestReplayDisciplinesKeepOrder(t *testing.T) {
+	_, dirs := genLogsKeys(t, sizeN(600, 2000), "put=60,remove=10,batch=10,multi_put=10,multi_remove=5,empty=5", 8, 8)
+	want := expectedValues(t, dirs)
+	for _, d := range []Discipline{DisciplinePegasus, DisciplinePipelined} {
+		t.Run(string(d), func(t *testing.T) {
+			c := startSim(t, 8, true)
+			if err := c.InjectError(codec.RPCDuplicate, codec.ErrorBusy, 7); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.InjectDuplicateError(13, "try again", 7); err != nil {
+				t.Fatal(err)
+			}
+			o := testOptions(c, dirs...)
+			o.Discipline = d
+			o.Window = 4
+			o.BatchBytes = 200 // many batches per round (rounds end on block boundaries)
+			sum, err := Run(context.Background(), o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Pegasus resends each failed batch; pipelined resends the
+			// window from the first failure (one resend may cover several).
+			if sum.Errors != 14 || (d == DisciplinePegasus && sum.Retries != 14) || sum.Retries == 0 {
+				t.Fatalf("errors %d retries %d, want 14 and (pegasus) 14", sum.Errors, sum.Retries)
+			}
+			if sum.Batches <= sum.Mutations/8 {
+				t.Fatalf("%d batches for %d mutations: rounds did not hold several batches", sum.Batches, sum.Mutations)
+			}
+			diffValues(t, dumpValues(t, c), want)
+		})
 	}
 }
