@@ -551,3 +551,22 @@ func TestReplayDisciplinesKeepOrder(t *testing.T) {
 		})
 	}
 }
+
+// THFT framing end to end: meta and replica requests as THFT v0, entry
+// bodies wrapped with the args field id 1 (wire.md §2.3).
+func TestReplayTHFT(t *testing.T) {
+	path, err := walwriter.WriteFixture(t.TempDir(), "log.1.0.handle_real_private_log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := startSim(t, 8, true)
+	o := testOptions(c, path)
+	o.Client.Framing = codec.FramingTHFT
+	if _, err := Run(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	rec, ok, err := c.Get(testTable, []byte("a"), []byte("a"))
+	if err != nil || !ok || string(rec.Value) != "d" {
+		t.Fatalf("a/a = %q (present %v, %v), want d", rec.Value, ok, err)
+	}
+}
