@@ -186,6 +186,7 @@ func (cs *connState) onDuplicate(f *codec.Frame, size int) bool {
 		cs.entries = entries[:0]
 	}()
 	clear(cs.byPart)
+	moved := 0
 	var e mutation.DupEntry
 	for it.Next(&e) {
 		code := e.Code()
@@ -213,6 +214,9 @@ func (cs *connState) onDuplicate(f *codec.Frame, size int) bool {
 			return true
 		}
 		pidx := mutation.PartitionIndex(h, count)
+		if pidx != int(f.PartitionIndex) {
+			moved++ // the master's routing (its batch's gpid) would have misplaced it
+		}
 		entries = append(entries, entryRef{raw: e.Raw, hash: h, ts: e.Timestamp, pidx: pidx})
 		pb := cs.byPart[pidx]
 		if pb == nil {
@@ -284,6 +288,7 @@ func (cs *connState) onDuplicate(f *codec.Frame, size int) bool {
 	s.stats.inflightRequests.Add(1)
 	s.stats.dupEntries.Add(int64(len(entries)))
 	s.stats.dupParts.Add(int64(len(parts)))
+	s.stats.dupMoved.Add(int64(moved))
 	done := p.partDone
 	for _, pt := range parts {
 		s.shipper.Ship(pt, done)

@@ -305,9 +305,11 @@ func TestDuplicateSplit(t *testing.T) {
 			rm := mutation.AppendRemove(nil, 0, mutation.AppendRawKey(nil, []byte("userc"), []byte("s")))
 			es = append(es, mutation.DupEntry{Timestamp: 2001, TaskCode: []byte(codec.RPCRemove), RawMessage: rm, ClusterID: 1, HasClusterID: true})
 
+			movedBefore := s.Stats().DupMoved
 			cl.send(cl.request(77, codec.RPCDuplicate, 5, 3, dupBody(wrapperID(fr), es...)))
 			// Expected per partition: the entries' bytes in request order.
 			want := map[int][]byte{}
+			moved := 0
 			for _, e := range es {
 				h, err := e.Hash()
 				if err != nil {
@@ -315,6 +317,9 @@ func TestDuplicateSplit(t *testing.T) {
 				}
 				p := mutation.PartitionIndex(h, count)
 				want[p] = append(want[p], entryBytes(e)...)
+				if p != 3 {
+					moved++
+				}
 			}
 			parts := sh.waitParts(t, already+len(want))[already:]
 			got := map[int][]byte{}
@@ -342,6 +347,9 @@ func TestDuplicateSplit(t *testing.T) {
 			}
 			if n != len(es) {
 				t.Fatalf("shipped %d entries, want %d", n, len(es))
+			}
+			if got := s.Stats().DupMoved - movedBefore; got != int64(moved) {
+				t.Errorf("DupMoved = %d, want %d (entries not of the request's partition 3)", got, moved)
 			}
 			for p, w := range want {
 				if !bytes.Equal(got[p], w) {

@@ -19,6 +19,7 @@ type Stats struct {
 	DupRequests  int64 `json:"dup_requests"`   // RPC_RRDB_RRDB_DUPLICATE received
 	DupEntries   int64 `json:"dup_entries"`    // entries shipped
 	DupParts     int64 `json:"dup_parts"`      // parts handed to the shipper
+	DupMoved     int64 `json:"dup_moved"`      // entries routed to a follower partition other than the request's gpid partition
 	DupAcked     int64 `json:"dup_acked"`      // requests answered error 0
 	DupRetryable int64 `json:"dup_retryable"`  // requests answered a retryable error (all causes)
 	ClusterIDRej int64 `json:"cluster_id_rej"` // requests refused for a foreign/own/missing cluster id
@@ -40,7 +41,7 @@ type Stats struct {
 type counters struct {
 	connectionsOpened, connectionsOpen, framingErrors, unknownRPCs, strayResponses, badBodies atomic.Int64
 	queryConfig, listApps, createApp                                                          atomic.Int64
-	dupRequests, dupEntries, dupParts, dupAcked, dupRetryable                                 atomic.Int64
+	dupRequests, dupEntries, dupParts, dupMoved, dupAcked, dupRetryable                       atomic.Int64
 	clusterIDRej, malformed, badTaskCode, unknownTable, paused, noLayout                      atomic.Int64
 	partsFailed, partsSkipped, repliesLost                                                    atomic.Int64
 	inflightRequests, stalls                                                                  atomic.Int64
@@ -60,6 +61,7 @@ func (c *counters) snapshot(inflight int64) Stats {
 		DupRequests:       c.dupRequests.Load(),
 		DupEntries:        c.dupEntries.Load(),
 		DupParts:          c.dupParts.Load(),
+		DupMoved:          c.dupMoved.Load(),
 		DupAcked:          c.dupAcked.Load(),
 		DupRetryable:      c.dupRetryable.Load(),
 		ClusterIDRej:      c.clusterIDRej.Load(),
