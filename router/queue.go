@@ -47,6 +47,11 @@ type queue struct {
 	busy    bool // an RPC is on the wire
 	bytes   int64
 	fails   int // consecutive failed attempts, for the backoff
+	// maxBatch, when > 0, lowers MaxBatchBytes for this queue: a
+	// coalesced RPC of n bytes refused with ERR_INVALID_DATA (the
+	// follower's max_allowed_write_size is below MaxBatchBytes,
+	// duplication.md §4.1) sets it to n/2, and it stays.
+	maxBatch int
 	pc      *partCounters
 }
 
@@ -131,12 +136,16 @@ func (t *Table) batchLocked(q *queue, buf []byte) (k int, body []byte, hash uint
 	if !ok || !head.canon {
 		return k, body, hash, buf
 	}
+	limit := t.opts.MaxBatchBytes
+	if q.maxBatch > 0 && q.maxBatch < limit {
+		limit = q.maxBatch
+	}
 	size := len(head.s.Body)
 	total := n
 	for k < len(q.items) {
 		it := q.items[k]
 		e, m, ok := CanonicalBody(it.s.Body)
-		if !ok || !it.canon || size+len(e) > t.opts.MaxBatchBytes {
+		if !ok || !it.canon || size+len(e) > limit {
 			break
 		}
 		size += len(e)
@@ -213,6 +222,10 @@ func (t *Table) run(q *queue) {
 		var delay time.Duration
 		var refreshed chan struct{}
 		if o.err == nil {
+			if q.fails > 0 {
+				t.log.Info("duplicate batch delivered after retries", zap.Int("partition", q.idx),
+					zap.String("primary", rt.addr), zap.Int("attempts", q.items[0].attempts+1))
+			}
 			q.fails = 0
 			q.pc.rpcs.Add(1)
 			for _, it := range q.items[:k] {
@@ -220,6 +233,11 @@ func (t *Table) run(q *queue) {
 			}
 			t.popLocked(q, k, Result{Status: StatusOK}, &calls)
 		} else {
+			if k > 1 && o.name == codec.ErrorInvalidData {
+				q.maxBatch = len(body) / 2
+				t.log.Warn("follower refused a coalesced batch as too large; lowering the batch size",
+					zap.Int("partition", q.idx), zap.Int("bytes", len(body)), zap.Int("new_max", q.maxBatch))
+			}
 			delay = t.failedLocked(q, k, rt, o, &calls)
 			if o.refresh {
 				refreshed = t.requestRefreshLocked()

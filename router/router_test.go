@@ -606,3 +606,72 @@ func TestMalformedShipmentIsSentAlone(t *testing.T) {
 		}
 	}
 }
+
+func TestCoalescedTooLargeFallsBackToSingle(t *testing.T) {
+	// The follower's max_allowed_write_size is below our MaxBatchBytes:
+	// it refuses large bodies with ERR_INVALID_DATA (duplication.md §4.1).
+	f := newFake(1)
+	release := make(chan struct{})
+	var calls atomic.Int32
+	limit := 0
+	f.hook = func(c *fakeCall) (*rpcclient.Response, error, bool) {
+		if calls.Add(1) == 1 {
+			<-release
+		}
+		if len(c.req.Body) > limit {
+			return &rpcclient.Response{Err: codec.ErrorInvalidData}, nil, false
+		}
+		return nil, nil, true
+	}
+	tb := openTable(t, f, nil)
+	res := newResults()
+	k := keysFor(0, 1, 1)[0]
+	first := shipment(1, k, 0)
+	limit = len(first.Body) + 8
+	tb.Ship(0, first, res.cb(0))
+	for tb.Stats().InFlight == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	want := map[string][]int{k: {0}}
+	for i := 1; i < 6; i++ {
+		tb.Ship(0, shipment(1, k, i), res.cb(i))
+		want[k] = append(want[k], i)
+	}
+	close(release)
+	res.wait(t, 5*time.Second)
+	for id, r := range res.got {
+		if r.Status != StatusOK {
+			t.Fatalf("shipment %d: %+v", id, r)
+		}
+	}
+	checkOrder(t, f, want)
+	if st := tb.Stats(); st.Errors[codec.ErrorInvalidData] == 0 {
+		t.Fatalf("no ERR_INVALID_DATA seen: %v", st.Errors)
+	}
+	// The lowered cap stays: more queued shipments are not refused again.
+	failures := tb.Stats().Errors[codec.ErrorInvalidData]
+	release2 := make(chan struct{})
+	var blocked atomic.Bool
+	f.mu.Lock()
+	prev := f.hook
+	f.hook = func(c *fakeCall) (*rpcclient.Response, error, bool) {
+		if !blocked.Swap(true) {
+			<-release2
+		}
+		return prev(c)
+	}
+	f.mu.Unlock()
+	res2 := newResults()
+	tb.Ship(0, shipment(1, k, 10), res2.cb(10))
+	for tb.Stats().InFlight == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	for i := 11; i < 16; i++ {
+		tb.Ship(0, shipment(1, k, i), res2.cb(i))
+	}
+	close(release2)
+	res2.wait(t, 5*time.Second)
+	if got := tb.Stats().Errors[codec.ErrorInvalidData]; got != failures {
+		t.Fatalf("ERR_INVALID_DATA again after the cap was lowered: %d → %d", failures, got)
+	}
+}
