@@ -52,7 +52,7 @@ type queue struct {
 	// follower's max_allowed_write_size is below MaxBatchBytes,
 	// duplication.md §4.1) sets it to n/2, and it stays.
 	maxBatch int
-	pc      *partCounters
+	pc       *partCounters
 }
 
 func (t *Table) newQueueLocked(idx int) *queue {
