@@ -62,4 +62,13 @@
 // QueuedBytes and QueuedBytesTotal count the body bytes of shipments not
 // yet completed, so the server can stop reading from masters at its cap
 // (design.md "Bounded memory"). The router itself never refuses a Ship.
+// Coalescing copies the entries of the shipments it merges into a
+// per-partition buffer (at most MaxBatchBytes, dropped when the partition
+// goes idle); that copy is not counted.
+//
+// # Layout change pause
+//
+// The re-split waits for the RPCs on the wire (each at most RPCTimeout),
+// so every partition pauses for up to RPCTimeout when the follower's
+// layout changes; shipments keep queueing meanwhile.
 package router

@@ -232,6 +232,11 @@ func (t *Table) run(q *queue) {
 				it.attempts++
 			}
 			t.popLocked(q, k, Result{Status: StatusOK}, &calls)
+			if len(q.items) == 0 && cap(buf) > 64<<10 {
+				// An idle partition does not keep a large coalescing
+				// buffer (it is a copy the memory accounting ignores).
+				buf = nil
+			}
 		} else {
 			if k > 1 && o.name == codec.ErrorInvalidData {
 				q.maxBatch = len(body) / 2
