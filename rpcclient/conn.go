@@ -69,7 +69,8 @@ type Request struct {
 	// ForwardSupported sets context 0x441 instead of 0x041 (wire.md §1.11).
 	// A HEAD master's duplicator sends 0x441 (wire.md §4.6). RDSN only.
 	ForwardSupported bool
-	// BackupRequest sets the is_backup_request bit (reads only). RDSN only.
+	// BackupRequest sets the is_backup_request bit (reads only): RDSN
+	// context bit 11, or THFT v1 meta field 5 (v0 cannot carry it).
 	BackupRequest bool
 	Body          []byte
 }
