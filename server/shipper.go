@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/dupbridge/dupbridge/config"
@@ -82,10 +81,6 @@ type TableCreator interface {
 	// count. It returns the follower's partition count.
 	EnsureTable(ctx context.Context, t *config.Table, partitionCount int) (int, error)
 }
-
-// ErrNoCreator is returned to create_app callers when no TableCreator is
-// configured.
-var ErrNoCreator = errors.New("server: no table creator configured")
 
 // createTimeout bounds one EnsureTable call made for a create_app.
 const createTimeout = 30 * time.Second
