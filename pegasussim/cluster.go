@@ -185,12 +185,11 @@ func (c *Cluster) start(ctx context.Context) error {
 			ep.acceptLoop()
 		}()
 	}
-	c.wg.Add(1)
+	// Not in c.wg: Close waits for c.wg and is called from here.
 	go func() {
-		defer c.wg.Done()
 		select {
 		case <-ctx.Done():
-			c.Close()
+			c.shutdown()
 		case <-c.meta.done:
 		}
 	}()
@@ -205,6 +204,12 @@ func (c *Cluster) endpoints() []*endpoint {
 // Close stops listening, closes every connection and waits for the
 // simulator's goroutines. Data stays readable through the verification API.
 func (c *Cluster) Close() error {
+	c.shutdown()
+	c.wg.Wait()
+	return nil
+}
+
+func (c *Cluster) shutdown() {
 	c.closeOnce.Do(func() {
 		if c.httpSrv != nil {
 			c.httpSrv.Close()
@@ -213,8 +218,6 @@ func (c *Cluster) Close() error {
 			ep.close()
 		}
 	})
-	c.wg.Wait()
-	return nil
 }
 
 // MetaAddr is the meta endpoint's host:port ("" before Start).
@@ -270,6 +273,10 @@ func (ep *endpoint) listen(addr string) error {
 	if err != nil {
 		ln.Close()
 		return fmt.Errorf("pegasussim: listen %s: %w", addr, err)
+	}
+	if !ap.Addr().IsLoopback() {
+		ln.Close()
+		return fmt.Errorf("pegasussim: listen %s: the simulator serves loopback only: %w", addr, ErrBadArgument)
 	}
 	from, err := codec.AddressFromAddrPort(ap)
 	if err != nil {
