@@ -7,6 +7,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/dupbridge/dupbridge/codec"
+	"github.com/dupbridge/dupbridge/keyorder"
 	"github.com/dupbridge/dupbridge/mutation"
 )
 
@@ -30,6 +31,7 @@ type entryRef struct {
 	hash uint64
 	ts   int64
 	pidx int
+	e    mutation.DupEntry // for the per-key order guard (keyorder)
 }
 
 // partBuild accumulates one follower partition's entries.
@@ -217,7 +219,7 @@ func (cs *connState) onDuplicate(f *codec.Frame, size int) bool {
 		if pidx != int(f.PartitionIndex) {
 			moved++ // the master's routing (its batch's gpid) would have misplaced it
 		}
-		entries = append(entries, entryRef{raw: e.Raw, hash: h, ts: e.Timestamp, pidx: pidx})
+		entries = append(entries, entryRef{raw: e.Raw, hash: h, ts: e.Timestamp, pidx: pidx, e: e})
 		pb := cs.byPart[pidx]
 		if pb == nil {
 			pb = cs.partBuild(len(cs.byPart))
@@ -251,8 +253,26 @@ func (cs *connState) onDuplicate(f *codec.Frame, size int) bool {
 		})
 		pb.open = false
 	}
+	// The per-key order guard (keyorder) decides, entry by entry, whether a
+	// newer write of the same key was already handed to the follower; the
+	// decisions and the Ship calls of one table form one sequence, so that
+	// what the guard admitted is also what reaches each partition queue
+	// first. The lock is held for the copy into the parts and the
+	// non-blocking Ship calls only.
+	ts.shipMu.Lock()
+	defer ts.shipMu.Unlock()
+	superseded := 0
 	for i := range entries {
 		er := &entries[i]
+		verdict, rewritten, err := ts.order.Filter(0, &er.e)
+		if err != nil {
+			// Pass 1 validated every payload (PayloadHash); keep it whole.
+			verdict = keyorder.Keep
+		}
+		if verdict == keyorder.Drop {
+			superseded++
+			continue
+		}
 		pb := cs.byPart[er.pidx]
 		if pb.open && pb.w.Size()+len(er.raw)+2 > limit {
 			flush(pb)
@@ -263,7 +283,13 @@ func (cs *connState) onDuplicate(f *codec.Frame, size int) bool {
 			pb.open = true
 			pb.first = er.ts
 		}
-		pb.w.AppendRaw(er.raw)
+		if verdict == keyorder.Rewrite {
+			e2 := er.e
+			e2.RawMessage = rewritten
+			pb.w.AppendEntry(&e2)
+		} else {
+			pb.w.AppendRaw(er.raw)
+		}
 		pb.total -= len(er.raw)
 		pb.last = er.ts
 		pb.hash = er.hash
@@ -272,6 +298,15 @@ func (cs *connState) onDuplicate(f *codec.Frame, size int) bool {
 		if pb.open {
 			flush(pb)
 		}
+	}
+	s.stats.dupSuperseded.Add(int64(superseded))
+	if len(parts) == 0 {
+		// Every entry was superseded by newer writes already forwarded:
+		// nothing to apply, and the master may go on.
+		s.stats.dupAcked.Add(1)
+		s.stats.dupEntries.Add(int64(len(entries)))
+		cs.replyNow(f, codec.ErrorOK, mutation.AppendDupResponse(nil, 0, 0, ""))
+		return true
 	}
 
 	reply, mark := cs.beginLater(f, 32)

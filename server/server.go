@@ -16,6 +16,7 @@ import (
 
 	"github.com/dupbridge/dupbridge/codec"
 	"github.com/dupbridge/dupbridge/config"
+	"github.com/dupbridge/dupbridge/keyorder"
 )
 
 // Options configure a Server.
@@ -97,6 +98,12 @@ type tableState struct {
 	paused  atomic.Bool
 	allowed [128]bool // cluster ids accepted in entries (config.Config.Allows)
 
+	// order drops writes older than one of the same key already forwarded
+	// (keyorder); shipMu makes its decisions and the Ship calls of this
+	// table one sequence across event loops.
+	order  *keyorder.Guard
+	shipMu sync.Mutex
+
 	mu sync.Mutex // guards the create_app state below
 	// create_app protocol state (duplication.md §1.6 step 6), in memory.
 	exists         bool   // created through create_app
@@ -164,7 +171,7 @@ func New(opts Options) (*Server, error) {
 	}
 	for i := range opts.Config.Tables {
 		t := &opts.Config.Tables[i]
-		ts := &tableState{cfg: t}
+		ts := &tableState{cfg: t, order: keyorder.New(keyorder.Options{})}
 		ts.paused.Store(t.Paused)
 		for id := 1; id < 128; id++ {
 			ts.allowed[id] = opts.Config.Allows(t, int8(id))
@@ -187,6 +194,7 @@ func (s *Server) Run(ctx context.Context) error {
 		gnet.WithMulticore(true),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 		gnet.WithTicker(true),
+		gnet.WithReuseAddr(true), // a restarted bridge rebinds at once
 		gnet.WithLogger(s.log.Sugar()),
 	}
 	if loops > 0 {

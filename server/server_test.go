@@ -291,19 +291,22 @@ func TestDuplicateSplit(t *testing.T) {
 	const count = 4
 	sh := newFakeShipper(map[string]int{"orders": count}, false)
 	s := startServer(t, testConfig(t, nil), sh, nil)
-	for _, fr := range []codec.Framing{codec.FramingRDSN, codec.FramingTHFT} {
+	for round, fr := range []codec.Framing{codec.FramingRDSN, codec.FramingTHFT} {
+		// Each round writes newer timestamps: the same writes again would be
+		// superseded by the first round's (keyorder) and not shipped.
+		base := int64(round * 10_000)
 		t.Run(fr.String(), func(t *testing.T) {
 			already := len(sh.snapshot())
 			cl := dial(t, s, fr)
 			var es []mutation.DupEntry
 			for i := 0; i < 40; i++ {
-				es = append(es, putEntry("user"+string(rune('a'+i%13)), "s", "v", int64(1000+i), 1))
+				es = append(es, putEntry("user"+string(rune('a'+i%13)), "s", "v", base+int64(1000+i), 1))
 			}
 			// a multi-put and a remove route by hash key / key.
 			mp := mutation.AppendMultiPut(nil, 0, &mutation.MultiPutRequest{HashKey: []byte("userb"), Kvs: []mutation.KeyValue{{Key: []byte("x"), Value: []byte("y")}}})
-			es = append(es, mutation.DupEntry{Timestamp: 2000, TaskCode: []byte(codec.RPCMultiPut), RawMessage: mp, ClusterID: 1, HasClusterID: true})
+			es = append(es, mutation.DupEntry{Timestamp: base + 2000, TaskCode: []byte(codec.RPCMultiPut), RawMessage: mp, ClusterID: 1, HasClusterID: true})
 			rm := mutation.AppendRemove(nil, 0, mutation.AppendRawKey(nil, []byte("userc"), []byte("s")))
-			es = append(es, mutation.DupEntry{Timestamp: 2001, TaskCode: []byte(codec.RPCRemove), RawMessage: rm, ClusterID: 1, HasClusterID: true})
+			es = append(es, mutation.DupEntry{Timestamp: base + 2001, TaskCode: []byte(codec.RPCRemove), RawMessage: rm, ClusterID: 1, HasClusterID: true})
 
 			movedBefore := s.Stats().DupMoved
 			cl.send(cl.request(77, codec.RPCDuplicate, 5, 3, dupBody(wrapperID(fr), es...)))
