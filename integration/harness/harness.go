@@ -1,0 +1,241 @@
+// Package harness wires a whole dupbridge deployment in one process for the
+// end-to-end tests and `dupbridge demo`: a simulated follower cluster
+// (pegasussim — a simulator, not Pegasus), the bridge in front of it (the
+// real server, follower routers and configuration), and the replay tool
+// playing the master. Only tests and the demo import it; the product never
+// imports the simulator (design.md invariants).
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/dupbridge/dupbridge/config"
+	"github.com/dupbridge/dupbridge/pegasussim"
+	"github.com/dupbridge/dupbridge/replay"
+	"github.com/dupbridge/dupbridge/server"
+	"github.com/dupbridge/dupbridge/server/follower"
+)
+
+// Cluster ids of the deployment ([duplication-group]).
+const (
+	MasterClusterID   = 1
+	FollowerClusterID = 2
+)
+
+// Options configure Start.
+type Options struct {
+	Table              string // default "demo"
+	FollowerPartitions int    // default 32
+	// AdvertisedPartitions is what the bridge tells masters (0: the
+	// follower's count).
+	AdvertisedPartitions int
+	// Strict makes the simulated follower reject misplaced keys.
+	Strict bool
+	// FailurePolicy of the table: "slow" (default) or "skip".
+	FailurePolicy     string
+	SkipAfterAttempts int
+	// MaxInflightBytes of the bridge (default 64 MiB).
+	MaxInflightBytes int64
+	Logger           *zap.Logger
+}
+
+// Env is a running deployment.
+type Env struct {
+	Opts      Options
+	Sim       *pegasussim.Cluster
+	Config    *config.Config
+	Followers *follower.Set
+	Bridge    *server.Server
+	// BridgeAddr is the bridge's meta and replica address.
+	BridgeAddr string
+
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// Start starts the simulated follower, then the bridge, and waits until the
+// bridge has opened the follower table.
+func Start(ctx context.Context, o Options) (*Env, error) {
+	if o.Table == "" {
+		o.Table = "demo"
+	}
+	if o.FollowerPartitions == 0 {
+		o.FollowerPartitions = 32
+	}
+	if o.FailurePolicy == "" {
+		o.FailurePolicy = "slow"
+	}
+	if o.MaxInflightBytes == 0 {
+		o.MaxInflightBytes = 64 << 20
+	}
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	e := &Env{Opts: o, done: make(chan error, 1)}
+	var err error
+	e.Sim, err = pegasussim.Start(ctx, pegasussim.Options{
+		Tables:    []pegasussim.TableSpec{{Name: o.Table, Partitions: o.FollowerPartitions}},
+		Replicas:  3,
+		Strict:    o.Strict,
+		ClusterID: FollowerClusterID,
+		DupGroup:  map[string]uint8{"master": MasterClusterID, "follower": FollowerClusterID},
+		Logger:    o.Logger.Named("simulator"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("harness: start simulated follower: %w", err)
+	}
+	if err := e.startBridge(ctx); err != nil {
+		e.Sim.Close()
+		return nil, err
+	}
+	return e, nil
+}
+
+func (e *Env) startBridge(ctx context.Context) error {
+	o := e.Opts
+	if e.BridgeAddr == "" { // a restart keeps the address masters know
+		port, err := freePort()
+		if err != nil {
+			return err
+		}
+		e.BridgeAddr = fmt.Sprintf("127.0.0.1:%d", port)
+	}
+	skip := ""
+	if o.FailurePolicy == "skip" {
+		skip = fmt.Sprintf("skip_after_attempts = %d\n", max(o.SkipAfterAttempts, 1))
+	}
+	ini := fmt.Sprintf(`[pegasus.clusters]
+follower = %s
+[duplication-group]
+master = %d
+follower = %d
+[dupbridge]
+listen = %s
+advertised_address = %s
+max_inflight_bytes = %d
+shutdown_timeout = 5s
+[table.%s]
+follower_cluster = follower
+follower_table = %s
+advertised_partition_count = %d
+failure_policy = %s
+%smaster_cluster = master
+`, e.Sim.MetaAddr(), MasterClusterID, FollowerClusterID, e.BridgeAddr, e.BridgeAddr,
+		o.MaxInflightBytes, o.Table, o.Table, o.AdvertisedPartitions, o.FailurePolicy, skip)
+	cfg, err := config.Parse([]byte(ini), "harness.ini")
+	if err != nil {
+		return fmt.Errorf("harness: bridge configuration: %w", err)
+	}
+	e.Config = cfg
+	e.Followers, err = follower.New(cfg, follower.Options{Logger: o.Logger.Named("follower")})
+	if err != nil {
+		return fmt.Errorf("harness: follower routers: %w", err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	e.cancel = cancel
+	e.Followers.Open(runCtx)
+	e.Bridge, err = server.New(server.Options{Config: cfg, Shipper: e.Followers, Creator: e.Followers,
+		Logger: o.Logger.Named("bridge"), HTTPListen: "-"})
+	if err != nil {
+		cancel()
+		e.Followers.Close()
+		return fmt.Errorf("harness: bridge: %w", err)
+	}
+	if err := e.runBridge(ctx, runCtx); err != nil {
+		cancel()
+		e.Followers.Close()
+		return err
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for e.Followers.PartitionCount(o.Table) == 0 {
+		if time.Now().After(deadline) {
+			e.Close()
+			return errors.New("harness: the bridge did not open the follower table within 30s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return nil
+}
+
+// runBridge starts the server; a restart may find the port still held for
+// a moment, so listening is retried for a few seconds.
+func (e *Env) runBridge(ctx, runCtx context.Context) error {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		go func() { e.done <- e.Bridge.Run(runCtx) }()
+		select {
+		case <-e.Bridge.Ready():
+			return nil
+		case err := <-e.done:
+			if time.Now().After(deadline) || err == nil {
+				return fmt.Errorf("harness: bridge stopped at start: %w", err)
+			}
+			time.Sleep(100 * time.Millisecond)
+			e.Bridge, err = server.New(server.Options{Config: e.Config, Shipper: e.Followers, Creator: e.Followers,
+				Logger: e.Opts.Logger.Named("bridge"), HTTPListen: "-"})
+			if err != nil {
+				return fmt.Errorf("harness: bridge: %w", err)
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Replay plays the master: it ships the plogs under paths to the bridge as
+// a master replica's duplicator does.
+func (e *Env) Replay(ctx context.Context, paths []string, o replay.Options) (replay.Summary, error) {
+	o.MetaAddrs = []string{e.BridgeAddr}
+	o.Table = e.Opts.Table
+	o.ClusterID = MasterClusterID
+	o.Paths = paths
+	if o.RetryDelay == 0 {
+		o.RetryDelay = 100 * time.Millisecond
+	}
+	return replay.Run(ctx, o)
+}
+
+// RestartBridge stops the bridge gracefully and starts a new one on another
+// port (the follower keeps its data).
+func (e *Env) RestartBridge(ctx context.Context) error {
+	e.stopBridge()
+	e.done = make(chan error, 1)
+	return e.startBridge(ctx)
+}
+
+func (e *Env) stopBridge() {
+	if e.cancel != nil {
+		e.cancel()
+		<-e.done
+		e.Followers.Close()
+		e.cancel = nil
+	}
+}
+
+// Close stops the bridge, then the simulator.
+func (e *Env) Close() {
+	e.stopBridge()
+	e.Sim.Close()
+}
+
+// MetaAddrs of the follower (for reading through its own routing).
+func (e *Env) FollowerMetas() []string { return []string{e.Sim.MetaAddr()} }
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("harness: pick a port: %w", err)
+	}
+	defer ln.Close()
+	addr := ln.Addr().String()
+	var port int
+	_, err = fmt.Sscanf(addr[strings.LastIndexByte(addr, ':')+1:], "%d", &port)
+	return port, err
+}
