@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	athrift "github.com/apache/thrift/lib/go/thrift"
 
@@ -152,14 +153,20 @@ func TestCreateAppFollowerErrors(t *testing.T) {
 	b := dial(t, s, codec.FramingRDSN)
 	a.send(a.request(1, codec.RPCCreateApp, 0, 0, createBody(0, "orders", 4, nil)))
 	// While the first creation runs, a second request is told to wait.
-	var e string
-	for i := 0; i < 100; i++ {
-		b.send(b.request(uint64(i), codec.RPCCreateApp, 0, 0, createBody(0, "orders", 4, nil)))
-		if e, _ = decodeCreate(t, b.recv().Body); e == codec.ErrorBusyCreating {
+	ts := s.tables["orders"]
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		ts.mu.Lock()
+		creating := ts.creating
+		ts.mu.Unlock()
+		if creating {
 			break
 		}
+		if time.Now().After(deadline) {
+			t.Fatal("first create_app never started")
+		}
 	}
-	if e != codec.ErrorBusyCreating {
+	b.send(b.request(1, codec.RPCCreateApp, 0, 0, createBody(0, "orders", 4, nil)))
+	if e, _ := decodeCreate(t, b.recv().Body); e != codec.ErrorBusyCreating {
 		t.Fatalf("concurrent create: %s", e)
 	}
 	close(block)
