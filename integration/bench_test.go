@@ -1,0 +1,178 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dupbridge/dupbridge/integration/harness"
+	"github.com/dupbridge/dupbridge/pegasussim"
+	"github.com/dupbridge/dupbridge/replay"
+	"github.com/dupbridge/dupbridge/rpcclient"
+	"github.com/dupbridge/dupbridge/walwriter"
+)
+
+// BenchmarkBridgeVsForwarder replays the same plogs, with Pegasus's own
+// shipping discipline, into a simulated follower of the same layout:
+//   - ours:     replay -> the bridge (decodes, hashes and re-routes every
+//     entry, ships per follower partition) -> simulator;
+//   - baseline: replay -> a plain TCP forwarder (io.Copy both ways, one per
+//     simulator endpoint) -> simulator.
+//
+// It reports mutations/s and MB/s (of writes) at full speed, then runs one
+// more replay at half of the full-speed rate it measured and reports the
+// batch round-trip latency p50/p99 there; ours minus baseline is the
+// latency the bridge adds.
+func BenchmarkBridgeVsForwarder(b *testing.B) {
+	n := 40_000
+	if testing.Short() {
+		n = 10_000
+	}
+	gen, err := walwriter.Generate(context.Background(), walwriter.GenOptions{
+		Dir: b.TempDir(), AppID: 5, Partitions: 8, Mutations: n, Seed: 5, FinalEmpty: true,
+		HashKeys: 20_000, SortKeys: 8, ValueMin: 64, ValueMax: 256,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var paths []string
+	for _, p := range gen.Partitions {
+		paths = append(paths, p.Dir)
+	}
+	b.Run("ours", func(b *testing.B) {
+		env, err := harness.Start(context.Background(), harness.Options{FollowerPartitions: 8})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer env.Close()
+		benchReplay(b, func(o replay.Options) (replay.Summary, error) {
+			return env.Replay(context.Background(), paths, o)
+		})
+	})
+	b.Run("baseline", func(b *testing.B) {
+		sim, err := pegasussim.Start(context.Background(), pegasussim.Options{
+			Tables:    []pegasussim.TableSpec{{Name: "demo", Partitions: 8}},
+			Replicas:  3,
+			ClusterID: harness.FollowerClusterID,
+			DupGroup:  map[string]uint8{"master": harness.MasterClusterID, "follower": harness.FollowerClusterID},
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer sim.Close()
+		fw, err := startForwarders(append([]string{sim.MetaAddr()}, sim.ReplicaAddrs()...))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer fw.close()
+		benchReplay(b, func(o replay.Options) (replay.Summary, error) {
+			o.MetaAddrs = []string{sim.MetaAddr()} // reached through its forwarder (Dial)
+			o.Table = "demo"
+			o.ClusterID = harness.MasterClusterID
+			o.Paths = paths
+			o.RetryDelay = 100 * time.Millisecond
+			// The simulator's config names its own endpoints; the master
+			// reaches each through its forwarder.
+			o.Client = rpcclient.Options{Dial: fw.dial}
+			return replay.Run(context.Background(), o)
+		})
+	})
+}
+
+func benchReplay(b *testing.B, run func(replay.Options) (replay.Summary, error)) {
+	var muts, bytes int64
+	var elapsed time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		sum, err := run(replay.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		muts += sum.Mutations
+		bytes += sum.Bytes
+		elapsed += sum.Elapsed
+	}
+	b.StopTimer()
+	if elapsed <= 0 || muts == 0 {
+		b.Fatal("nothing replayed")
+	}
+	b.SetBytes(bytes / int64(b.N))
+	rate := float64(muts) / elapsed.Seconds()
+	b.ReportMetric(rate, "mutations/s")
+	half, err := run(replay.Options{Rate: rate / 2})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(half.LatencyP50Ms, "p50-ms@half-rate")
+	b.ReportMetric(half.LatencyP99Ms, "p99-ms@half-rate")
+}
+
+// forwarders is one plain TCP forwarder per target address.
+type forwarders struct {
+	front map[string]string // target -> forwarder address
+	lns   []net.Listener
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func startForwarders(targets []string) (*forwarders, error) {
+	f := &forwarders{front: map[string]string{}}
+	for _, t := range targets {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			f.close()
+			return nil, err
+		}
+		f.lns = append(f.lns, ln)
+		f.front[t] = ln.Addr().String()
+		f.wg.Add(1)
+		go f.serve(ln, t)
+	}
+	return f, nil
+}
+
+func (f *forwarders) serve(ln net.Listener, target string) {
+	defer f.wg.Done()
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		up, err := net.Dial("tcp", target)
+		if err != nil {
+			c.Close()
+			continue
+		}
+		f.mu.Lock()
+		f.conns = append(f.conns, c, up)
+		f.mu.Unlock()
+		go func() { io.Copy(up, c); up.(*net.TCPConn).CloseWrite() }()
+		go func() { io.Copy(c, up); c.(*net.TCPConn).CloseWrite() }()
+	}
+}
+
+func (f *forwarders) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	front, ok := f.front[addr]
+	if !ok {
+		return nil, fmt.Errorf("forwarder: no forwarder for %s", addr)
+	}
+	var d net.Dialer
+	return d.DialContext(ctx, network, front)
+}
+
+func (f *forwarders) close() {
+	for _, ln := range f.lns {
+		ln.Close()
+	}
+	f.mu.Lock()
+	for _, c := range f.conns {
+		c.Close()
+	}
+	f.mu.Unlock()
+	f.wg.Wait()
+}
