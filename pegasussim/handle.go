@@ -166,6 +166,9 @@ func (c *Cluster) misplacedCheck(t *table, p *partition, keys []routedKey) (reje
 		return false
 	}
 	c.counters.misplaced(t.name, int64(n), c.opts.Strict)
+	if p.misplaced == nil {
+		p.misplaced = map[string]misplacedCount{}
+	}
 	for _, k := range keys {
 		if partitionOf(k.hash, p.count) != int(p.pidx) {
 			m := p.misplaced[string(k.raw)]

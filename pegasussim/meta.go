@@ -25,6 +25,10 @@ const (
 const (
 	minReplicaCount = 1
 	maxReplicaCount = 5
+	// MaxPartitionCount bounds create_app's partition count in the
+	// simulator (a real meta has no such limit; this one keeps memory
+	// bounded whatever a peer sends).
+	MaxPartitionCount = 1 << 14
 )
 
 type queryCfgRequest struct {
@@ -229,7 +233,7 @@ func (c *Cluster) onCreateApp(body, dst []byte) ([]byte, error) {
 }
 
 func (c *Cluster) createApp(q createAppRequest) (string, int32) {
-	if q.partitionCount <= 0 || q.replicaCount < minReplicaCount || q.replicaCount > maxReplicaCount {
+	if q.partitionCount <= 0 || q.partitionCount > MaxPartitionCount || q.replicaCount < minReplicaCount || q.replicaCount > maxReplicaCount {
 		return codec.ErrorInvalidParameters, 0
 	}
 	c.mu.Lock()

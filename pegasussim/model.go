@@ -90,7 +90,7 @@ func newTable(name string, appID int32, partitions, replicaCount, endpoints int,
 	for i := 0; i < partitions; i++ {
 		t.parts = append(t.parts, &partition{
 			appID: appID, pidx: int32(i), count: partitions, defaultTTL: ttl, validHash: valid,
-			st: newStore(), scanners: map[int64]*scanContext{}, misplaced: map[string]misplacedCount{},
+			st: newStore(),
 		})
 		// Primaries round-robin over the endpoints; secondaries are the
 		// next endpoints after the primary.

@@ -316,6 +316,9 @@ func (p *partition) scanBatch(sc *scanContext, now time.Time) scanResult {
 		sc.next = keys[i]
 		p.nextScan++
 		id := int64(p.pidx+1)<<32 | p.nextScan
+		if p.scanners == nil {
+			p.scanners = map[int64]*scanContext{}
+		}
 		p.scanners[id] = sc
 		r.contextID = id
 	} else {

@@ -15,7 +15,9 @@ type store struct {
 	dirty bool
 }
 
-func newStore() *store { return &store{m: make(map[string][]byte)} }
+// newStore returns an empty store; its map is made on the first write so
+// that big, empty tables cost little.
+func newStore() *store { return &store{} }
 
 func (s *store) get(raw []byte) ([]byte, bool) {
 	v, ok := s.m[string(raw)]
@@ -24,6 +26,9 @@ func (s *store) get(raw []byte) ([]byte, bool) {
 
 func (s *store) put(raw []byte, v []byte) {
 	k := string(raw)
+	if s.m == nil {
+		s.m = make(map[string][]byte)
+	}
 	if _, ok := s.m[k]; !ok {
 		if !s.dirty {
 			if n := len(s.keys); n == 0 || s.keys[n-1] < k {
