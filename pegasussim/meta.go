@@ -1,6 +1,7 @@
 package pegasussim
 
 import (
+	"maps"
 	"regexp"
 	"sort"
 	"strings"
@@ -233,7 +234,10 @@ func (c *Cluster) onCreateApp(body, dst []byte) ([]byte, error) {
 }
 
 func (c *Cluster) createApp(q createAppRequest) (string, int32) {
-	if q.partitionCount <= 0 || q.partitionCount > MaxPartitionCount || q.replicaCount < minReplicaCount || q.replicaCount > maxReplicaCount {
+	// validate_target_max_replica_count: within [min, max] allowed and not
+	// above the number of alive replica servers.
+	if q.partitionCount <= 0 || q.partitionCount > MaxPartitionCount || q.replicaCount < minReplicaCount ||
+		q.replicaCount > maxReplicaCount || int(q.replicaCount) > len(c.replicas) {
 		return codec.ErrorInvalidParameters, 0
 	}
 	c.mu.Lock()
@@ -246,8 +250,9 @@ func (c *Cluster) createApp(q createAppRequest) (string, int32) {
 		return codec.ErrorOK, t.appID
 	}
 	if q.successIfExist {
+		// option_match_check in server_state::create_app.
 		if int(q.partitionCount) != len(t.parts) || int(q.replicaCount) != t.requestedReplicas ||
-			q.appType != t.appType || !q.isStateful {
+			q.appType != t.appType || !q.isStateful || !maps.Equal(q.envs, t.envs) {
 			return codec.ErrorInvalidParameters, 0
 		}
 		return codec.ErrorOK, t.appID
