@@ -466,3 +466,36 @@ func TestScanner(t *testing.T) {
 		t.Fatalf("empty range: %v", f)
 	}
 }
+
+func TestBatchGet(t *testing.T) {
+	h := newHarness(t, Options{Replicas: 1, Tables: []TableSpec{{Name: testTable, Partitions: 1}}})
+	h.put("a", "1", "x", 0)
+	h.put("b", "2", "y", 0)
+	h.put("c", "3", "old", h.epoch()-1)
+	w := thrift.Writer{}
+	w.WrapperBegin(thrift.STRUCT, 0)
+	w.FieldHeader(thrift.LIST, 1)
+	w.ListHeader(thrift.STRUCT, 4)
+	for _, k := range [][2]string{{"b", "2"}, {"c", "3"}, {"zz", ""}, {"a", "1"}} {
+		fBlob(&w, 1, []byte(k[0]))
+		fBlob(&w, 2, []byte(k[1]))
+		w.Stop()
+	}
+	r := h.to(0).call(rpcBatchGet, h.appID, 0, 0, endResult(&w))
+	var got string
+	err := unwrapStruct(r.body, "batch_get_response", func(r *thrift.Reader, typ thrift.Type, id int16) (bool, error) {
+		if id != 2 {
+			return false, nil
+		}
+		return true, readList(r, func(r *thrift.Reader) error {
+			return readStruct(r, func(typ thrift.Type, id int16) (bool, error) {
+				b, err := r.ReadBlob()
+				got += string(b) + ","
+				return true, err
+			})
+		})
+	})
+	if err != nil || got != "b,2,y,a,1,x," {
+		t.Fatalf("batch_get: %q %v", got, err)
+	}
+}

@@ -36,6 +36,12 @@ func okReply(out []byte, ep *endpoint, f *codec.Frame, body []byte) ([]byte, boo
 // dispatch follows rpc_engine::on_recv_request (wire.md §1.3). reply is
 // false when no reply is sent (a successful CLEAR_SCANNER, §4.4.14).
 func (c *Cluster) dispatch(ep *endpoint, f *codec.Frame, name string, out []byte) ([]byte, bool) {
+	if f.Framing == codec.FramingRDSN && f.SerializeFormat() != codec.SerializeThriftBinary {
+		// A C++ receiver aborts on formats other than 1 and 3 (wire.md §1.2);
+		// the simulator speaks only thrift binary and answers an error.
+		c.counters.add(&c.counters.malformed, 1)
+		return errReply(out, ep, f, codec.ErrorInvalidData)
+	}
 	if inj, ok := c.faults.takeRPC(name); ok {
 		c.counters.add(&c.counters.errorsInjected, 1)
 		return errReply(out, ep, f, inj)
@@ -344,6 +350,16 @@ func (c *Cluster) serveStorage(t *table, p *partition, f *codec.Frame, name stri
 		errc, kvs := p.onMultiGet(&m, env.now)
 		return appendMultiGetResponse(nil, rc, errc, kvs), "", true
 
+	case rpcBatchGet:
+		keys, err := decodeBatchGet(f.Body)
+		if err != nil {
+			return bad()
+		}
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		errc, data := p.onBatchGet(keys, env.now)
+		return appendBatchGetResponse(nil, rc, errc, data), "", true
+
 	case rpcGetScanner:
 		m, err := decodeGetScanner(f.Body)
 		if err != nil {
@@ -372,7 +388,7 @@ func (c *Cluster) serveStorage(t *table, p *partition, f *codec.Frame, name stri
 		p.mu.Unlock()
 		return nil, "", false // never an ERR_OK reply (wire.md §4.4.14)
 	}
-	// BATCH_GET and BULK_LOAD are not simulated.
+	// BULK_LOAD (ingestion) is not simulated.
 	return nil, codec.ErrorHandlerNotFound, true
 }
 

@@ -360,3 +360,18 @@ func (p *partition) onScan(id int64, now time.Time) scanResult {
 }
 
 func (p *partition) onClearScanner(id int64) { delete(p.scanners, id) }
+
+// onBatchGet follows pegasus_server_impl::on_batch_get: missing and expired
+// keys are skipped; an empty key list is InvalidArgument.
+func (p *partition) onBatchGet(keys []fullKey, now time.Time) (int32, [][3][]byte) {
+	if len(keys) == 0 {
+		return StatusInvalidArgument, nil
+	}
+	var out [][3][]byte
+	for _, k := range keys {
+		if v, _, ok := p.lookup(rawKey(k.hashKey, k.sortKey), now); ok {
+			out = append(out, [3][]byte{k.hashKey, k.sortKey, v})
+		}
+	}
+	return StatusOK, out
+}

@@ -715,3 +715,52 @@ func appendDuplicateResponse(dst []byte, errc int32, hasErr bool, hint string) [
 	}
 	return endResult(&w)
 }
+
+// fullKey is full_key of batch_get_request (wire.md §4.4.7).
+type fullKey struct{ hashKey, sortKey []byte }
+
+func decodeBatchGet(body []byte) ([]fullKey, error) {
+	var keys []fullKey
+	err := unwrapStruct(body, "batch_get_request", func(r *thrift.Reader, t thrift.Type, id int16) (bool, error) {
+		if id != 1 || t != thrift.LIST {
+			return false, nil
+		}
+		return true, readList(r, func(r *thrift.Reader) error {
+			var k fullKey
+			err := readStruct(r, func(t thrift.Type, id int16) (bool, error) {
+				var err error
+				switch {
+				case id == 1 && t == thrift.STRUCT:
+					k.hashKey, err = r.ReadBlob()
+				case id == 2 && t == thrift.STRUCT:
+					k.sortKey, err = r.ReadBlob()
+				default:
+					return false, nil
+				}
+				return true, err
+			})
+			keys = append(keys, k)
+			return err
+		})
+	})
+	return keys, err
+}
+
+// appendBatchGetResponse writes batch_get_response; data holds
+// (hash key, sort key, value) triples.
+func appendBatchGetResponse(dst []byte, c respCommon, errc int32, data [][3][]byte) []byte {
+	w := beginResult(dst)
+	fI32(&w, 1, errc)
+	w.FieldHeader(thrift.LIST, 2)
+	w.ListHeader(thrift.STRUCT, len(data))
+	for _, d := range data {
+		fBlob(&w, 1, d[0])
+		fBlob(&w, 2, d[1])
+		fBlob(&w, 3, d[2])
+		w.Stop()
+	}
+	fI32(&w, 3, c.appID)
+	fI32(&w, 4, c.pidx)
+	fString(&w, 6, c.server)
+	return endResult(&w)
+}

@@ -447,8 +447,15 @@ func TestDispatchErrors(t *testing.T) {
 			}
 		})
 	}
+	// An RDSN request whose context says thrift JSON (3): not spoken.
+	h := codec.RequestHeader{ID: 9, RPCName: rpcGet, AppID: 2, PartitionIndex: 5, Context: codec.ContextIsRequest | 3<<codec.ContextSerializeShift}
+	cn := dial(t, prim, codec.FramingRDSN)
+	cn.nc.Write(codec.AppendRequest(nil, codec.FramingRDSN, &h, blobArg(0, key)))
+	if r := cn.recv(); r.errName != codec.ErrorInvalidData {
+		t.Fatalf("JSON format: %s", r.errName)
+	}
 	k := c.Counters()
-	if k.MetaGpidRejected != 2 || k.Malformed != 2 {
+	if k.MetaGpidRejected != 2 || k.Malformed != 3 {
 		t.Fatalf("counters %+v", k)
 	}
 }
