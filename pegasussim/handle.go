@@ -143,6 +143,12 @@ func (c *Cluster) handleStorage(ep *endpoint, f *codec.Frame, name string, write
 	if primary && env.now.Before(cfg.unavailableUntil) {
 		return errReply(out, ep, f, cfg.unavailableErr)
 	}
+	// CHECK_REQUEST_IF_SPLITTING (wire.md §6.3): with the table env
+	// replica.split.validate_partition_hash, the header hash masked by
+	// partition_count-1 must name this partition.
+	if p.validHash && int32(f.PartitionHash&uint64(p.count-1)) != p.pidx {
+		return errReply(out, ep, f, codec.ErrorParentPartitionMisused)
+	}
 	if write && len(f.Message) > c.opts.MaxWriteSize {
 		// max_allowed_write_size (duplication.md §4.1).
 		return errReply(out, ep, f, codec.ErrorInvalidData)

@@ -95,3 +95,25 @@ func TestHeaderHashMismatchCounted(t *testing.T) {
 		t.Fatalf("header hash mismatches %d", n)
 	}
 }
+
+// TestValidatePartitionHashEnv: with replica.split.validate_partition_hash
+// the header hash is checked with the partition mask (wire.md §6.3), for
+// reads and writes alike.
+func TestValidatePartitionHashEnv(t *testing.T) {
+	h := newHarness(t, Options{Replicas: 1, Tables: []TableSpec{{Name: testTable, Partitions: 4,
+		Envs: map[string]string{"replica.split.validate_partition_hash": "true"}}}})
+	k := key("a", "b")
+	p := pidxOf(k, 4)
+	for _, tc := range []struct {
+		hash uint64
+		want string
+	}{
+		{keyHash(k), codec.ErrorOK},
+		{keyHash(k) + 1, codec.ErrorParentPartitionMisused},
+		{uint64(p), codec.ErrorOK}, // what full scans send
+	} {
+		if r := h.to(p).call(rpcGet, h.appID, p, tc.hash, blobArg(0, k)); r.errName != tc.want {
+			t.Fatalf("hash %x: %s, want %s", tc.hash, r.errName, tc.want)
+		}
+	}
+}
