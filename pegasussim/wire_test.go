@@ -44,6 +44,15 @@ const get27Request = `
 0040: 5f 52 52 44 42 5f 47 45 54 00 00 00 01 0c 00 01
 0050: 00 00 00 06 00 03 68 6b 31 73 00`
 
+// wire.md §2.7: the same request with a v1 header (java-client).
+const get27RequestV1 = `
+0000: 54 48 46 54 00 00 00 01 00 00 00 25 00 00 00 2b
+0010: 08 00 01 00 00 00 02 08 00 02 00 00 00 05 08 00
+0020: 03 00 00 03 e8 0a 00 04 b1 36 b8 2b 96 d0 c6 25
+0030: 02 00 05 00 00 80 01 00 01 00 00 00 11 52 50 43
+0040: 5f 52 52 44 42 5f 52 52 44 42 5f 47 45 54 00 00
+0050: 00 01 0c 00 01 00 00 00 06 00 03 68 6b 31 73 00`
+
 // wire.md §2.7: its successful response (value "v", server "10.0.0.1:34801").
 const get27Response = `
 0000: 00 00 00 66 00 00 00 06 45 52 52 5f 4f 4b 80 01
@@ -130,15 +139,17 @@ func TestTHFTGetWorkedExample(t *testing.T) {
 	tests := []struct {
 		name string
 		addr string
+		req  string
 		want string
 	}{
-		{"primary answers the value", primaryOf(t, c, "temp", 5), get27Response},
-		{"endpoint not hosting gpid answers not found", notHosting(t, c, "temp", 5), get27NotFound},
+		{"primary answers the value", primaryOf(t, c, "temp", 5), get27Request, get27Response},
+		{"v1 header, same answer", primaryOf(t, c, "temp", 5), get27RequestV1, get27Response},
+		{"endpoint not hosting gpid answers not found", notHosting(t, c, "temp", 5), get27Request, get27NotFound},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			cn := dial(t, tc.addr, codec.FramingTHFT)
-			if _, err := cn.nc.Write(unhex(t, get27Request)); err != nil {
+			if _, err := cn.nc.Write(unhex(t, tc.req)); err != nil {
 				t.Fatal(err)
 			}
 			got := cn.recv().raw
