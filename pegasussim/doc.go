@@ -23,14 +23,19 @@
 // simulator answers with an error instead and counts the event, so tests can
 // see it.
 //
-// Misplaced keys (a key whose hash names another partition than the one it is
-// written to): in the default lenient mode they are applied and counted, as a
-// real incremental-duplication follower silently does (duplication.md §3.6).
-// In strict mode the request is rejected with the RPC-level error
-// ERR_PARENT_PARTITION_MISUSED and an empty body, what a real replica answers
-// when a key belongs to another partition after a split (wire.md §6.3); both
-// the C++ client and the bridge treat it as "refresh the configuration and
-// retry". Either way the key is counted and listed (Cluster.Misplaced).
+// Misplaced keys (a written key whose hash names another partition than the
+// one receiving it; for RPC_RRDB_RRDB_DUPLICATE each entry's keys are checked
+// on their own): in the default lenient mode they are applied and counted, as
+// a real incremental-duplication follower silently does (duplication.md §3.6).
+// In strict mode the whole request is rejected, before anything is applied,
+// with the RPC-level error ERR_PARENT_PARTITION_MISUSED and an empty body:
+// what a real replica answers when a key belongs to another partition after a
+// split (wire.md §6.3), which the C++ client and the bridge treat as "refresh
+// the configuration and retry". Either way the keys are counted
+// (Counters.Misplaced) and listed (Cluster.Misplaced). Reads are served by
+// the partition they are sent to in both modes. Independently, the table env
+// replica.split.validate_partition_hash = "true" makes every request's header
+// hash be checked as a real replica does (wire.md §6.3).
 //
 // Fault injection (close connections, delays, injected errors, unavailable
 // partitions, primary moves) is available through Go methods on Cluster and
