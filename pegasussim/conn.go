@@ -24,10 +24,11 @@ type conn struct {
 }
 
 func (cn *conn) close() {
+	// Close first: it unblocks a writer stuck on a peer that does not read.
+	cn.nc.Close()
 	cn.wmu.Lock()
 	cn.closed = true
 	cn.wmu.Unlock()
-	cn.nc.Close()
 }
 
 func (cn *conn) write(b []byte) {

@@ -7,11 +7,18 @@ import (
 	"github.com/dupbridge/dupbridge/codec"
 )
 
+// UnknownRPC is the Counters.Requests key of requests with an unknown name.
+const UnknownRPC = "(unknown)"
+
 // handle answers one request frame; it appends the reply to out (or
 // schedules it with later when a delay is injected) and returns out.
 func (c *Cluster) handle(ep *endpoint, f *codec.Frame, out []byte, later func(time.Duration, []byte)) []byte {
 	name := string(f.RPCName)
-	c.counters.request(name)
+	if knownTaskCode(name) {
+		c.counters.request(name)
+	} else {
+		c.counters.request(UnknownRPC) // bounded: peers choose the names
+	}
 	mark := len(out)
 	out, reply := c.dispatch(ep, f, name, out)
 	if !reply {
