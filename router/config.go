@@ -51,7 +51,7 @@ func layoutOf(cfg *rpcclient.TableConfig) (int, []route, error) {
 	return eff, routes, nil
 }
 
-// applyInitial installs the first layout (New, before any worker runs).
+// applyInitial installs the first layout (New, before anything is shipped).
 func (t *Table) applyInitial(cfg *rpcclient.TableConfig) error {
 	count, routes, err := layoutOf(cfg)
 	if err != nil {
@@ -69,7 +69,7 @@ func (t *Table) applyInitial(cfg *rpcclient.TableConfig) error {
 	return nil
 }
 
-// refresher queries the meta when a worker asks (at most once per
+// refresher queries the meta when a queue asks (at most once per
 // RefreshInterval) and every RefreshEvery.
 func (t *Table) refresher() {
 	defer t.wg.Done()
@@ -177,7 +177,6 @@ func (t *Table) apply(cfg *rpcclient.TableConfig) error {
 	moved := 0
 	for _, q := range t.queues {
 		q.retired = true
-		q.cond.Broadcast()
 		for _, it := range q.items {
 			t.placeLocked(it, newQ, count)
 			moved++
@@ -188,11 +187,12 @@ func (t *Table) apply(cfg *rpcclient.TableConfig) error {
 	t.countA.Store(int64(count))
 	t.appIDA.Store(cfg.AppID)
 	t.pausing = false
-	for _, q := range newQ {
-		t.startLocked(q)
-	}
+	sends := t.kickAllLocked()
 	t.layoutChanges.Add(1)
 	t.mu.Unlock()
+	for _, s := range sends {
+		s()
+	}
 	t.log.Warn("follower partition layout changed; queued shipments re-split",
 		zap.Int("old_count", oldCount), zap.Int("new_count", count),
 		zap.Int32("old_app_id", oldApp), zap.Int32("new_app_id", cfg.AppID),

@@ -40,6 +40,14 @@
 // queued behind a free partition, their entries are sent as one
 // duplicate_request (up to Options.MaxBatchBytes) in queue order, which
 // keeps per-key order by construction; a coalesced batch is resent whole.
+// A caller that takes several requests at once ships them with
+// ShipDeferred and then calls Flush, so that they leave coalesced.
+//
+// Sending is event driven: a Ship (or Flush), the completion of a
+// partition's RPC or the end of its backoff starts the partition's next RPC
+// on the calling goroutine; completions run on the connection's reader
+// goroutine (rpcclient.Conn.Go). No goroutine per partition sits between a
+// master's request and the follower.
 //
 // # Partition count changes
 //

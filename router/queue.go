@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -38,13 +37,15 @@ type aggregate struct {
 }
 
 // queue is one follower partition's FIFO. Everything in it is guarded by
-// Table.mu; only its worker sends, and only from the head (doc.go "Order").
+// Table.mu; one RPC of it at most is on the wire, sent from the head (doc.go "Order").
 type queue struct {
 	idx     int
 	items   []*item
-	cond    *sync.Cond
-	retired bool // replaced by a layout change: the worker exits
-	busy    bool // an RPC is on the wire
+	retired bool   // replaced by a layout change: never sends again
+	busy    bool   // an RPC is on the wire
+	waiting bool   // a backoff or a config refresh must pass before the next send
+	waited  bool   // the head already waited for a refresh for want of a primary
+	buf     []byte // coalescing buffer (reused while idle)
 	bytes   int64
 	fails   int // consecutive failed attempts, for the backoff
 	// maxBatch, when > 0, lowers MaxBatchBytes for this queue: a
@@ -59,18 +60,13 @@ func (t *Table) newQueueLocked(idx int) *queue {
 	for len(t.parts) <= idx {
 		t.parts = append(t.parts, new(partCounters))
 	}
-	return &queue{idx: idx, cond: sync.NewCond(&t.mu), pc: t.parts[idx]}
+	return &queue{idx: idx, pc: t.parts[idx]}
 }
 
-func (t *Table) startLocked(q *queue) {
-	t.wg.Add(1)
-	go t.run(q)
-}
-
+// enqueueLocked appends it to q; the caller then kicks q (kickLocked).
 func (t *Table) enqueueLocked(q *queue, it *item) {
 	q.items = append(q.items, it)
 	q.bytes += it.size
-	q.cond.Signal()
 }
 
 // popLocked removes the first k items of q with result r and appends
@@ -165,93 +161,60 @@ func (t *Table) batchLocked(q *queue, buf []byte) (k int, body []byte, hash uint
 	return k, buf, q.items[k-1].s.PartitionHash, buf
 }
 
-// run is a partition's worker: it sends the head (batch) until it is done,
-// then the next, in order.
-func (t *Table) run(q *queue) {
-	defer t.wg.Done()
-	var buf []byte
-	waited := false
-	for {
-		t.mu.Lock()
-		for !t.closed && !q.retired && (t.pausing || len(q.items) == 0) {
-			q.cond.Wait()
-		}
-		if t.closed || q.retired {
-			t.mu.Unlock()
-			return
-		}
-		if t.routes[q.idx].addr == "" && !waited {
-			// No primary known (dropped after a routing error, or none in
-			// the meta's view): wait for a refresh once before trying.
-			waited = true
-			ch := t.requestRefreshLocked()
-			t.mu.Unlock()
-			t.waitRefresh(ch)
-			continue
-		}
-		waited = false
-		var k int
-		var body []byte
-		var hash uint64
-		k, body, hash, buf = t.batchLocked(q, buf)
-		rt := t.routes[q.idx]
-		appID := t.appID
-		q.busy = true
-		t.inflight++
-		t.mu.Unlock()
+// A partition's sending is event driven (no goroutine per partition): a
+// Ship, the completion of the RPC on the wire, or the end of a backoff
+// "kicks" the queue, which sends its head (coalesced with what follows,
+// batchLocked) when nothing of it is on the wire. The RPC's completion runs
+// on the connection's reader goroutine, which acknowledges the shipments
+// and sends the next head at once: the path from a master's request to the
+// follower and back has no extra goroutine hand-off (design.md step 5).
 
+// kickLocked prepares the next attempt of q when it may start: items
+// queued, nothing on the wire, no backoff or refresh pending, no layout
+// change in progress. It returns the send to run after t.mu is released
+// (the send may dial), or nil.
+func (t *Table) kickLocked(q *queue) func() {
+	if t.closed || q.retired || q.busy || q.waiting || t.pausing || len(q.items) == 0 {
+		return nil
+	}
+	if t.routes[q.idx].addr == "" && !q.waited {
+		// No primary known (dropped after a routing error, or none in the
+		// meta's view): wait for a refresh once before trying.
+		q.waited = true
+		t.waitThenLocked(q, 0, t.requestRefreshLocked())
+		return nil
+	}
+	q.waited = false
+	k, body, hash, buf := t.batchLocked(q, q.buf)
+	q.buf = buf
+	rt := t.routes[q.idx]
+	appID := t.appID
+	q.busy = true
+	t.inflight++
+	return func() {
 		start := time.Now()
-		o := t.attempt(q.idx, appID, rt, body, hash)
-		if o.err == nil {
-			t.rpcLatency.observe(time.Since(start))
-		}
+		t.attempt(q.idx, appID, rt, body, hash, func(o outcome) { t.complete(q, k, rt, len(body), start, o) })
+	}
+}
 
-		var calls []func()
-		t.mu.Lock()
-		q.busy = false
-		t.inflight--
-		if t.inflight == 0 {
-			t.idle.Broadcast()
+// kickAllLocked kicks every queue; the sends run after t.mu is released.
+func (t *Table) kickAllLocked() []func() {
+	var sends []func()
+	for _, q := range t.queues {
+		if s := t.kickLocked(q); s != nil {
+			sends = append(sends, s)
 		}
-		if t.closed || t.ctx.Err() != nil {
-			// Shutdown abandons what is on the wire and reports it
-			// (StatusClosed); a cancelled RPC is not a failed attempt.
-			t.mu.Unlock()
-			return
-		}
-		var delay time.Duration
-		var refreshed chan struct{}
-		if o.err == nil {
-			if q.fails > 0 {
-				t.log.Info("duplicate batch delivered after retries", zap.Int("partition", q.idx),
-					zap.String("primary", rt.addr), zap.Int("attempts", q.items[0].attempts+1))
-			}
-			q.fails = 0
-			q.pc.rpcs.Add(1)
-			for _, it := range q.items[:k] {
-				it.attempts++
-			}
-			t.popLocked(q, k, Result{Status: StatusOK}, &calls)
-			if len(q.items) == 0 && cap(buf) > 64<<10 {
-				// An idle partition does not keep a large coalescing
-				// buffer (it is a copy the memory accounting ignores).
-				buf = nil
-			}
-		} else {
-			if k > 1 && o.name == codec.ErrorInvalidData {
-				q.maxBatch = len(body) / 2
-				t.log.Warn("follower refused a coalesced batch as too large; lowering the batch size",
-					zap.Int("partition", q.idx), zap.Int("bytes", len(body)), zap.Int("new_max", q.maxBatch))
-			}
-			delay = t.failedLocked(q, k, rt, o, &calls)
-			if o.refresh {
-				refreshed = t.requestRefreshLocked()
-			}
-		}
-		t.mu.Unlock()
-		for _, c := range calls {
-			c()
-		}
+	}
+	return sends
+}
+
+// waitThenLocked makes q wait for delay and then for the refresh ch (either
+// may be zero), then kicks it.
+func (t *Table) waitThenLocked(q *queue, delay time.Duration, ch chan struct{}) {
+	q.waiting = true
+	t.wg.Add(1)
+	go func() {
+		defer t.wg.Done()
 		if delay > 0 {
 			tm := time.NewTimer(delay)
 			select {
@@ -260,11 +223,81 @@ func (t *Table) run(q *queue) {
 			case <-tm.C:
 			}
 		}
-		if refreshed != nil {
+		if ch != nil {
 			// Retrying a routing error before the new config is in
 			// would only fail again.
-			t.waitRefresh(refreshed)
+			t.waitRefresh(ch)
 		}
+		t.mu.Lock()
+		q.waiting = false
+		send := t.kickLocked(q)
+		t.mu.Unlock()
+		if send != nil {
+			send()
+		}
+	}()
+}
+
+// complete books the outcome of q's RPC of its first k items. It runs on
+// the goroutine that completed the RPC.
+func (t *Table) complete(q *queue, k int, rt route, bodyLen int, start time.Time, o outcome) {
+	if o.err == nil {
+		t.rpcLatency.observe(time.Since(start))
+	}
+	var calls []func()
+	t.mu.Lock()
+	q.busy = false
+	t.inflight--
+	if t.inflight == 0 {
+		t.idle.Broadcast()
+	}
+	if t.closed || t.ctx.Err() != nil {
+		// Shutdown abandons what is on the wire and reports it
+		// (StatusClosed); a cancelled RPC is not a failed attempt.
+		t.mu.Unlock()
+		return
+	}
+	var delay time.Duration
+	var refreshed chan struct{}
+	if o.err == nil {
+		if q.fails > 0 {
+			t.log.Info("duplicate batch delivered after retries", zap.Int("partition", q.idx),
+				zap.String("primary", rt.addr), zap.Int("attempts", q.items[0].attempts+1))
+		}
+		q.fails = 0
+		q.pc.rpcs.Add(1)
+		for _, it := range q.items[:k] {
+			it.attempts++
+		}
+		t.popLocked(q, k, Result{Status: StatusOK}, &calls)
+		if len(q.items) == 0 && cap(q.buf) > 64<<10 {
+			// An idle partition does not keep a large coalescing
+			// buffer (it is a copy the memory accounting ignores).
+			q.buf = nil
+		}
+	} else {
+		if k > 1 && o.name == codec.ErrorInvalidData {
+			q.maxBatch = bodyLen / 2
+			t.log.Warn("follower refused a coalesced batch as too large; lowering the batch size",
+				zap.Int("partition", q.idx), zap.Int("bytes", bodyLen), zap.Int("new_max", q.maxBatch))
+		}
+		delay = t.failedLocked(q, k, rt, o, &calls)
+		if o.refresh {
+			refreshed = t.requestRefreshLocked()
+		}
+	}
+	var send func()
+	if delay > 0 || refreshed != nil {
+		t.waitThenLocked(q, delay, refreshed)
+	} else {
+		send = t.kickLocked(q)
+	}
+	t.mu.Unlock()
+	for _, c := range calls {
+		c()
+	}
+	if send != nil {
+		send()
 	}
 }
 
@@ -376,14 +409,14 @@ func classifyRPC(name string) (refresh, invalidate bool) {
 }
 
 // attempt sends one RPC_RRDB_RRDB_DUPLICATE with the header a C++ client
-// fills (wire.md §4.6) and classifies the answer.
-func (t *Table) attempt(idx int, appID int32, rt route, body []byte, hash uint64) outcome {
+// fills (wire.md §4.6); done gets the classified answer exactly once, on
+// the goroutine that completes the call.
+func (t *Table) attempt(idx int, appID int32, rt route, body []byte, hash uint64, done func(outcome)) {
 	if rt.addr == "" {
-		return outcome{err: fmt.Errorf("%w: gpid %d.%d", ErrNoPrimary, appID, idx), name: "no_primary", refresh: true}
+		done(outcome{err: fmt.Errorf("%w: gpid %d.%d", ErrNoPrimary, appID, idx), name: "no_primary", refresh: true})
+		return
 	}
-	ctx, cancel := context.WithTimeout(t.ctx, t.opts.RPCTimeout)
-	defer cancel()
-	resp, err := t.tr.Call(ctx, rt.addr, &rpcclient.Request{
+	req := &rpcclient.Request{
 		RPCName:          codec.RPCDuplicate,
 		AppID:            appID,
 		PartitionIndex:   int32(idx),
@@ -392,7 +425,23 @@ func (t *Table) attempt(idx int, appID int32, rt route, body []byte, hash uint64
 		Timeout:          t.opts.RPCTimeout,
 		ForwardSupported: true, // context 0x441, as the master's C++ client (wire.md §4.6)
 		Body:             body,
-	})
+	}
+	classify := func(resp *rpcclient.Response, err error) { done(classifyAttempt(rt, appID, idx, resp, err)) }
+	if at, ok := t.tr.(AsyncTransport); ok {
+		if err := at.Go(t.ctx, rt.addr, req, classify); err != nil {
+			classify(nil, err)
+		}
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(t.ctx, t.opts.RPCTimeout)
+		defer cancel()
+		classify(t.tr.Call(ctx, rt.addr, req))
+	}()
+}
+
+// classifyAttempt turns an RPC's result into an outcome.
+func classifyAttempt(rt route, appID int32, idx int, resp *rpcclient.Response, err error) outcome {
 	if err != nil {
 		name := "transport"
 		if errors.Is(err, context.DeadlineExceeded) {

@@ -143,7 +143,7 @@ type Table struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	wg        sync.WaitGroup // workers and the refresher
+	wg        sync.WaitGroup // backoff waits and the refresher
 	watchDone chan struct{}
 	closeOnce sync.Once
 	refreshCh chan struct{}
@@ -216,11 +216,6 @@ func New(ctx context.Context, opts Options) (*Table, error) {
 	t.ctx, t.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	// Cancellation of ctx closes the Table.
 	stop := context.AfterFunc(ctx, t.cancel)
-	t.mu.Lock()
-	for _, q := range t.queues {
-		t.startLocked(q)
-	}
-	t.mu.Unlock()
 	t.wg.Add(1)
 	go t.refresher()
 	go func() {
@@ -263,6 +258,31 @@ func (t *Table) QueuedBytes(partition int) int64 {
 // from a router goroutine (or from Close's caller at shutdown), and must
 // not block. The router owns s until then.
 func (t *Table) Ship(partition int, s *Shipment, done func(Result)) {
+	t.ship(partition, s, done, true)
+}
+
+// ShipDeferred queues s like Ship but does not start sending: the next
+// Flush (or any later Ship, or the completion of an RPC of that partition)
+// does. A caller that receives several requests at once ships them all
+// deferred, then flushes once, so that the shipments of one partition
+// leave coalesced in one RPC instead of one RPC each.
+func (t *Table) ShipDeferred(partition int, s *Shipment, done func(Result)) {
+	t.ship(partition, s, done, false)
+}
+
+// Flush starts sending every partition that has shipments queued and
+// nothing on the wire. Any goroutine; it does not block on the network
+// (a send may dial).
+func (t *Table) Flush() {
+	t.mu.Lock()
+	sends := t.kickAllLocked()
+	t.mu.Unlock()
+	for _, s := range sends {
+		s()
+	}
+}
+
+func (t *Table) ship(partition int, s *Shipment, done func(Result), kick bool) {
 	if done == nil {
 		done = func(Result) {}
 	}
@@ -290,13 +310,26 @@ func (t *Table) Ship(partition int, s *Shipment, done func(Result)) {
 		return
 	}
 	t.queuedBytes.Add(it.size)
+	var sends []func()
 	if count != t.count {
 		// Split for another layout: re-split by entry (doc.go).
 		t.placeLocked(it, t.queues, t.count)
+		if kick {
+			sends = t.kickAllLocked()
+		}
 	} else {
-		t.enqueueLocked(t.queues[partition], it)
+		q := t.queues[partition]
+		t.enqueueLocked(q, it)
+		if kick {
+			if s := t.kickLocked(q); s != nil {
+				sends = append(sends, s)
+			}
+		}
 	}
 	t.mu.Unlock()
+	for _, s := range sends {
+		s()
+	}
 }
 
 // Close stops the Table: RPCs on the wire are abandoned, and every
@@ -312,10 +345,12 @@ func (t *Table) Close() error {
 func (t *Table) shutdown() {
 	t.mu.Lock()
 	t.closed = true
-	for _, q := range t.queues {
-		q.cond.Broadcast()
-	}
 	t.idle.Broadcast()
+	// RPCs on the wire end with the cancelled context; wait for their
+	// completions before reporting what is left.
+	for t.inflight > 0 {
+		t.idle.Wait()
+	}
 	t.mu.Unlock()
 	t.wg.Wait()
 	var calls []func()

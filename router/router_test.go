@@ -675,3 +675,38 @@ func TestCoalescedTooLargeFallsBackToSingle(t *testing.T) {
 		t.Fatalf("ERR_INVALID_DATA again after the cap was lowered: %d → %d", failures, got)
 	}
 }
+
+// ShipDeferred queues without sending; Flush sends every partition's queue
+// as one coalesced RPC, in queue order.
+func TestShipDeferredThenFlush(t *testing.T) {
+	f := newFake(2)
+	var calls atomic.Int32
+	f.hook = func(c *fakeCall) (*rpcclient.Response, error, bool) {
+		calls.Add(1)
+		return nil, nil, true
+	}
+	tb := openTable(t, f, nil)
+	res := newResults()
+	want := map[string][]int{}
+	for p := 0; p < 2; p++ {
+		keys := keysFor(p, 2, 2)
+		for i := 0; i < 10; i++ {
+			k := keys[i%2]
+			tb.ShipDeferred(p, shipment(2, k, i), res.cb(p*100+i))
+			want[k] = append(want[k], i)
+		}
+	}
+	time.Sleep(20 * time.Millisecond)
+	if n := calls.Load(); n != 0 {
+		t.Fatalf("%d RPCs before Flush, want none", n)
+	}
+	if st := tb.Stats(); st.Queued != 20 {
+		t.Fatalf("queued %d, want 20", st.Queued)
+	}
+	tb.Flush()
+	res.wait(t, 5*time.Second)
+	if n := calls.Load(); n != 2 {
+		t.Fatalf("%d RPCs, want 2 (one coalesced RPC per partition)", n)
+	}
+	checkOrder(t, f, want)
+}

@@ -23,6 +23,15 @@ type Transport interface {
 	Reset(addr string)
 }
 
+// AsyncTransport is a Transport that can also send without blocking: cb
+// gets the result exactly once, on the goroutine that completes the call,
+// unless Go returns an error. The router uses it when the Transport has it
+// (PoolTransport does) and otherwise runs Call on a goroutine.
+type AsyncTransport interface {
+	Transport
+	Go(ctx context.Context, addr string, req *rpcclient.Request, cb func(*rpcclient.Response, error)) error
+}
+
 // PoolTransport is the Transport over an rpcclient.Pool: one pipelined
 // connection per replica address, redialled on demand.
 type PoolTransport struct {
@@ -36,6 +45,15 @@ func (p PoolTransport) Call(ctx context.Context, addr string, req *rpcclient.Req
 		return nil, err
 	}
 	return c.Call(ctx, req)
+}
+
+// Go implements AsyncTransport.
+func (p PoolTransport) Go(ctx context.Context, addr string, req *rpcclient.Request, cb func(*rpcclient.Response, error)) error {
+	c, err := p.Pool.Get(addr)
+	if err != nil {
+		return err
+	}
+	return c.Go(ctx, req, cb)
 }
 
 // Reset implements Transport.

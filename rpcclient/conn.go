@@ -205,7 +205,7 @@ func (c *Conn) Send(ctx context.Context, req *Request) (*Pending, error) {
 		}
 	}
 	ch := make(chan result, 1)
-	if err := s.register(id, ch); err != nil {
+	if err := s.register(id, waiter{ch: ch}); err != nil {
 		return fail(err)
 	}
 	timeoutMs := int32(c.opts.CallTimeout / time.Millisecond)
@@ -224,6 +224,68 @@ func (c *Conn) Send(ctx context.Context, req *Request) (*Pending, error) {
 		return fail(err)
 	}
 	return &Pending{c: c, s: s, id: id, rpc: req.RPCName, ctx: ctx, cancel: cancel, ch: ch}, nil
+}
+
+// Go sends req like Send and returns at once; cb gets the response or the
+// error that ended the call (deadline, cancellation, ErrConnClosed) exactly
+// once, on the connection's reader goroutine (or a timer's), so it must not
+// block. When Go itself returns an error, cb is never called. It saves the
+// goroutine hand-off of Wait on hot paths (the router).
+func (c *Conn) Go(ctx context.Context, req *Request, cb func(*Response, error)) error {
+	var cancel context.CancelFunc
+	if req.Timeout > 0 {
+		ctx, cancel = context.WithTimeout(ctx, req.Timeout)
+	} else if _, ok := ctx.Deadline(); !ok {
+		ctx, cancel = context.WithTimeout(ctx, c.opts.CallTimeout)
+	} else {
+		ctx, cancel = context.WithCancel(ctx)
+	}
+	s, err := c.session(ctx)
+	if err != nil {
+		cancel()
+		return err
+	}
+	id := c.nextID.Add(1)
+	if c.opts.Framing == codec.FramingTHFT {
+		id &= 0x7fffffff
+		if id == 0 {
+			id = c.nextID.Add(1) & 0x7fffffff
+		}
+	}
+	var once sync.Once
+	w := waiter{cb: func(r result) {
+		once.Do(func() {
+			cancel() // also retires the deadline watcher below
+			if r.err != nil {
+				cb(nil, fmt.Errorf("rpcclient: %s to %s: %w", req.RPCName, c.addr, r.err))
+				return
+			}
+			cb(r.resp, nil)
+		})
+	}}
+	if err := s.register(id, w); err != nil {
+		cancel()
+		return fmt.Errorf("rpcclient: %s to %s: %w", req.RPCName, c.addr, err)
+	}
+	timeoutMs := int32(c.opts.CallTimeout / time.Millisecond)
+	if dl, ok := ctx.Deadline(); ok {
+		timeoutMs = int32(min(max(time.Until(dl)/time.Millisecond, 1), 1<<31-1))
+	}
+	// The deadline (or cancellation) completes the call if nothing else
+	// did; after completion cancel() fires it, and it finds nothing.
+	context.AfterFunc(ctx, func() {
+		if w, ok := s.take(id); ok {
+			w.complete(result{err: ctx.Err()})
+		}
+	})
+	if err := s.send(&c.opts, id, timeoutMs, req); err != nil {
+		if _, mine := s.take(id); mine {
+			cancel()
+			return fmt.Errorf("rpcclient: %s to %s: %w", req.RPCName, c.addr, err)
+		}
+		return nil // the session's failure completed the call already
+	}
+	return nil
 }
 
 // Wait returns the response, or the error that ended the call (the
@@ -307,7 +369,7 @@ func (c *Conn) session(ctx context.Context) (*session, error) {
 		nc:      nc,
 		addr:    c.addr,
 		dec:     codec.Decoder{Role: codec.RoleClient, Framing: c.opts.Framing, MaxFrameSize: c.opts.MaxFrameSize},
-		pending: make(map[uint64]chan result),
+		pending: make(map[uint64]waiter),
 		done:    make(chan struct{}),
 	}
 	c.mu.Lock()
@@ -337,7 +399,7 @@ type session struct {
 	wbuf []byte
 
 	mu      sync.Mutex
-	pending map[uint64]chan result
+	pending map[uint64]waiter
 	err     error // non-nil once the session is dead
 	done    chan struct{}
 }
@@ -351,20 +413,42 @@ func (s *session) dead() bool {
 	}
 }
 
-func (s *session) register(id uint64, ch chan result) error {
+// waiter is how a pending call learns its result: a channel (Send/Wait)
+// or a callback (Go), run on the goroutine that completes the call.
+type waiter struct {
+	ch chan result
+	cb func(result)
+}
+
+func (w waiter) complete(r result) {
+	if w.cb != nil {
+		w.cb(r)
+		return
+	}
+	w.ch <- r
+}
+
+func (s *session) register(id uint64, w waiter) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.err != nil {
 		return s.err
 	}
-	s.pending[id] = ch
+	s.pending[id] = w
 	return nil
 }
 
-func (s *session) unregister(id uint64) {
+func (s *session) unregister(id uint64) { s.take(id) }
+
+// take removes a pending call; whoever takes it completes it, exactly once.
+func (s *session) take(id uint64) (waiter, bool) {
 	s.mu.Lock()
-	delete(s.pending, id)
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	w, ok := s.pending[id]
+	if ok {
+		delete(s.pending, id)
+	}
+	return w, ok
 }
 
 // fail kills the session once: the socket is closed and every pending call
@@ -381,8 +465,8 @@ func (s *session) fail(err error) {
 	close(s.done)
 	s.mu.Unlock()
 	s.nc.Close()
-	for _, ch := range pend {
-		ch <- result{err: err}
+	for _, w := range pend {
+		w.complete(result{err: err})
 	}
 }
 
@@ -480,12 +564,7 @@ func (s *session) readLoop() {
 }
 
 func (s *session) deliver(fr *codec.Frame) {
-	s.mu.Lock()
-	ch, ok := s.pending[fr.ID]
-	if ok {
-		delete(s.pending, fr.ID)
-	}
-	s.mu.Unlock()
+	w, ok := s.take(fr.ID)
 	if !ok {
 		return // the caller gave up (deadline); drop the late response
 	}
@@ -493,5 +572,5 @@ func (s *session) deliver(fr *codec.Frame) {
 	if len(fr.Body) > 0 {
 		resp.Body = append([]byte(nil), fr.Body...)
 	}
-	ch <- result{resp: resp}
+	w.complete(result{resp: resp})
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -268,5 +269,57 @@ func TestSendKeepsOrder(t *testing.T) {
 	p.Cancel()
 	if _, err := p.Wait(); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Wait after Cancel: %v", err)
+	}
+}
+
+// Go completes every call exactly once through its callback: with the
+// response, at the deadline, or on connection loss.
+func TestGoCallbacks(t *testing.T) {
+	var mode atomic.Int32 // 0 answer, 1 no reply, 2 close
+	srv := newFakeServer(t, func(f *codec.Frame) reply {
+		switch mode.Load() {
+		case 1:
+			return reply{noReply: true}
+		case 2:
+			return reply{close: true}
+		}
+		return reply{err: codec.ErrorOK, body: []byte{0x0b, 0, 0, 0, 0, 0, 1, 'x', 0}}
+	})
+	c := NewConn(srv.Addr(), Options{})
+	defer c.Close()
+	type res struct {
+		resp *Response
+		err  error
+	}
+	got := make(chan res, 4)
+	cb := func(r *Response, err error) { got <- res{r, err} }
+	req := func(timeout time.Duration) *Request {
+		return &Request{RPCName: "RPC_ECHO", Timeout: timeout, Body: []byte{0x0b, 0, 0, 0, 0, 0, 1, 'x', 0}}
+	}
+	ctx := context.Background()
+	if err := c.Go(ctx, req(0), cb); err != nil {
+		t.Fatal(err)
+	}
+	if r := <-got; r.err != nil || !r.resp.OK() {
+		t.Fatalf("answered call: %+v %v", r.resp, r.err)
+	}
+	mode.Store(1)
+	if err := c.Go(ctx, req(50*time.Millisecond), cb); err != nil {
+		t.Fatal(err)
+	}
+	if r := <-got; !errors.Is(r.err, context.DeadlineExceeded) {
+		t.Fatalf("unanswered call: %v, want the deadline", r.err)
+	}
+	mode.Store(2)
+	if err := c.Go(ctx, req(5*time.Second), cb); err != nil {
+		t.Fatal(err)
+	}
+	if r := <-got; !errors.Is(r.err, ErrConnClosed) {
+		t.Fatalf("call on a closed connection: %v, want ErrConnClosed", r.err)
+	}
+	select {
+	case extra := <-got:
+		t.Fatalf("a second completion: %+v", extra)
+	case <-time.After(100 * time.Millisecond):
 	}
 }

@@ -43,6 +43,7 @@ type connState struct {
 	byPart  map[int]*partBuild
 	// isStalled: decoding stopped at the in-flight cap (counts stalls once).
 	isStalled bool
+	needFlush bool // parts were shipped deferred in this callback (DeferredShipper)
 
 	mu     sync.Mutex
 	outbox [][]byte // replies completed off the loop, in completion order
@@ -168,6 +169,10 @@ func (cs *connState) decodeFrames() gnet.Action {
 	}
 	if consumed > 0 {
 		_, _ = cs.c.Discard(consumed)
+	}
+	if cs.needFlush {
+		cs.needFlush = false
+		s.shipper.(DeferredShipper).Flush()
 	}
 	return action
 }

@@ -325,6 +325,13 @@ func (cs *connState) onDuplicate(f *codec.Frame, size int) bool {
 	s.stats.dupParts.Add(int64(len(parts)))
 	s.stats.dupMoved.Add(int64(moved))
 	done := p.partDone
+	if ds, ok := s.shipper.(DeferredShipper); ok {
+		for _, pt := range parts {
+			ds.ShipDeferred(pt, done)
+		}
+		cs.needFlush = true // decodeFrames flushes at the end of the callback
+		return true
+	}
 	for _, pt := range parts {
 		s.shipper.Ship(pt, done)
 	}

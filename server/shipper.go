@@ -84,3 +84,16 @@ type TableCreator interface {
 
 // createTimeout bounds one EnsureTable call made for a create_app.
 const createTimeout = 30 * time.Second
+
+// DeferredShipper is a Shipper that can queue parts without sending them
+// until Flush. The server uses it when the Shipper has it: the parts of
+// every request decoded in one gnet callback are shipped deferred and
+// flushed once at its end, so a master's concurrent requests that arrived
+// together leave for each follower partition coalesced in one RPC.
+//
+// Concurrency contract: as Shipper; Flush must not block.
+type DeferredShipper interface {
+	Shipper
+	ShipDeferred(p *Part, done func(PartResult))
+	Flush()
+}

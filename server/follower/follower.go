@@ -213,7 +213,23 @@ func (s *Set) PartitionCount(table string) int {
 }
 
 // Ship implements server.Shipper.
-func (s *Set) Ship(p *server.Part, done func(server.PartResult)) {
+func (s *Set) Ship(p *server.Part, done func(server.PartResult)) { s.ship(p, done, false) }
+
+// ShipDeferred implements server.DeferredShipper: p is queued, and sent at
+// the next Flush (router.Table.ShipDeferred).
+func (s *Set) ShipDeferred(p *server.Part, done func(server.PartResult)) { s.ship(p, done, true) }
+
+// Flush implements server.DeferredShipper: every open table starts sending
+// what is queued.
+func (s *Set) Flush() {
+	for _, e := range s.tables {
+		if rt := e.rt.Load(); rt != nil {
+			rt.Flush()
+		}
+	}
+}
+
+func (s *Set) ship(p *server.Part, done func(server.PartResult), deferred bool) {
 	e := s.tables[p.Table]
 	var rt *router.Table
 	if e != nil {
@@ -227,7 +243,7 @@ func (s *Set) Ship(p *server.Part, done func(server.PartResult)) {
 		Body: p.Body, PartitionHash: p.PartitionHash, Entries: p.Entries, PartitionCount: p.PartitionCount,
 		FirstTimestamp: p.FirstTimestamp, LastTimestamp: p.LastTimestamp,
 	}
-	rt.Ship(p.PartitionIndex, sh, func(r router.Result) {
+	cb := func(r router.Result) {
 		switch r.Status {
 		case router.StatusOK:
 			done(server.PartResult{Status: server.PartAcked})
@@ -236,7 +252,12 @@ func (s *Set) Ship(p *server.Part, done func(server.PartResult)) {
 		default:
 			done(server.PartResult{Status: server.PartFailed, Err: fmt.Errorf("%s: %w", r.Status, r.Err)})
 		}
-	})
+	}
+	if deferred {
+		rt.ShipDeferred(p.PartitionIndex, sh, cb)
+	} else {
+		rt.Ship(p.PartitionIndex, sh, cb)
+	}
 }
 
 // Router returns the router of a table once it is open (for status).
