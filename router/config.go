@@ -282,7 +282,8 @@ func (t *Table) placeLocked(it *item, qs []*queue, count int) {
 	}
 	t.queuedBytes.Add(-it.size)
 	for _, pt := range parts {
-		ni := &item{s: pt.s, agg: agg, start: it.start, size: int64(len(pt.s.Body)), canon: true, attempts: it.attempts}
+		_, hashes := inspect(pt.s.Body)
+		ni := &item{s: pt.s, agg: agg, start: it.start, size: int64(len(pt.s.Body)), canon: true, attempts: it.attempts, hashes: hashes}
 		t.queuedBytes.Add(ni.size)
 		t.enqueueLocked(qs[pt.p], ni)
 	}

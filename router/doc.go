@@ -29,16 +29,20 @@
 //
 // # Order
 //
-// Ship calls for one partition are applied in call order. Each partition
-// has one FIFO queue; only its head is on the wire (window 1), and a failed
-// head is resent before anything behind it. A window above 1 is not offered:
-// a follower may reject batch k (ERR_BUSY, ERR_INVALID_STATE after a primary
-// move, a timeout) and accept batch k+1 sent right behind it, and if both
-// touch one key the resent k would overwrite k+1's newer value
-// (design.md "Order per follower partition"). Throughput comes instead from
-// (a) parallel partitions and (b) coalescing: when several shipments are
-// queued behind a free partition, their entries are sent as one
-// duplicate_request (up to Options.MaxBatchBytes) in queue order, which
+// Ship calls for one partition are applied in call order for every key.
+// Each partition has one FIFO queue, and RPCs leave in queue order. A
+// failed RPC is resent before anything that shares a key with it. Up to
+// Options.Window RPCs of one partition may be on the wire at once, but only
+// when they share no key (compared by each entry's routing hash, i.e. at
+// hash-key granularity; an entry without a known hash conflicts with
+// everything): a follower may reject batch k (ERR_BUSY, ERR_INVALID_STATE
+// after a primary move, a timeout) and accept batch k+1 sent right behind
+// it, and if both touched one key the resent k would overwrite k+1's newer
+// value (design.md "Order per follower partition"). A shipment that shares
+// a key with the wire waits, and nothing behind it overtakes it. Throughput
+// also comes from parallel partitions and from coalescing: when several
+// shipments are queued behind a free partition, their entries are sent as
+// one duplicate_request (up to Options.MaxBatchBytes) in queue order, which
 // keeps per-key order by construction; a coalesced batch is resent whole.
 // A caller that takes several requests at once ships them with
 // ShipDeferred and then calls Flush, so that they leave coalesced.

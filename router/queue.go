@@ -16,14 +16,26 @@ import (
 
 // item is one queued shipment (or one part of a re-split shipment).
 type item struct {
-	s        *Shipment
-	done     func(Result) // nil for parts: agg.done is called instead
-	agg      *aggregate
-	start    time.Time
-	size     int64
-	canon    bool // wellFormed: may be coalesced with its neighbours
+	s     *Shipment
+	done  func(Result) // nil for parts: agg.done is called instead
+	agg   *aggregate
+	start time.Time
+	size  int64
+	canon bool // wellFormed: may be coalesced with its neighbours
+	// hashes are the routing hashes of its entries (hash-key granularity,
+	// mutation.DupEntry.Hash); nil when unknown, which conflicts with
+	// everything (doc.go "Order").
+	hashes   []uint64
+	onWire   bool // part of an RPC on the wire
 	attempts int
 	lastErr  error
+}
+
+// rpc is one RPC on the wire: items in queue order.
+type rpc struct {
+	items []*item
+	body  []byte
+	hash  uint64
 }
 
 // aggregate completes a re-split shipment when its last part is done.
@@ -37,12 +49,18 @@ type aggregate struct {
 }
 
 // queue is one follower partition's FIFO. Everything in it is guarded by
-// Table.mu; one RPC of it at most is on the wire, sent from the head (doc.go "Order").
+// Table.mu. RPCs leave in queue order; up to Window of them may be on the
+// wire when no two share a key (doc.go "Order").
 type queue struct {
 	idx     int
 	items   []*item
-	retired bool   // replaced by a layout change: never sends again
-	busy    bool   // an RPC is on the wire
+	retired bool // replaced by a layout change: never sends again
+	busy    bool // an RPC is on the wire (onWire > 0)
+	onWire  int  // RPCs on the wire
+	// wire counts the entry hashes of the items on the wire: an item may
+	// join them only if it shares none.
+	wire    map[uint64]int
+	unknown int    // items on the wire whose hashes are unknown
 	waiting bool   // a backoff or a config refresh must pass before the next send
 	waited  bool   // the head already waited for a refresh for want of a primary
 	buf     []byte // coalescing buffer (reused while idle)
@@ -69,11 +87,11 @@ func (t *Table) enqueueLocked(q *queue, it *item) {
 	q.bytes += it.size
 }
 
-// popLocked removes the first k items of q with result r and appends
-// their callbacks to calls (called after the lock is released).
-func (t *Table) popLocked(q *queue, k int, r Result, calls *[]func()) {
+// finishLocked removes items (in queue order) from q with result r and
+// appends their callbacks to calls (called after the lock is released).
+func (t *Table) finishLocked(q *queue, items []*item, r Result, calls *[]func()) {
 	now := time.Now()
-	for _, it := range q.items[:k] {
+	for _, it := range items {
 		q.bytes -= it.size
 		t.queuedBytes.Add(-it.size)
 		switch r.Status {
@@ -111,26 +129,97 @@ func (t *Table) popLocked(q *queue, k int, r Result, calls *[]func()) {
 			*calls = append(*calls, func() { done(res) })
 		}
 	}
-	clear(q.items[:k])
-	q.items = q.items[k:]
-	if len(q.items) == 0 {
+	// Drop the finished items, keeping the others' order.
+	if len(items) == len(q.items) {
+		clear(q.items)
 		q.items = nil // let the backing array go
+		return
+	}
+	gone := make(map[*item]bool, len(items))
+	for _, it := range items {
+		gone[it] = true
+	}
+	kept := q.items[:0]
+	for _, it := range q.items {
+		if !gone[it] {
+			kept = append(kept, it)
+		}
+	}
+	clear(q.items[len(kept):])
+	q.items = kept
+}
+
+// popLocked finishes the first k items of q (shutdown: all of them).
+func (t *Table) popLocked(q *queue, k int, r Result, calls *[]func()) {
+	t.finishLocked(q, append([]*item(nil), q.items[:k]...), r, calls)
+}
+
+// conflictsLocked reports whether it may not join the RPCs on the wire of
+// q: it shares an entry hash with them, or either side's hashes are unknown.
+func (q *queue) conflictsLocked(it *item) bool {
+	if q.onWire == 0 {
+		return false
+	}
+	if it.hashes == nil || q.unknown > 0 {
+		return true
+	}
+	for _, h := range it.hashes {
+		if q.wire[h] > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// markLocked puts the items of r on (on=true) or off the wire.
+func (q *queue) markLocked(r *rpc, on bool) {
+	d := 1
+	if !on {
+		d = -1
+	}
+	q.onWire += d
+	q.busy = q.onWire > 0
+	if q.wire == nil {
+		q.wire = map[uint64]int{}
+	}
+	for _, it := range r.items {
+		it.onWire = on
+		if it.hashes == nil {
+			q.unknown += d
+			continue
+		}
+		for _, h := range it.hashes {
+			if q.wire[h] += d; q.wire[h] == 0 {
+				delete(q.wire, h)
+			}
+		}
 	}
 }
 
-// batchLocked picks the items of the next RPC: the head, plus the canonical
-// shipments right behind it while they fit in MaxBatchBytes (doc.go
-// "Order": coalescing keeps queue order). It returns the count, the body
-// (buf reused when coalescing) and the header's partition_hash.
-func (t *Table) batchLocked(q *queue, buf []byte) (k int, body []byte, hash uint64, out []byte) {
-	head := q.items[0]
-	k, body, hash = 1, head.s.Body, head.s.PartitionHash
-	if t.opts.MaxBatchBytes < 0 || len(q.items) == 1 {
-		return k, body, hash, buf
+// batchLocked picks the items of the next RPC: the first item not on the
+// wire, plus the canonical shipments right behind it while they fit in
+// MaxBatchBytes (doc.go "Order": coalescing keeps queue order), none of
+// them sharing a key with the RPCs on the wire. It returns nil when the
+// first such item conflicts (it must wait: nothing may overtake it).
+func (t *Table) batchLocked(q *queue) *rpc {
+	first := -1
+	for i, it := range q.items {
+		if !it.onWire {
+			first = i
+			break
+		}
+	}
+	if first < 0 || q.conflictsLocked(q.items[first]) {
+		return nil
+	}
+	head := q.items[first]
+	r := &rpc{items: []*item{head}, body: head.s.Body, hash: head.s.PartitionHash}
+	if t.opts.MaxBatchBytes < 0 {
+		return r
 	}
 	ents, n, ok := CanonicalBody(head.s.Body)
 	if !ok || !head.canon {
-		return k, body, hash, buf
+		return r
 	}
 	limit := t.opts.MaxBatchBytes
 	if q.maxBatch > 0 && q.maxBatch < limit {
@@ -138,27 +227,38 @@ func (t *Table) batchLocked(q *queue, buf []byte) (k int, body []byte, hash uint
 	}
 	size := len(head.s.Body)
 	total := n
-	for k < len(q.items) {
-		it := q.items[k]
+	for _, it := range q.items[first+1:] {
+		if it.onWire {
+			break
+		}
 		e, m, ok := CanonicalBody(it.s.Body)
-		if !ok || !it.canon || size+len(e) > limit {
+		if !ok || !it.canon || size+len(e) > limit || q.conflictsLocked(it) {
 			break
 		}
 		size += len(e)
 		total += m
-		k++
+		r.items = append(r.items, it)
 	}
-	if k == 1 {
-		return k, body, hash, buf
+	if len(r.items) == 1 {
+		return r
+	}
+	buf := q.buf
+	if q.onWire > 0 || buf == nil {
+		buf = make([]byte, 0, size) // the idle buffer may be on the wire
 	}
 	buf = appendBodyHeader(buf[:0], total)
 	buf = append(buf, ents...)
-	for _, it := range q.items[1:k] {
+	for _, it := range r.items[1:] {
 		e, _, _ := CanonicalBody(it.s.Body)
 		buf = append(buf, e...)
 	}
 	buf = append(buf, 0, 0)
-	return k, buf, q.items[k-1].s.PartitionHash, buf
+	if q.onWire == 0 {
+		q.buf = buf
+	}
+	r.body = buf
+	r.hash = r.items[len(r.items)-1].s.PartitionHash
+	return r
 }
 
 // A partition's sending is event driven (no goroutine per partition): a
@@ -169,31 +269,50 @@ func (t *Table) batchLocked(q *queue, buf []byte) (k int, body []byte, hash uint
 // and sends the next head at once: the path from a master's request to the
 // follower and back has no extra goroutine hand-off (design.md step 5).
 
-// kickLocked prepares the next attempt of q when it may start: items
-// queued, nothing on the wire, no backoff or refresh pending, no layout
-// change in progress. It returns the send to run after t.mu is released
-// (the send may dial), or nil.
+// kickLocked prepares the next attempts of q while they may start: items
+// queued, fewer than Window RPCs on the wire, none of the new RPC's keys on
+// the wire, no backoff or refresh pending, no layout change in progress.
+// It returns the sends to run after t.mu is released (a send may dial), or
+// nil.
 func (t *Table) kickLocked(q *queue) func() {
-	if t.closed || q.retired || q.busy || q.waiting || t.pausing || len(q.items) == 0 {
-		return nil
+	var sends []func()
+	for !t.closed && !q.retired && !q.waiting && !t.pausing && q.onWire < t.opts.Window && len(q.items) > 0 {
+		if t.routes[q.idx].addr == "" {
+			if q.onWire > 0 {
+				break // what is on the wire will refresh the route or fail
+			}
+			if !q.waited {
+				// No primary known (dropped after a routing error, or none in
+				// the meta's view): wait for a refresh once before trying.
+				q.waited = true
+				t.waitThenLocked(q, 0, t.requestRefreshLocked())
+				break
+			}
+		}
+		r := t.batchLocked(q)
+		if r == nil {
+			break
+		}
+		q.waited = false
+		q.markLocked(r, true)
+		t.inflight++
+		rt := t.routes[q.idx]
+		appID := t.appID
+		sends = append(sends, func() {
+			start := time.Now()
+			t.attempt(q.idx, appID, rt, r.body, r.hash, func(o outcome) { t.complete(q, r, rt, start, o) })
+		})
 	}
-	if t.routes[q.idx].addr == "" && !q.waited {
-		// No primary known (dropped after a routing error, or none in the
-		// meta's view): wait for a refresh once before trying.
-		q.waited = true
-		t.waitThenLocked(q, 0, t.requestRefreshLocked())
+	switch len(sends) {
+	case 0:
 		return nil
+	case 1:
+		return sends[0]
 	}
-	q.waited = false
-	k, body, hash, buf := t.batchLocked(q, q.buf)
-	q.buf = buf
-	rt := t.routes[q.idx]
-	appID := t.appID
-	q.busy = true
-	t.inflight++
 	return func() {
-		start := time.Now()
-		t.attempt(q.idx, appID, rt, body, hash, func(o outcome) { t.complete(q, k, rt, len(body), start, o) })
+		for _, s := range sends {
+			s()
+		}
 	}
 }
 
@@ -238,15 +357,15 @@ func (t *Table) waitThenLocked(q *queue, delay time.Duration, ch chan struct{}) 
 	}()
 }
 
-// complete books the outcome of q's RPC of its first k items. It runs on
-// the goroutine that completed the RPC.
-func (t *Table) complete(q *queue, k int, rt route, bodyLen int, start time.Time, o outcome) {
+// complete books the outcome of the RPC r of q. It runs on the goroutine
+// that completed the RPC.
+func (t *Table) complete(q *queue, r *rpc, rt route, start time.Time, o outcome) {
 	if o.err == nil {
 		t.rpcLatency.observe(time.Since(start))
 	}
 	var calls []func()
 	t.mu.Lock()
-	q.busy = false
+	q.markLocked(r, false)
 	t.inflight--
 	if t.inflight == 0 {
 		t.idle.Broadcast()
@@ -262,26 +381,26 @@ func (t *Table) complete(q *queue, k int, rt route, bodyLen int, start time.Time
 	if o.err == nil {
 		if q.fails > 0 {
 			t.log.Info("duplicate batch delivered after retries", zap.Int("partition", q.idx),
-				zap.String("primary", rt.addr), zap.Int("attempts", q.items[0].attempts+1))
+				zap.String("primary", rt.addr), zap.Int("attempts", r.items[0].attempts+1))
 		}
 		q.fails = 0
 		q.pc.rpcs.Add(1)
-		for _, it := range q.items[:k] {
+		for _, it := range r.items {
 			it.attempts++
 		}
-		t.popLocked(q, k, Result{Status: StatusOK}, &calls)
+		t.finishLocked(q, r.items, Result{Status: StatusOK}, &calls)
 		if len(q.items) == 0 && cap(q.buf) > 64<<10 {
 			// An idle partition does not keep a large coalescing
 			// buffer (it is a copy the memory accounting ignores).
 			q.buf = nil
 		}
 	} else {
-		if k > 1 && o.name == codec.ErrorInvalidData {
-			q.maxBatch = bodyLen / 2
+		if len(r.items) > 1 && o.name == codec.ErrorInvalidData {
+			q.maxBatch = len(r.body) / 2
 			t.log.Warn("follower refused a coalesced batch as too large; lowering the batch size",
-				zap.Int("partition", q.idx), zap.Int("bytes", bodyLen), zap.Int("new_max", q.maxBatch))
+				zap.Int("partition", q.idx), zap.Int("bytes", len(r.body)), zap.Int("new_max", q.maxBatch))
 		}
-		delay = t.failedLocked(q, k, rt, o, &calls)
+		delay = t.failedLocked(q, r.items, rt, o, &calls)
 		if o.refresh {
 			refreshed = t.requestRefreshLocked()
 		}
@@ -313,14 +432,15 @@ func (t *Table) waitRefresh(ch chan struct{}) {
 	}
 }
 
-// failedLocked books a failed attempt of the first k items of q, applies
-// the failure policy and returns the backoff before the next attempt.
-func (t *Table) failedLocked(q *queue, k int, rt route, o outcome, calls *[]func()) time.Duration {
+// failedLocked books a failed attempt of items (one RPC's, in queue
+// order), applies the failure policy and returns the backoff before the
+// next attempt.
+func (t *Table) failedLocked(q *queue, items []*item, rt route, o outcome, calls *[]func()) time.Duration {
 	q.fails++
 	q.pc.retries.Add(1)
 	t.countError(o.name)
-	head := q.items[0]
-	for _, it := range q.items[:k] {
+	head := items[0]
+	for _, it := range items {
 		it.attempts++
 		it.lastErr = o.err
 	}
@@ -329,7 +449,7 @@ func (t *Table) failedLocked(q *queue, k int, rt route, o outcome, calls *[]func
 	}
 	fields := []zap.Field{
 		zap.Int("partition", q.idx), zap.String("primary", rt.addr),
-		zap.Int("attempt", head.attempts), zap.Int("batches", k), zap.Error(o.err),
+		zap.Int("attempt", head.attempts), zap.Int("batches", len(items)), zap.Error(o.err),
 	}
 	if o.invalid {
 		// Follower error 4: configuration problem on the follower (cluster
@@ -346,10 +466,10 @@ func (t *Table) failedLocked(q *queue, k int, rt route, o outcome, calls *[]func
 		// Attempts never grow along the queue (later items joined later
 		// batches), so the items at MaxAttempts are a prefix.
 		n := 0
-		for n < k && q.items[n].attempts >= t.opts.MaxAttempts {
+		for n < len(items) && items[n].attempts >= t.opts.MaxAttempts {
 			n++
 		}
-		for _, it := range q.items[:n] {
+		for _, it := range items[:n] {
 			t.log.Error("duplicate batch skipped after repeated failures (policy skip)",
 				zap.Int("partition", q.idx), zap.Int("entries", it.s.Entries),
 				zap.Int("bytes", len(it.s.Body)), zap.Int("attempts", it.attempts),
@@ -360,7 +480,7 @@ func (t *Table) failedLocked(q *queue, k int, rt route, o outcome, calls *[]func
 				zap.Error(it.lastErr))
 		}
 		if n > 0 {
-			t.popLocked(q, n, Result{Status: StatusSkipped, Err: o.err}, calls)
+			t.finishLocked(q, items[:n], Result{Status: StatusSkipped, Err: o.err}, calls)
 			if len(q.items) > 0 {
 				q.fails = 0
 				return 0

@@ -82,6 +82,11 @@ type Options struct {
 	// single larger shipment is still sent alone. Negative disables
 	// coalescing.
 	MaxBatchBytes int
+	// Window is how many RPCs of one partition may be on the wire at once
+	// (default 4). A shipment joins the wire only if none of its entries
+	// shares a hash key with what is already there (doc.go "Order"), so a
+	// retry can never overwrite a newer write of the same key.
+	Window int
 	// OnLayoutChange is called (from a router goroutine) after the
 	// follower's effective partition count or app id changed and every
 	// queued shipment was re-split; callers split later requests with
@@ -117,6 +122,9 @@ func (o *Options) defaults() {
 	}
 	if o.RefreshEvery <= 0 {
 		o.RefreshEvery = 30 * time.Second
+	}
+	if o.Window <= 0 {
+		o.Window = 4
 	}
 	if o.MaxBatchBytes == 0 {
 		o.MaxBatchBytes = 512 << 10
@@ -292,7 +300,9 @@ func (t *Table) ship(partition int, s *Shipment, done func(Result), kick bool) {
 		return
 	}
 	it.size = int64(len(s.Body))
-	it.canon = t.opts.MaxBatchBytes >= 0 && wellFormed(s.Body) // outside the lock
+	wf, hashes := inspect(s.Body) // outside the lock
+	it.canon = t.opts.MaxBatchBytes >= 0 && wf
+	it.hashes = hashes
 	t.mu.Lock()
 	if t.closed {
 		t.mu.Unlock()

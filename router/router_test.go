@@ -38,17 +38,25 @@ func openTable(t *testing.T, f *fakeFollower, mod func(*Options)) *Table {
 // the partition's keys, from one goroutine per partition (Ship order per
 // partition = seq order), and returns the wanted (key → seqs).
 func shipAll(t *testing.T, tb *Table, res *results, count, rounds int) map[string][]int {
+	return shipKeys(t, tb, res, count, rounds, 3, 1)
+}
+
+// shipKeys is shipAll over nkeys keys per partition, shipment r using keys
+// r*stride and r*stride+1: with nkeys 3 and stride 1 every shipment shares
+// a key with the one before; with more keys and a larger stride, runs of
+// shipments are key-disjoint and share the wire (Options.Window).
+func shipKeys(t *testing.T, tb *Table, res *results, count, rounds, nkeys, stride int) map[string][]int {
 	t.Helper()
 	want := map[string][]int{}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for p := 0; p < count; p++ {
-		keys := keysFor(p, count, 3)
+		keys := keysFor(p, count, nkeys)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for r := 0; r < rounds; r++ {
-				k1, k2 := keys[r%3], keys[(r+1)%3]
+				k1, k2 := keys[(r*stride)%nkeys], keys[(r*stride+1)%nkeys]
 				s1, s2 := 2*r, 2*r+1
 				tb.Ship(p, shipment(count, k1, s1, k2, s2), res.cb(p*100000+r))
 				mu.Lock()
@@ -145,20 +153,25 @@ func TestOrderUnderFaults(t *testing.T) {
 	}
 	for _, tc := range cases {
 		for _, maxBatch := range []int{0, -1} { // coalescing on (default) and off
-			name := tc.name
-			if maxBatch < 0 {
-				name += " no coalescing"
+			for _, sparse := range []bool{false, true} { // keys shared by every shipment, or runs of disjoint ones
+				name := tc.name
+				if maxBatch < 0 {
+					name += " no coalescing"
+				}
+				if sparse {
+					name += " sparse keys"
+				}
+				t.Run(name, func(t *testing.T) {
+					testOrderUnderFault(t, count, rounds, maxBatch, sparse, tc.hook, tc.name, tc.refresh)
+				})
 			}
-			t.Run(name, func(t *testing.T) {
-				testOrderUnderFault(t, count, rounds, maxBatch, tc.hook, tc.name, tc.refresh)
-			})
 		}
 	}
 }
 
 type faultHook func(f *fakeFollower) func(c *fakeCall) (*rpcclient.Response, error, bool)
 
-func testOrderUnderFault(t *testing.T, count, rounds, maxBatch int, hook faultHook, name string, refresh bool) {
+func testOrderUnderFault(t *testing.T, count, rounds, maxBatch int, sparse bool, hook faultHook, name string, refresh bool) {
 	f := newFake(count)
 	if hook != nil {
 		f.hook = hook(f)
@@ -166,7 +179,12 @@ func testOrderUnderFault(t *testing.T, count, rounds, maxBatch int, hook faultHo
 	tb := openTable(t, f, func(o *Options) { o.MaxBatchBytes = maxBatch })
 	meta0 := f.metaCount()
 	res := newResults()
-	want := shipAll(t, tb, res, count, rounds)
+	var want map[string][]int
+	if sparse {
+		want = shipKeys(t, tb, res, count, rounds, 8, 3)
+	} else {
+		want = shipAll(t, tb, res, count, rounds)
+	}
 	res.wait(t, 20*time.Second)
 	for id, r := range res.got {
 		if r.Status != StatusOK {
@@ -377,7 +395,7 @@ func TestCoalescingKeepsOrder(t *testing.T) {
 		}
 		return nil, nil, true
 	}
-	tb := openTable(t, f, nil)
+	tb := openTable(t, f, func(o *Options) { o.Window = 1 }) // coalescing alone
 	res := newResults()
 	keys := keysFor(0, 1, 2)
 	want := map[string][]int{}
@@ -709,4 +727,48 @@ func TestShipDeferredThenFlush(t *testing.T) {
 		t.Fatalf("%d RPCs, want 2 (one coalesced RPC per partition)", n)
 	}
 	checkOrder(t, f, want)
+}
+
+// With a window, shipments that share no key with the RPCs on the wire go
+// out at once; one that shares a key waits for them, and nothing overtakes
+// it.
+func TestWindowSendsKeyDisjointShipments(t *testing.T) {
+	f := newFake(1)
+	release := make(chan struct{})
+	var onWire, maxOnWire atomic.Int32
+	f.hook = func(c *fakeCall) (*rpcclient.Response, error, bool) {
+		n := onWire.Add(1)
+		for {
+			m := maxOnWire.Load()
+			if n <= m || maxOnWire.CompareAndSwap(m, n) {
+				break
+			}
+		}
+		<-release
+		onWire.Add(-1)
+		return nil, nil, true
+	}
+	tb := openTable(t, f, func(o *Options) { o.Window = 4; o.MaxBatchBytes = -1 })
+	res := newResults()
+	keys := keysFor(0, 1, 4)
+	want := map[string][]int{}
+	// a, b, c are disjoint: three RPCs on the wire; then a again: it waits.
+	for i, k := range []string{keys[0], keys[1], keys[2], keys[0], keys[3]} {
+		tb.Ship(0, shipment(1, k, i), res.cb(i))
+		want[k] = append(want[k], i)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for tb.Stats().Partitions[0].RPCs == 0 && onWire.Load() < 3 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond)
+	if n := onWire.Load(); n != 3 {
+		t.Fatalf("%d RPCs on the wire, want 3 (a, b, c; the second a waits, and d behind it)", n)
+	}
+	close(release)
+	res.wait(t, 5*time.Second)
+	checkOrder(t, f, want)
+	if m := maxOnWire.Load(); m > 4 {
+		t.Fatalf("%d RPCs on the wire at once, window 4", m)
+	}
 }

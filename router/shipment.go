@@ -179,6 +179,35 @@ func (b *Builder) Shipment(partitionCount int) *Shipment {
 	return s
 }
 
+// inspect is wellFormed that also returns the routing hash of every entry
+// (mutation.DupEntry.Hash: the hash key's, for every write kind with a
+// non-empty hash key), used to let key-disjoint RPCs share the wire
+// (doc.go "Order"). hashes is nil when the body is not well formed or an
+// entry has no hash.
+func inspect(body []byte) (ok bool, hashes []uint64) {
+	_, n, ok := CanonicalBody(body)
+	if !ok {
+		return false, nil
+	}
+	it, err := mutation.NewDupIter(body)
+	if err != nil || it.Legacy() || it.Len() != n {
+		return false, nil
+	}
+	hashes = make([]uint64, 0, n)
+	var e mutation.DupEntry
+	for it.Next(&e) {
+		h, err := e.Hash()
+		if err != nil {
+			return false, nil
+		}
+		hashes = append(hashes, h)
+	}
+	if it.Err() != nil || len(hashes) != n {
+		return false, nil
+	}
+	return true, hashes
+}
+
 // wellFormed reports whether body is canonical and its entries decode
 // (mutation.DupIter, no allocation per entry) to exactly the declared
 // count. Only such shipments are coalesced: a malformed one merged with
