@@ -1,6 +1,10 @@
 package codec
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/dupbridge/dupbridge/internal/wirevec"
+)
 
 // Per-frame costs of the framing alone (no body decode), on the wire.md
 // example frames.
@@ -20,8 +24,8 @@ func BenchmarkDecode(b *testing.B) {
 }
 
 func BenchmarkAppendResponse(b *testing.B) {
-	rdsn := mustDecode(b, RoleServer, unhexDump(b, rdsnRequestDump))
-	thft := mustDecode(b, RoleServer, unhexDump(b, thftV0Dump))
+	rdsn := mustDecode(b, RoleServer, wirevec.Bytes(wirevec.RDSNQueryConfigRequest))
+	thft := mustDecode(b, RoleServer, wirevec.Bytes(wirevec.THFTGetRequestV0))
 	body := make([]byte, 64)
 	dst := make([]byte, 0, 1024)
 	for _, req := range []*Frame{&rdsn, &thft} {

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/dupbridge/dupbridge/internal/wirevec"
 	"github.com/dupbridge/dupbridge/thrift"
 )
 
@@ -18,13 +19,13 @@ type goldenFrame struct {
 
 func goldenFrames(t testing.TB) []goldenFrame {
 	return []goldenFrame{
-		{"rdsn-request", RoleServer, unhexDump(t, rdsnRequestDump)},
+		{"rdsn-request", RoleServer, wirevec.Bytes(wirevec.RDSNQueryConfigRequest)},
 		{"rdsn-request-crc", RoleServer, rdsnRequestWithCRC(t)},
-		{"rdsn-response", RoleClient, unhexDump(t, rdsnResponseDump)},
-		{"thft-v0", RoleServer, unhexDump(t, thftV0Dump)},
-		{"thft-v1", RoleServer, unhexDump(t, thftV1Dump)},
-		{"thft-ok", RoleClient, unhexDump(t, thftOKDump)},
-		{"thft-err", RoleClient, unhexDump(t, thftErrDump)},
+		{"rdsn-response", RoleClient, wirevec.Bytes(wirevec.RDSNQueryConfigResponse)},
+		{"thft-v0", RoleServer, wirevec.Bytes(wirevec.THFTGetRequestV0)},
+		{"thft-v1", RoleServer, wirevec.Bytes(wirevec.THFTGetRequestV1)},
+		{"thft-ok", RoleClient, wirevec.Bytes(wirevec.THFTGetResponseOK)},
+		{"thft-err", RoleClient, wirevec.Bytes(wirevec.THFTGetResponseNotFound)},
 	}
 }
 
@@ -115,8 +116,8 @@ func TestDecodeZeroAllocs(t *testing.T) {
 }
 
 func TestEncodeZeroAllocs(t *testing.T) {
-	req := mustDecode(t, RoleServer, unhexDump(t, rdsnRequestDump))
-	thft := mustDecode(t, RoleServer, unhexDump(t, thftV0Dump))
+	req := mustDecode(t, RoleServer, wirevec.Bytes(wirevec.RDSNQueryConfigRequest))
+	thft := mustDecode(t, RoleServer, wirevec.Bytes(wirevec.THFTGetRequestV0))
 	body := make([]byte, 100)
 	dst := make([]byte, 0, 4096)
 	h := goldenQueryCfg()
@@ -136,11 +137,11 @@ func TestEncodeZeroAllocs(t *testing.T) {
 func mutate(b []byte, f func([]byte) []byte) []byte { return f(append([]byte(nil), b...)) }
 
 func TestDecodeBadInput(t *testing.T) {
-	rdsn := unhexDump(t, rdsnRequestDump)
+	rdsn := wirevec.Bytes(wirevec.RDSNQueryConfigRequest)
 	rdsnCRC := rdsnRequestWithCRC(t)
-	v0 := unhexDump(t, thftV0Dump)
-	v1 := unhexDump(t, thftV1Dump)
-	ok := unhexDump(t, thftOKDump)
+	v0 := wirevec.Bytes(wirevec.THFTGetRequestV0)
+	v1 := wirevec.Bytes(wirevec.THFTGetRequestV1)
+	ok := wirevec.Bytes(wirevec.THFTGetResponseOK)
 	le, be := binary.LittleEndian, binary.BigEndian
 
 	cases := []struct {
@@ -228,13 +229,13 @@ func TestDecodeBadInput(t *testing.T) {
 func TestDecodeRDSNLeniency(t *testing.T) {
 	// C++ never checks hdr_version or hdr_length (wire.md §1.1, §1.8), so
 	// neither do we; a response decodes in the server role too (§1.10).
-	rdsn := unhexDump(t, rdsnRequestDump)
+	rdsn := wirevec.Bytes(wirevec.RDSNQueryConfigRequest)
 	b := mutate(rdsn, func(b []byte) []byte { b[4], b[8] = 7, 48; return b })
 	f := mustDecode(t, RoleServer, b)
 	if !f.IsRequest {
 		t.Error("IsRequest lost")
 	}
-	resp := mustDecode(t, RoleServer, unhexDump(t, rdsnResponseDump))
+	resp := mustDecode(t, RoleServer, wirevec.Bytes(wirevec.RDSNQueryConfigResponse))
 	if resp.IsRequest || string(resp.ErrorName) != ErrorOK {
 		t.Errorf("response in server role: %+v", resp.Header)
 	}

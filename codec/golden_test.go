@@ -2,104 +2,11 @@ package codec
 
 import (
 	"bytes"
-	"encoding/hex"
 	"reflect"
-	"strings"
 	"testing"
+
+	"github.com/dupbridge/dupbridge/internal/wirevec"
 )
-
-// unhexDump parses a wire.md hex dump ("0000: 52 44 ..." rows).
-func unhexDump(t testing.TB, dump string) []byte {
-	t.Helper()
-	var b []byte
-	for _, line := range strings.Split(strings.TrimSpace(dump), "\n") {
-		_, rest, ok := strings.Cut(line, ":")
-		if !ok {
-			t.Fatalf("bad dump line %q", line)
-		}
-		x, err := hex.DecodeString(strings.ReplaceAll(rest, " ", ""))
-		if err != nil {
-			t.Fatalf("bad dump line %q: %v", line, err)
-		}
-		b = append(b, x...)
-	}
-	return b
-}
-
-// wire.md §1.13, the request: RPC_CM_QUERY_PARTITION_CONFIG_BY_INDEX of table
-// "temp", id 1, trace 0x1122334455667788, from 10.0.0.1:34601, timeout 5000.
-const rdsnRequestDump = `
-0000: 52 44 53 4e 00 00 00 00 c0 00 00 00 00 00 00 00
-0010: 18 00 00 00 00 00 00 00 01 00 00 00 00 00 00 00
-0020: 88 77 66 55 44 33 22 11 52 50 43 5f 43 4d 5f 51
-0030: 55 45 52 59 5f 50 41 52 54 49 54 49 4f 4e 5f 43
-0040: 4f 4e 46 49 47 5f 42 59 5f 49 4e 44 45 58 00 00
-0050: 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
-0060: 00 00 00 00 00 00 00 00 41 04 00 00 00 00 00 00
-0070: 01 00 29 87 01 00 00 0a 88 13 00 00 00 00 00 00
-0080: 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
-0090: 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
-00a0: 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
-00b0: 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
-00c0: 0c 00 00 0b 00 01 00 00 00 04 74 65 6d 70 0f 00
-00d0: 02 08 00 00 00 00 00 00`
-
-// wire.md §1.13, the response: from 10.0.0.2:34601, RPC-level ERR_OK, body
-// query_cfg_response{err: ERR_OBJECT_NOT_FOUND}.
-const rdsnResponseDump = `
-0000: 52 44 53 4e 00 00 00 00 c0 00 00 00 00 00 00 00
-0010: 3a 00 00 00 00 00 00 00 01 00 00 00 00 00 00 00
-0020: 88 77 66 55 44 33 22 11 52 50 43 5f 43 4d 5f 51
-0030: 55 45 52 59 5f 50 41 52 54 49 54 49 4f 4e 5f 43
-0040: 4f 4e 46 49 47 5f 42 59 5f 49 4e 44 45 58 5f 41
-0050: 43 4b 00 00 00 00 00 00 00 00 00 00 00 00 00 00
-0060: 00 00 00 00 00 00 00 00 40 04 00 00 00 00 00 00
-0070: 01 00 29 87 02 00 00 0a 88 13 00 00 00 00 00 00
-0080: 00 00 00 00 00 00 00 00 45 52 52 5f 4f 4b 00 00
-0090: 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
-00a0: 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
-00b0: 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
-00c0: 0c 00 00 0c 00 01 00 00 00 14 45 52 52 5f 4f 42
-00d0: 4a 45 43 54 5f 4e 4f 54 5f 46 4f 55 4e 44 08 00
-00e0: 02 00 00 00 00 08 00 03 00 00 00 00 02 00 04 00
-00f0: 0f 00 05 0c 00 00 00 00 00 00`
-
-// wire.md §2.7: RPC_RRDB_RRDB_GET of hash key "hk1", sort key "s"; gpid
-// (2, 5), timeout 1000, thread hash 15843, seqid 1. v0 header (91 bytes).
-const thftV0Dump = `
-0000: 54 48 46 54 00 00 00 00 00 00 00 30 00 00 00 00
-0010: 00 00 00 2b 00 00 00 00 00 00 00 02 00 00 00 05
-0020: 00 00 03 e8 00 00 3d e3 b1 36 b8 2b 96 d0 c6 25
-0030: 80 01 00 01 00 00 00 11 52 50 43 5f 52 52 44 42
-0040: 5f 52 52 44 42 5f 47 45 54 00 00 00 01 0c 00 01
-0050: 00 00 00 06 00 03 68 6b 31 73 00`
-
-// wire.md §2.7: the same request with a v1 header (96 bytes).
-const thftV1Dump = `
-0000: 54 48 46 54 00 00 00 01 00 00 00 25 00 00 00 2b
-0010: 08 00 01 00 00 00 02 08 00 02 00 00 00 05 08 00
-0020: 03 00 00 03 e8 0a 00 04 b1 36 b8 2b 96 d0 c6 25
-0030: 02 00 05 00 00 80 01 00 01 00 00 00 11 52 50 43
-0040: 5f 52 52 44 42 5f 52 52 44 42 5f 47 45 54 00 00
-0050: 00 01 0c 00 01 00 00 00 06 00 03 68 6b 31 73 00`
-
-// wire.md §2.7: successful response (102 bytes), read_response{value "v",
-// app 2, partition 5, server "10.0.0.1:34801"}.
-const thftOKDump = `
-0000: 00 00 00 66 00 00 00 06 45 52 52 5f 4f 4b 80 01
-0010: 00 02 00 00 00 15 52 50 43 5f 52 52 44 42 5f 52
-0020: 52 44 42 5f 47 45 54 5f 41 43 4b 00 00 00 01 0c
-0030: 00 00 08 00 01 00 00 00 00 0c 00 02 00 00 00 01
-0040: 76 08 00 03 00 00 00 02 08 00 04 00 00 00 05 0b
-0050: 00 06 00 00 00 0e 31 30 2e 30 2e 30 2e 31 3a 33
-0060: 34 38 30 31 00 00`
-
-// wire.md §2.7: RPC-level error response, ERR_OBJECT_NOT_FOUND, no body (61 bytes).
-const thftErrDump = `
-0000: 00 00 00 3d 00 00 00 14 45 52 52 5f 4f 42 4a 45
-0010: 43 54 5f 4e 4f 54 5f 46 4f 55 4e 44 80 01 00 02
-0020: 00 00 00 15 52 50 43 5f 52 52 44 42 5f 52 52 44
-0030: 42 5f 47 45 54 5f 41 43 4b 00 00 00 01`
 
 // Appendix A / wire.md §1.7: the §1.13 request with CRCs on.
 const (
@@ -110,7 +17,7 @@ const (
 // rdsnRequestWithCRC is the §1.13 request with both CRC fields filled in
 // (LE at offsets 12 and 20) from Appendix A.
 func rdsnRequestWithCRC(t testing.TB) []byte {
-	b := unhexDump(t, rdsnRequestDump)
+	b := wirevec.Bytes(wirevec.RDSNQueryConfigRequest)
 	putLE32(b[12:], goldenHdrCRC)
 	putLE32(b[20:], goldenBodyCRC)
 	return b
@@ -150,8 +57,8 @@ func mustDecode(t testing.TB, role Role, b []byte) Frame {
 }
 
 func TestGoldenRDSN(t *testing.T) {
-	req := unhexDump(t, rdsnRequestDump)
-	resp := unhexDump(t, rdsnResponseDump)
+	req := wirevec.Bytes(wirevec.RDSNQueryConfigRequest)
+	resp := wirevec.Bytes(wirevec.RDSNQueryConfigResponse)
 	if len(req) != 216 || len(resp) != 250 {
 		t.Fatalf("dump sizes %d, %d", len(req), len(resp))
 	}
@@ -201,7 +108,7 @@ func TestGoldenRDSNCRC(t *testing.T) {
 	if got := CRC32C(nil); got != 0 {
 		t.Errorf("CRC32C(empty) = %#x", got)
 	}
-	plain := unhexDump(t, rdsnRequestDump)
+	plain := wirevec.Bytes(wirevec.RDSNQueryConfigRequest)
 	if got := CRC32C(plain[192:]); got != goldenBodyCRC {
 		t.Errorf("body CRC = %#x, want %#x", got, goldenBodyCRC)
 	}
@@ -224,11 +131,11 @@ func TestGoldenTHFTRequests(t *testing.T) {
 		version int
 		size    int
 	}{
-		{"v0", thftV0Dump, 0, 91},
-		{"v1", thftV1Dump, 1, 96},
+		{"v0", wirevec.THFTGetRequestV0, 0, 91},
+		{"v1", wirevec.THFTGetRequestV1, 1, 96},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			b := unhexDump(t, tc.dump)
+			b := wirevec.Bytes(tc.dump)
 			if len(b) != tc.size {
 				t.Fatalf("dump size %d", len(b))
 			}
@@ -255,7 +162,7 @@ func TestGoldenTHFTRequests(t *testing.T) {
 }
 
 func TestGoldenTHFTResponses(t *testing.T) {
-	req := mustDecode(t, RoleServer, unhexDump(t, thftV0Dump))
+	req := mustDecode(t, RoleServer, wirevec.Bytes(wirevec.THFTGetRequestV0))
 	for _, tc := range []struct {
 		name    string
 		dump    string
@@ -263,11 +170,11 @@ func TestGoldenTHFTResponses(t *testing.T) {
 		size    int
 		body    int // body length
 	}{
-		{"ok", thftOKDump, ErrorOK, 102, 55},
-		{"error", thftErrDump, ErrorObjectNotFound, 61, 0},
+		{"ok", wirevec.THFTGetResponseOK, ErrorOK, 102, 55},
+		{"error", wirevec.THFTGetResponseNotFound, ErrorObjectNotFound, 61, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			b := unhexDump(t, tc.dump)
+			b := wirevec.Bytes(tc.dump)
 			if len(b) != tc.size {
 				t.Fatalf("dump size %d", len(b))
 			}

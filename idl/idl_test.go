@@ -3,9 +3,7 @@ package idl_test
 import (
 	"bytes"
 	"context"
-	"encoding/hex"
 	"errors"
-	"strings"
 	"testing"
 
 	athrift "github.com/apache/thrift/lib/go/thrift"
@@ -13,24 +11,8 @@ import (
 	"github.com/dupbridge/dupbridge/idl/base"
 	"github.com/dupbridge/dupbridge/idl/gen/meta"
 	"github.com/dupbridge/dupbridge/idl/gen/rrdb"
+	"github.com/dupbridge/dupbridge/internal/wirevec"
 )
-
-// unhex turns a hexdump (offset columns "0000:" allowed) into bytes.
-func unhex(t *testing.T, dump string) []byte {
-	t.Helper()
-	var sb strings.Builder
-	for _, line := range strings.Split(dump, "\n") {
-		if i := strings.Index(line, ":"); i >= 0 {
-			line = line[i+1:]
-		}
-		sb.WriteString(strings.ReplaceAll(strings.TrimSpace(line), " ", ""))
-	}
-	b, err := hex.DecodeString(sb.String())
-	if err != nil {
-		t.Fatalf("bad hex: %v", err)
-	}
-	return b
-}
 
 func decode(t *testing.T, b []byte, s athrift.TStruct) {
 	t.Helper()
@@ -69,19 +51,8 @@ func wrap(b []byte) []byte {
 	return append(append([]byte{0x0c, 0, 0}, b...), 0)
 }
 
-// wire.md §3: partition_configuration with pid (2, 5), ballot 3, max replica
-// count 3, primary 127.0.0.1:34601, empty lists, last committed decree 100,
-// flags 0 and hp_primary localhost:34801.
-const pcDump = `
-0000: 0c 00 01 00 00 00 05 00 00 00 02 0a 00 02 00 00
-0010: 00 00 00 00 00 03 08 00 03 00 00 00 03 0c 00 04
-0020: 7f 00 00 01 87 29 00 01 0f 00 05 0c 00 00 00 00
-0030: 0f 00 06 0c 00 00 00 00 0a 00 07 00 00 00 00 00
-0040: 00 00 64 08 00 08 00 00 00 00 0c 00 09 00 00 00
-0050: 09 6c 6f 63 61 6c 68 6f 73 74 87 f1 01 00`
-
 func TestPartitionConfigurationGolden(t *testing.T) {
-	in := unhex(t, pcDump)
+	in := wirevec.Bytes(wirevec.PartitionConfiguration) // wire.md §3
 	var pc meta.PartitionConfiguration
 	decode(t, in, &pc)
 	want := &meta.PartitionConfiguration{
@@ -113,19 +84,8 @@ func TestPartitionConfigurationGolden(t *testing.T) {
 	}
 }
 
-// wire.md §1.13: the RDSN body of a query_cfg request for table "temp", all
-// partitions (header offset 0xc0 onwards).
-const queryCfgReqBody = `0c 00 00 0b 00 01 00 00 00 04 74 65 6d 70 0f 00 02 08 00 00 00 00 00 00`
-
-// wire.md §1.13: the response body, ERR_OBJECT_NOT_FOUND inside the struct.
-const queryCfgRespBody = `
-00c0: 0c 00 00 0c 00 01 00 00 00 14 45 52 52 5f 4f 42
-00d0: 4a 45 43 54 5f 4e 4f 54 5f 46 4f 55 4e 44 08 00
-00e0: 02 00 00 00 00 08 00 03 00 00 00 00 02 00 04 00
-00f0: 0f 00 05 0c 00 00 00 00 00 00`
-
 func TestQueryCfgGolden(t *testing.T) {
-	in := unhex(t, queryCfgReqBody)
+	in := wirevec.Bytes(wirevec.QueryConfigRequestBody) // wire.md §1.13
 	var req meta.QueryCfgRequest
 	decode(t, unwrap(t, in), &req)
 	if req.AppName != "temp" || len(req.PartitionIndices) != 0 {
@@ -140,7 +100,7 @@ func TestQueryCfgGolden(t *testing.T) {
 	}
 
 	// The result struct's field 0 is exactly the RDSN wrapper (wire.md §4).
-	in = unhex(t, queryCfgRespBody)
+	in = wirevec.Bytes(wirevec.QueryConfigResponseBody)
 	if len(in) != 58 {
 		t.Fatalf("body is %d bytes, wire.md says 58", len(in))
 	}
@@ -160,17 +120,8 @@ func TestQueryCfgGolden(t *testing.T) {
 	}
 }
 
-// wire.md §4.6: an RDSN duplicate body with one PUT entry.
-const dupBody = `
-0000: 0c 00 00 0f 00 01 0c 00 00 00 01 0a 00 01 00 06
-0010: 0a 24 18 1e 40 00 0c 00 02 00 00 00 11 52 50 43
-0020: 5f 52 52 44 42 5f 52 52 44 42 5f 50 55 54 0c 00
-0030: 03 00 00 00 21 0c 00 00 0c 00 01 00 00 00 06 00
-0040: 03 68 6b 31 73 0c 00 02 00 00 00 01 76 08 00 03
-0050: 00 00 00 00 00 00 03 00 04 01 00 00 00`
-
 func TestDuplicateGolden(t *testing.T) {
-	in := unhex(t, dupBody)
+	in := wirevec.Bytes(wirevec.DuplicateRequestBody) // wire.md §4.6
 	var req rrdb.DuplicateRequest
 	decode(t, unwrap(t, in), &req)
 	if len(req.Entries) != 1 {
@@ -234,7 +185,7 @@ func TestBaseTypes(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			want := unhex(t, tc.wire)
+			want := wirevec.Bytes(tc.wire)
 			if got := encode(t, tc.v); !bytes.Equal(got, want) {
 				t.Fatalf("encode = % x, want % x", got, want)
 			}
@@ -265,7 +216,7 @@ func TestBaseBadValues(t *testing.T) {
 	for _, tc := range bad {
 		t.Run(tc.name, func(t *testing.T) {
 			buf := athrift.NewTMemoryBuffer()
-			buf.Write(unhex(t, tc.wire))
+			buf.Write(wirevec.Bytes(tc.wire))
 			err := tc.dst.Read(context.Background(), athrift.NewTBinaryProtocolConf(buf, nil))
 			if !errors.Is(err, base.ErrBadValue) {
 				t.Fatalf("read err = %v, want ErrBadValue", err)

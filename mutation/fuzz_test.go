@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+
+	"github.com/dupbridge/dupbridge/internal/wirevec"
 )
 
 // Fuzz targets for the three decoders. Seed corpora live in
@@ -196,7 +198,7 @@ func TestWriteFuzzSeeds(t *testing.T) {
 	}
 	fixture := hx(t, fixturePut('a'))
 	remove := hx(t, "0c 00 00 00 00 00 04 00 01 61 61 00")
-	dup := hx(t, dupWorked)
+	dup := wirevec.Bytes(wirevec.DuplicateRequestBody)
 	for _, target := range []string{"FuzzDecode", "FuzzPayloadHash"} {
 		for i, s := range seedPayloads() {
 			two(target, fmt.Sprintf("sample_%02d_%s", i, Code(s[0])), s[0], s[1:])

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/dupbridge/dupbridge/internal/wirevec"
 	"github.com/dupbridge/dupbridge/thrift"
 )
 
@@ -125,17 +126,8 @@ func TestPutFixtureFile(t *testing.T) {
 	}
 }
 
-// The worked duplicate body of wire.md §4.6.
-const dupWorked = `
-0c 00 00 0f 00 01 0c 00 00 00 01 0a 00 01 00 06
-0a 24 18 1e 40 00 0c 00 02 00 00 00 11 52 50 43
-5f 52 52 44 42 5f 52 52 44 42 5f 50 55 54 0c 00
-03 00 00 00 21 0c 00 00 0c 00 01 00 00 00 06 00
-03 68 6b 31 73 0c 00 02 00 00 00 01 76 08 00 03
-00 00 00 00 00 00 03 00 04 01 00 00 00`
-
 func TestDupWorkedExample(t *testing.T) {
-	body := hx(t, dupWorked)
+	body := wirevec.Bytes(wirevec.DuplicateRequestBody) // wire.md §4.6
 	raw := AppendPut(nil, 0, AppendRawKey(nil, []byte("hk1"), []byte("s")), []byte("v"), 0)
 	if len(raw) != 33 {
 		t.Fatalf("raw_message is %d bytes, doc says 33", len(raw))

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/dupbridge/dupbridge/internal/wirevec"
 	"github.com/dupbridge/dupbridge/thrift"
 )
 
@@ -298,7 +299,7 @@ func TestMalformed(t *testing.T) {
 	copy(negList[15:19], []byte{0x80, 0, 0, 0})
 	hugeList := append([]byte(nil), mr...)
 	copy(hugeList[15:19], []byte{0x00, 0xff, 0, 0})
-	dup := hx(t, dupWorked)
+	dup := wirevec.Bytes(wirevec.DuplicateRequestBody)
 	negDup := append([]byte(nil), dup...)
 	copy(negDup[7:11], []byte{0xff, 0xff, 0xff, 0xff}) // entries count -1
 	negRaw := append([]byte(nil), dup...)

@@ -3,72 +3,15 @@ package pegasussim
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/hex"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/dupbridge/dupbridge/codec"
+	"github.com/dupbridge/dupbridge/internal/wirevec"
 	"github.com/dupbridge/dupbridge/mutation"
 	"github.com/dupbridge/dupbridge/thrift"
 )
-
-// unhex parses the hex dumps of wire.md (offset prefix and spaces ignored).
-func unhex(t testing.TB, dump string) []byte {
-	t.Helper()
-	var sb strings.Builder
-	for _, line := range strings.Split(dump, "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" {
-			continue
-		}
-		if i := strings.IndexByte(line, ':'); i >= 0 {
-			line = line[i+1:]
-		}
-		sb.WriteString(strings.ReplaceAll(line, " ", ""))
-	}
-	b, err := hex.DecodeString(sb.String())
-	if err != nil {
-		t.Fatalf("hex: %v", err)
-	}
-	return b
-}
-
-// wire.md §2.7: the v0 GET request of hk1/s to gpid (2, 5).
-const get27Request = `
-0000: 54 48 46 54 00 00 00 00 00 00 00 30 00 00 00 00
-0010: 00 00 00 2b 00 00 00 00 00 00 00 02 00 00 00 05
-0020: 00 00 03 e8 00 00 3d e3 b1 36 b8 2b 96 d0 c6 25
-0030: 80 01 00 01 00 00 00 11 52 50 43 5f 52 52 44 42
-0040: 5f 52 52 44 42 5f 47 45 54 00 00 00 01 0c 00 01
-0050: 00 00 00 06 00 03 68 6b 31 73 00`
-
-// wire.md §2.7: the same request with a v1 header (java-client).
-const get27RequestV1 = `
-0000: 54 48 46 54 00 00 00 01 00 00 00 25 00 00 00 2b
-0010: 08 00 01 00 00 00 02 08 00 02 00 00 00 05 08 00
-0020: 03 00 00 03 e8 0a 00 04 b1 36 b8 2b 96 d0 c6 25
-0030: 02 00 05 00 00 80 01 00 01 00 00 00 11 52 50 43
-0040: 5f 52 52 44 42 5f 52 52 44 42 5f 47 45 54 00 00
-0050: 00 01 0c 00 01 00 00 00 06 00 03 68 6b 31 73 00`
-
-// wire.md §2.7: its successful response (value "v", server "10.0.0.1:34801").
-const get27Response = `
-0000: 00 00 00 66 00 00 00 06 45 52 52 5f 4f 4b 80 01
-0010: 00 02 00 00 00 15 52 50 43 5f 52 52 44 42 5f 52
-0020: 52 44 42 5f 47 45 54 5f 41 43 4b 00 00 00 01 0c
-0030: 00 00 08 00 01 00 00 00 00 0c 00 02 00 00 00 01
-0040: 76 08 00 03 00 00 00 02 08 00 04 00 00 00 05 0b
-0050: 00 06 00 00 00 0e 31 30 2e 30 2e 30 2e 31 3a 33
-0060: 34 38 30 31 00 00`
-
-// wire.md §2.7: the RPC-level ERR_OBJECT_NOT_FOUND response (61 bytes).
-const get27NotFound = `
-0000: 00 00 00 3d 00 00 00 14 45 52 52 5f 4f 42 4a 45
-0010: 43 54 5f 4e 4f 54 5f 46 4f 55 4e 44 80 01 00 02
-0020: 00 00 00 15 52 50 43 5f 52 52 44 42 5f 52 52 44
-0030: 42 5f 47 45 54 5f 41 43 4b 00 00 00 01`
 
 func primaryOf(t testing.TB, c *Cluster, table string, pidx int) string {
 	t.Helper()
@@ -142,74 +85,38 @@ func TestTHFTGetWorkedExample(t *testing.T) {
 		req  string
 		want string
 	}{
-		{"primary answers the value", primaryOf(t, c, "temp", 5), get27Request, get27Response},
-		{"v1 header, same answer", primaryOf(t, c, "temp", 5), get27RequestV1, get27Response},
-		{"endpoint not hosting gpid answers not found", notHosting(t, c, "temp", 5), get27Request, get27NotFound},
+		{"primary answers the value", primaryOf(t, c, "temp", 5), wirevec.THFTGetRequestV0, wirevec.THFTGetResponseOK},
+		{"v1 header, same answer", primaryOf(t, c, "temp", 5), wirevec.THFTGetRequestV1, wirevec.THFTGetResponseOK},
+		{"endpoint not hosting gpid answers not found", notHosting(t, c, "temp", 5), wirevec.THFTGetRequestV0, wirevec.THFTGetResponseNotFound},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			cn := dial(t, tc.addr, codec.FramingTHFT)
-			if _, err := cn.nc.Write(unhex(t, tc.req)); err != nil {
+			if _, err := cn.nc.Write(wirevec.Bytes(tc.req)); err != nil {
 				t.Fatal(err)
 			}
 			got := cn.recv().raw
-			if want := unhex(t, tc.want); !bytes.Equal(got, want) {
+			if want := wirevec.Bytes(tc.want); !bytes.Equal(got, want) {
 				t.Fatalf("response\n got %x\nwant %x", got, want)
 			}
 		})
 	}
 	// The same GET to a secondary answers ERR_INVALID_STATE (wire.md §4.5).
 	cn := dial(t, secondaryOf(t, c, "temp", 5), codec.FramingTHFT)
-	cn.nc.Write(unhex(t, get27Request))
+	cn.nc.Write(wirevec.Bytes(wirevec.THFTGetRequestV0))
 	if r := cn.recv(); r.errName != codec.ErrorInvalidState || len(r.body) != 0 {
 		t.Fatalf("secondary: %s with %d body bytes", r.errName, len(r.body))
 	}
 }
-
-// wire.md §1.13: the master meta's query for table "temp" and the
-// not-found answer.
-const query113Request = `
-0000: 52 44 53 4e 00 00 00 00 c0 00 00 00 00 00 00 00
-0010: 18 00 00 00 00 00 00 00 01 00 00 00 00 00 00 00
-0020: 88 77 66 55 44 33 22 11 52 50 43 5f 43 4d 5f 51
-0030: 55 45 52 59 5f 50 41 52 54 49 54 49 4f 4e 5f 43
-0040: 4f 4e 46 49 47 5f 42 59 5f 49 4e 44 45 58 00 00
-0050: 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
-0060: 00 00 00 00 00 00 00 00 41 04 00 00 00 00 00 00
-0070: 01 00 29 87 01 00 00 0a 88 13 00 00 00 00 00 00
-0080: 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
-0090: 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
-00a0: 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
-00b0: 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
-00c0: 0c 00 00 0b 00 01 00 00 00 04 74 65 6d 70 0f 00
-00d0: 02 08 00 00 00 00 00 00`
-
-const query113Response = `
-0000: 52 44 53 4e 00 00 00 00 c0 00 00 00 00 00 00 00
-0010: 3a 00 00 00 00 00 00 00 01 00 00 00 00 00 00 00
-0020: 88 77 66 55 44 33 22 11 52 50 43 5f 43 4d 5f 51
-0030: 55 45 52 59 5f 50 41 52 54 49 54 49 4f 4e 5f 43
-0040: 4f 4e 46 49 47 5f 42 59 5f 49 4e 44 45 58 5f 41
-0050: 43 4b 00 00 00 00 00 00 00 00 00 00 00 00 00 00
-0060: 00 00 00 00 00 00 00 00 40 04 00 00 00 00 00 00
-0070: 01 00 29 87 02 00 00 0a 88 13 00 00 00 00 00 00
-0080: 00 00 00 00 00 00 00 00 45 52 52 5f 4f 4b 00 00
-0090: 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
-00a0: 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
-00b0: 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
-00c0: 0c 00 00 0c 00 01 00 00 00 14 45 52 52 5f 4f 42
-00d0: 4a 45 43 54 5f 4e 4f 54 5f 46 4f 55 4e 44 08 00
-00e0: 02 00 00 00 00 08 00 03 00 00 00 00 02 00 04 00
-00f0: 0f 00 05 0c 00 00 00 00 00 00`
 
 // TestRDSNQueryConfigNotFound checks the §1.13 answer byte for byte, except
 // from_address (0x70..0x77), which is the simulator's own address.
 func TestRDSNQueryConfigNotFound(t *testing.T) {
 	c := startSim(t, Options{Replicas: 1, Tables: []TableSpec{{Name: "other", Partitions: 4}}})
 	cn := dial(t, c.MetaAddr(), codec.FramingRDSN)
-	cn.nc.Write(unhex(t, query113Request))
+	cn.nc.Write(wirevec.Bytes(wirevec.RDSNQueryConfigRequest))
 	got := cn.recv().raw
-	want := unhex(t, query113Response)
+	want := wirevec.Bytes(wirevec.RDSNQueryConfigResponse)
 	binary.LittleEndian.PutUint64(want[0x70:], c.meta.from)
 	if !bytes.Equal(got, want) {
 		t.Fatalf("response\n got %x\nwant %x", got, want)

@@ -2,34 +2,14 @@ package router
 
 import (
 	"bytes"
-	"encoding/hex"
-	"strings"
 	"testing"
 
+	"github.com/dupbridge/dupbridge/internal/wirevec"
 	"github.com/dupbridge/dupbridge/mutation"
 )
 
-// workedBody is the RDSN body of wire.md §4.6 ("A worked body (RDSN) with
-// one PUT entry"), copied from the hex dump there.
-const workedBody = `
-0c 00 00 0f 00 01 0c 00 00 00 01 0a 00 01 00 06
-0a 24 18 1e 40 00 0c 00 02 00 00 00 11 52 50 43
-5f 52 52 44 42 5f 52 52 44 42 5f 50 55 54 0c 00
-03 00 00 00 21 0c 00 00 0c 00 01 00 00 00 06 00
-03 68 6b 31 73 0c 00 02 00 00 00 01 76 08 00 03
-00 00 00 00 00 00 03 00 04 01 00 00 00`
-
-func unhex(t testing.TB, s string) []byte {
-	t.Helper()
-	b, err := hex.DecodeString(strings.Join(strings.Fields(s), ""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 func TestBuilderMatchesWorkedBody(t *testing.T) {
-	want := unhex(t, workedBody)
+	want := wirevec.Bytes(wirevec.DuplicateRequestBody)
 	// The entry is bytes 0x0b..0x5a of the worked body (its table).
 	entry := want[0x0b:0x5b]
 	key := mutation.AppendRawKey(nil, []byte("hk1"), []byte("s"))
@@ -87,7 +67,7 @@ func TestBuilderMany(t *testing.T) {
 }
 
 func TestCanonicalBody(t *testing.T) {
-	worked := unhex(t, workedBody)
+	worked := wirevec.Bytes(wirevec.DuplicateRequestBody)
 	thft := append([]byte(nil), worked...)
 	thft[2] = 1 // THFT args use wrapper field id 1 (wire.md §1.9)
 	var legacy []byte
@@ -125,7 +105,7 @@ func TestCanonicalBody(t *testing.T) {
 }
 
 func TestWellFormed(t *testing.T) {
-	worked := unhex(t, workedBody)
+	worked := wirevec.Bytes(wirevec.DuplicateRequestBody)
 	wrongCount := append([]byte(nil), worked...)
 	wrongCount[10] = 2
 	cases := []struct {
@@ -150,7 +130,7 @@ func TestWellFormed(t *testing.T) {
 // inside the body; re-wrapping the entries reproduces the body with the
 // wrapper id normalised to 0.
 func FuzzCanonicalBody(f *testing.F) {
-	f.Add(unhex(f, workedBody))
+	f.Add(wirevec.Bytes(wirevec.DuplicateRequestBody))
 	f.Add([]byte{0x0c, 0, 0, 0x0f, 0, 1, 0x0c, 0, 0, 0, 0, 0, 0})
 	f.Add([]byte{0x0c, 0, 0, 0x0a, 0, 1})
 	f.Fuzz(func(t *testing.T, body []byte) {
@@ -175,7 +155,7 @@ func FuzzCanonicalBody(f *testing.F) {
 // successful split keeps every entry exactly once, each where its hash
 // routes it.
 func FuzzSplitShipment(f *testing.F) {
-	f.Add(unhex(f, workedBody), uint8(4))
+	f.Add(wirevec.Bytes(wirevec.DuplicateRequestBody), uint8(4))
 	s := shipment(1, "a", 1, "b", 2, "c", 3, "d", 4)
 	f.Add(s.Body, uint8(3))
 	f.Fuzz(func(t *testing.T, body []byte, count uint8) {

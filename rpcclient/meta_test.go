@@ -3,7 +3,6 @@ package rpcclient
 import (
 	"bytes"
 	"context"
-	"encoding/hex"
 	"errors"
 	"strings"
 	"sync/atomic"
@@ -11,34 +10,12 @@ import (
 	"time"
 
 	"github.com/dupbridge/dupbridge/codec"
+	"github.com/dupbridge/dupbridge/internal/wirevec"
 	"github.com/dupbridge/dupbridge/thrift"
 )
 
-func unhex(t testing.TB, s string) []byte {
-	t.Helper()
-	b, err := hex.DecodeString(strings.Join(strings.Fields(s), ""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-// Response body of wire.md §1.13 (table not found, error inside the struct).
-const goldenNotFoundBody = `0c 00 00 0c 00 01 00 00 00 14 45 52 52 5f 4f 42
-4a 45 43 54 5f 4e 4f 54 5f 46 4f 55 4e 44 08 00 02 00 00 00 00 08 00 03 00 00 00 00 02 00 04 00
-0f 00 05 0c 00 00 00 00 00 00`
-
-// The partition_configuration example of wire.md §3.
-const goldenPartitionConfig = `0c 00 01 00 00 00 05 00 00 00 02 0a 00 02 00 00
-00 00 00 00 00 03 08 00 03 00 00 00 03 0c 00 04 7f 00 00 01 87 29 00 01 0f 00 05 0c 00 00 00 00
-0f 00 06 0c 00 00 00 00 0a 00 07 00 00 00 00 00 00 00 64 08 00 08 00 00 00 00 0c 00 09 00 00 00
-09 6c 6f 63 61 6c 68 6f 73 74 87 f1 01 00`
-
-// The query_cfg_request body of wire.md §1.13 (table "temp", all partitions).
-const goldenQueryBody = `0c 00 00 0b 00 01 00 00 00 04 74 65 6d 70 0f 00 02 08 00 00 00 00 00 00`
-
 func TestDecodeGoldenVectors(t *testing.T) {
-	r := thrift.NewReader(unhex(t, goldenNotFoundBody))
+	r := thrift.NewReader(wirevec.Bytes(wirevec.QueryConfigResponseBody)) // wire.md §1.13
 	if _, _, err := r.ReadWrapperBegin(); err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +24,7 @@ func TestDecodeGoldenVectors(t *testing.T) {
 		t.Fatalf("§1.13 body: %v %q %+v", err, errName, tc)
 	}
 
-	r = thrift.NewReader(unhex(t, goldenPartitionConfig))
+	r = thrift.NewReader(wirevec.Bytes(wirevec.PartitionConfiguration)) // wire.md §3
 	var p PartitionConfig
 	if err := decodePartitionConfig(&r, &p); err != nil {
 		t.Fatal(err)
@@ -175,7 +152,7 @@ func TestMetaQueryConfigFollowsLeaderHint(t *testing.T) {
 		t.Fatalf("partition 1: %+v", tc.Partitions[1])
 	}
 	// The request body is the one of wire.md §1.13.
-	if got := follower.requests()[0].Body; !bytes.Equal(got, unhex(t, goldenQueryBody)) {
+	if got := follower.requests()[0].Body; !bytes.Equal(got, wirevec.Bytes(wirevec.QueryConfigRequestBody)) {
 		t.Errorf("query body %x, want §1.13", got)
 	}
 	if fr := follower.requests()[0]; fr.AppID != 0 || fr.Context != 0x041 {
@@ -197,7 +174,7 @@ func TestMetaErrors(t *testing.T) {
 	s := newFakeServer(t, func(f *codec.Frame) reply {
 		switch string(f.RPCName) {
 		case RPCQueryConfig:
-			return reply{body: unhex(t, goldenNotFoundBody)}
+			return reply{body: wirevec.Bytes(wirevec.QueryConfigResponseBody)}
 		default:
 			return reply{err: codec.ErrorHandlerNotFound}
 		}
@@ -299,7 +276,7 @@ func TestMetaAdminRPCs(t *testing.T) {
 	if err := m.DropApp(ctx, "t1", DropAppOptions{ReserveSeconds: 60}); err != nil {
 		t.Fatal(err)
 	}
-	if want := unhex(t, "0c 00 00 0b 00 01 00 00 00 02 74 31 0c 00 02 02 00 01 00 0a 00 02 00 00 00 00 00 00 00 3c 00 00 00"); !bytes.Equal(dropped, want) {
+	if want := wirevec.Bytes("0c 00 00 0b 00 01 00 00 00 02 74 31 0c 00 02 02 00 01 00 0a 00 02 00 00 00 00 00 00 00 3c 00 00 00"); !bytes.Equal(dropped, want) {
 		t.Errorf("drop body %x, want %x", dropped, want)
 	}
 	infos, err := m.ListApps(ctx, AppStatusInvalid)
@@ -315,7 +292,7 @@ func TestMetaAdminRPCs(t *testing.T) {
 
 // Decoders of meta responses must never panic and must reject garbage.
 func FuzzDecodeQueryConfig(f *testing.F) {
-	f.Add(unhex(f, goldenNotFoundBody))
+	f.Add(wirevec.Bytes(wirevec.QueryConfigResponseBody))
 	f.Add(appendQueryResp("ERR_OK", 3, []pcfg{{ballot: 1, primary: "127.0.0.1:1", secondaries: []string{"127.0.0.1:2"}, hp: true}}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r := thrift.NewReader(b)
@@ -330,7 +307,7 @@ func FuzzDecodeQueryConfig(f *testing.F) {
 }
 
 func FuzzDecodeListApps(f *testing.F) {
-	f.Add(unhex(f, "0c 00 00 0c 00 01 00 00 00 06 45 52 52 5f 4f 4b 0f 00 02 0c 00 00 00 01 0b 00 03 00 00 00 01 74 0d 00 06 0b 0b 00 00 00 01 00 00 00 01 6b 00 00 00 01 76 00 00 00"))
+	f.Add(wirevec.Bytes("0c 00 00 0c 00 01 00 00 00 06 45 52 52 5f 4f 4b 0f 00 02 0c 00 00 00 01 0b 00 03 00 00 00 01 74 0d 00 06 0b 0b 00 00 00 01 00 00 00 01 6b 00 00 00 01 76 00 00 00"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r := thrift.NewReader(b)
 		if _, _, err := r.ReadWrapperBegin(); err != nil {

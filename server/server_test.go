@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"encoding/hex"
 	"fmt"
 	"strings"
 	"testing"
@@ -14,62 +13,17 @@ import (
 
 	"github.com/dupbridge/dupbridge/codec"
 	"github.com/dupbridge/dupbridge/idl/gen/meta"
+	"github.com/dupbridge/dupbridge/internal/wirevec"
 	"github.com/dupbridge/dupbridge/mutation"
 	"github.com/dupbridge/dupbridge/thrift"
 )
-
-func unhex(t testing.TB, s string) []byte {
-	t.Helper()
-	var clean strings.Builder
-	for _, line := range strings.Split(s, "\n") {
-		if i := strings.Index(line, ":"); i >= 0 {
-			line = line[i+1:]
-		}
-		clean.WriteString(strings.ReplaceAll(line, " ", ""))
-	}
-	b, err := hex.DecodeString(clean.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 // TestQueryConfigNotFoundGolden replays the worked example of wire.md §1.13:
 // the request bytes go in, and the response must be the documented bytes
 // exactly (the bridge advertises 10.0.0.2:34601, like the example's meta).
 func TestQueryConfigNotFoundGolden(t *testing.T) {
-	req := unhex(t, `
-0000: 52 44 53 4e 00 00 00 00 c0 00 00 00 00 00 00 00
-0010: 18 00 00 00 00 00 00 00 01 00 00 00 00 00 00 00
-0020: 88 77 66 55 44 33 22 11 52 50 43 5f 43 4d 5f 51
-0030: 55 45 52 59 5f 50 41 52 54 49 54 49 4f 4e 5f 43
-0040: 4f 4e 46 49 47 5f 42 59 5f 49 4e 44 45 58 00 00
-0050: 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
-0060: 00 00 00 00 00 00 00 00 41 04 00 00 00 00 00 00
-0070: 01 00 29 87 01 00 00 0a 88 13 00 00 00 00 00 00
-0080: 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
-0090: 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
-00a0: 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
-00b0: 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
-00c0: 0c 00 00 0b 00 01 00 00 00 04 74 65 6d 70 0f 00
-00d0: 02 08 00 00 00 00 00 00`)
-	want := unhex(t, `
-0000: 52 44 53 4e 00 00 00 00 c0 00 00 00 00 00 00 00
-0010: 3a 00 00 00 00 00 00 00 01 00 00 00 00 00 00 00
-0020: 88 77 66 55 44 33 22 11 52 50 43 5f 43 4d 5f 51
-0030: 55 45 52 59 5f 50 41 52 54 49 54 49 4f 4e 5f 43
-0040: 4f 4e 46 49 47 5f 42 59 5f 49 4e 44 45 58 5f 41
-0050: 43 4b 00 00 00 00 00 00 00 00 00 00 00 00 00 00
-0060: 00 00 00 00 00 00 00 00 40 04 00 00 00 00 00 00
-0070: 01 00 29 87 02 00 00 0a 88 13 00 00 00 00 00 00
-0080: 00 00 00 00 00 00 00 00 45 52 52 5f 4f 4b 00 00
-0090: 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
-00a0: 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
-00b0: 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
-00c0: 0c 00 00 0c 00 01 00 00 00 14 45 52 52 5f 4f 42
-00d0: 4a 45 43 54 5f 4e 4f 54 5f 46 4f 55 4e 44 08 00
-00e0: 02 00 00 00 00 08 00 03 00 00 00 00 02 00 04 00
-00f0: 0f 00 05 0c 00 00 00 00 00 00`)
+	req := wirevec.Bytes(wirevec.RDSNQueryConfigRequest)
+	want := wirevec.Bytes(wirevec.RDSNQueryConfigResponse)
 	s := startServer(t, testConfig(t, nil), newFakeShipper(nil, true), nil)
 	cl := dial(t, s, codec.FramingRDSN)
 	cl.send(req)
@@ -98,7 +52,7 @@ func partitionConfigGolden(t testing.TB, hostPort bool) []byte {
 0f 000a 0c 00000000
 0f 000b 0c 00000000`
 	}
-	return unhex(t, s+"\n00")
+	return wirevec.Bytes(s + "\n00")
 }
 
 func TestQueryConfigLayout(t *testing.T) {
@@ -121,7 +75,7 @@ func TestQueryConfigLayout(t *testing.T) {
 				if string(got.ErrorName) != codec.ErrorOK || string(got.RPCName) != codec.RPCQueryPartitionConfigByIndex+"_ACK" || got.ID != 7 {
 					t.Fatalf("header: err %q name %q id %d", got.ErrorName, got.RPCName, got.ID)
 				}
-				want := unhex(t, `0c 0000 0c 0001 00000006 4552525f4f4b 08 0002 00000005 08 0003 00000004 02 0004 01 0f 0005 0c 00000001`)
+				want := wirevec.Bytes(`0c 0000 0c 0001 00000006 4552525f4f4b 08 0002 00000005 08 0003 00000004 02 0004 01 0f 0005 0c 00000001`)
 				want = append(want, partitionConfigGolden(t, hp)...)
 				want = append(want, 0, 0)
 				if !bytes.Equal(got.Body, want) {

@@ -11,78 +11,19 @@ import (
 	"testing"
 
 	"github.com/dupbridge/dupbridge/codec"
+	"github.com/dupbridge/dupbridge/internal/wirevec"
 )
 
-// Frames from wire.md, as its hex dumps: §1.13 (RDSN request and
-// response) and §2.7 (THFT v0, v1, success response, error response).
-const (
-	hexRDSNReq = `
-0000: 52 44 53 4e 00 00 00 00 c0 00 00 00 00 00 00 00
-0010: 18 00 00 00 00 00 00 00 01 00 00 00 00 00 00 00
-0020: 88 77 66 55 44 33 22 11 52 50 43 5f 43 4d 5f 51
-0030: 55 45 52 59 5f 50 41 52 54 49 54 49 4f 4e 5f 43
-0040: 4f 4e 46 49 47 5f 42 59 5f 49 4e 44 45 58 00 00
-0050: 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
-0060: 00 00 00 00 00 00 00 00 41 04 00 00 00 00 00 00
-0070: 01 00 29 87 01 00 00 0a 88 13 00 00 00 00 00 00
-0080: 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
-0090: 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
-00a0: 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
-00b0: 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
-00c0: 0c 00 00 0b 00 01 00 00 00 04 74 65 6d 70 0f 00
-00d0: 02 08 00 00 00 00 00 00`
-	hexRDSNResp = `
-0000: 52 44 53 4e 00 00 00 00 c0 00 00 00 00 00 00 00
-0010: 3a 00 00 00 00 00 00 00 01 00 00 00 00 00 00 00
-0020: 88 77 66 55 44 33 22 11 52 50 43 5f 43 4d 5f 51
-0030: 55 45 52 59 5f 50 41 52 54 49 54 49 4f 4e 5f 43
-0040: 4f 4e 46 49 47 5f 42 59 5f 49 4e 44 45 58 5f 41
-0050: 43 4b 00 00 00 00 00 00 00 00 00 00 00 00 00 00
-0060: 00 00 00 00 00 00 00 00 40 04 00 00 00 00 00 00
-0070: 01 00 29 87 02 00 00 0a 88 13 00 00 00 00 00 00
-0080: 00 00 00 00 00 00 00 00 45 52 52 5f 4f 4b 00 00
-0090: 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
-00a0: 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
-00b0: 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
-00c0: 0c 00 00 0c 00 01 00 00 00 14 45 52 52 5f 4f 42
-00d0: 4a 45 43 54 5f 4e 4f 54 5f 46 4f 55 4e 44 08 00
-00e0: 02 00 00 00 00 08 00 03 00 00 00 00 02 00 04 00
-00f0: 0f 00 05 0c 00 00 00 00 00 00`
-	hexTHFTv0 = `
-0000: 54 48 46 54 00 00 00 00 00 00 00 30 00 00 00 00
-0010: 00 00 00 2b 00 00 00 00 00 00 00 02 00 00 00 05
-0020: 00 00 03 e8 00 00 3d e3 b1 36 b8 2b 96 d0 c6 25
-0030: 80 01 00 01 00 00 00 11 52 50 43 5f 52 52 44 42
-0040: 5f 52 52 44 42 5f 47 45 54 00 00 00 01 0c 00 01
-0050: 00 00 00 06 00 03 68 6b 31 73 00`
-	hexTHFTv1 = `
-0000: 54 48 46 54 00 00 00 01 00 00 00 25 00 00 00 2b
-0010: 08 00 01 00 00 00 02 08 00 02 00 00 00 05 08 00
-0020: 03 00 00 03 e8 0a 00 04 b1 36 b8 2b 96 d0 c6 25
-0030: 02 00 05 00 00 80 01 00 01 00 00 00 11 52 50 43
-0040: 5f 52 52 44 42 5f 52 52 44 42 5f 47 45 54 00 00
-0050: 00 01 0c 00 01 00 00 00 06 00 03 68 6b 31 73 00`
-	hexTHFTOK = `
-0000: 00 00 00 66 00 00 00 06 45 52 52 5f 4f 4b 80 01
-0010: 00 02 00 00 00 15 52 50 43 5f 52 52 44 42 5f 52
-0020: 52 44 42 5f 47 45 54 5f 41 43 4b 00 00 00 01 0c
-0030: 00 00 08 00 01 00 00 00 00 0c 00 02 00 00 00 01
-0040: 76 08 00 03 00 00 00 02 08 00 04 00 00 00 05 0b
-0050: 00 06 00 00 00 0e 31 30 2e 30 2e 30 2e 31 3a 33
-0060: 34 38 30 31 00 00`
-	hexTHFTErr = `
-0000: 00 00 00 3d 00 00 00 14 45 52 52 5f 4f 42 4a 45
-0010: 43 54 5f 4e 4f 54 5f 46 4f 55 4e 44 80 01 00 02
-0020: 00 00 00 15 52 50 43 5f 52 52 44 42 5f 52 52 44
-0030: 42 5f 47 45 54 5f 41 43 4b 00 00 00 01`
-)
-
-// unhex reads a wire.md dump (or plain hex) with the decoder's own parser.
-func unhex(t *testing.T, s string) []byte {
+// unhex parses a wire.md dump with the decoder's own parser (which reads
+// them from files and stdin) and checks it against wirevec's reading.
+func unhex(t *testing.T, dump string) []byte {
 	t.Helper()
-	b, err := parseHex([]byte(s))
+	b, err := parseHex([]byte(dump))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if want := wirevec.Bytes(dump); !bytes.Equal(b, want) {
+		t.Fatalf("parseHex % x, want % x", b, want)
 	}
 	return b
 }
@@ -156,33 +97,33 @@ func TestDecodeWireExamples(t *testing.T) {
 		role string
 		want map[string]any
 	}{
-		{"rdsn request §1.13", hexRDSNReq, "auto", map[string]any{
+		{"rdsn request §1.13", wirevec.RDSNQueryConfigRequest, "auto", map[string]any{
 			"framing": "RDSN", "kind": "request", "rpc_name": "RPC_CM_QUERY_PARTITION_CONFIG_BY_INDEX",
 			"id": 1, "trace_id": "0x1122334455667788", "gpid": "0.0", "context": "0x441",
 			"flags.is_forward_supported": true, "flags.serialize_format": 1, "timeout_ms": 5000,
 			"from_address": "10.0.0.1:34601", "body_length": 24, "crc.ok": true,
 			"body.app_name": "temp", "body.partition_indices": []any{},
 		}},
-		{"rdsn response §1.13", hexRDSNResp, "client", map[string]any{
+		{"rdsn response §1.13", wirevec.RDSNQueryConfigResponse, "client", map[string]any{
 			"kind": "response", "rpc_name": "RPC_CM_QUERY_PARTITION_CONFIG_BY_INDEX_ACK", "context": "0x440",
 			"from_address": "10.0.0.2:34601", "error_name": "ERR_OK", "body_length": 58,
 			"body.err": "ERR_OBJECT_NOT_FOUND", "body.app_id": 0, "body.is_stateful": false, "body.partitions": []any{},
 		}},
-		{"thft v0 §2.7", hexTHFTv0, "server", map[string]any{
+		{"thft v0 §2.7", wirevec.THFTGetRequestV0, "server", map[string]any{
 			"framing": "THFT", "kind": "request", "rpc_name": "RPC_RRDB_RRDB_GET", "id": 1, "gpid": "2.5",
 			"timeout_ms": 1000, "thread_hash": 15843, "partition_hash": "0xb136b82b96d0c625",
 			"thft_version": 0, "message_type": "CALL", "body.key.hex": "0003686b3173", "body.key.hash_key": "hk1", "body.key.sort_key": "s",
 		}},
-		{"thft v1 §2.7", hexTHFTv1, "auto", map[string]any{
+		{"thft v1 §2.7", wirevec.THFTGetRequestV1, "auto", map[string]any{
 			"rpc_name": "RPC_RRDB_RRDB_GET", "gpid": "2.5", "thread_hash": 15843, "thft_version": 1,
 			"flags.is_backup_request": false, "body.key.hex": "0003686b3173", "body.key.hash_key": "hk1", "body.key.sort_key": "s",
 		}},
-		{"thft ok response §2.7", hexTHFTOK, "auto", map[string]any{
+		{"thft ok response §2.7", wirevec.THFTGetResponseOK, "auto", map[string]any{
 			"framing": "THFT", "kind": "response", "rpc_name": "RPC_RRDB_RRDB_GET_ACK", "id": 1,
 			"error_name": "ERR_OK", "message_type": "REPLY", "gpid": nil,
 			"body.error": 0, "body.value": "v", "body.app_id": 2, "body.partition_index": 5, "body.server": "10.0.0.1:34801",
 		}},
-		{"thft error response §2.7", hexTHFTErr, "client", map[string]any{
+		{"thft error response §2.7", wirevec.THFTGetResponseNotFound, "client", map[string]any{
 			"error_name": "ERR_OBJECT_NOT_FOUND", "body_length": 0, "body": nil, "body_hex": nil,
 		}},
 	}
@@ -205,13 +146,7 @@ func TestDecodeWireExamples(t *testing.T) {
 func TestDecodeDuplicateBody(t *testing.T) {
 	// wire.md §4.6: the worked duplicate_request body with one PUT entry,
 	// framed as the HEAD master sends it.
-	body := unhex(t, `
-0000: 0c 00 00 0f 00 01 0c 00 00 00 01 0a 00 01 00 06
-0010: 0a 24 18 1e 40 00 0c 00 02 00 00 00 11 52 50 43
-0020: 5f 52 52 44 42 5f 52 52 44 42 5f 50 55 54 0c 00
-0030: 03 00 00 00 21 0c 00 00 0c 00 01 00 00 00 06 00
-0040: 03 68 6b 31 73 0c 00 02 00 00 00 01 76 08 00 03
-0050: 00 00 00 00 00 00 03 00 04 01 00 00 00`)
+	body := unhex(t, wirevec.DuplicateRequestBody)
 	h := codec.RequestHeader{ID: 9, RPCName: codec.RPCDuplicate, AppID: 3, PartitionIndex: 1,
 		Context: codec.ContextCppRequest, TimeoutMs: 100000, ThreadHash: codec.ThreadHash(3, 1), PartitionHash: 0xB136B82B96D0C625}
 	frame := codec.AppendRequest(nil, codec.FramingRDSN, &h, body)
@@ -232,7 +167,7 @@ func TestDecodeDuplicateBody(t *testing.T) {
 }
 
 func TestDecodeStreamAndErrors(t *testing.T) {
-	req, v1 := unhex(t, hexRDSNReq), unhex(t, hexTHFTv1)
+	req, v1 := unhex(t, wirevec.RDSNQueryConfigRequest), unhex(t, wirevec.THFTGetRequestV1)
 	two := append(append([]byte(nil), req...), req...)
 
 	lines, err := decodeLines(t, two, decodeOpts{maxSize: codec.DefaultMaxFrameSize})
@@ -278,7 +213,7 @@ func TestDecodeStreamAndErrors(t *testing.T) {
 	}
 
 	// --role server on a response stream is a framing error.
-	_, err = decodeLines(t, unhex(t, hexTHFTOK), decodeOpts{role: "server", maxSize: codec.DefaultMaxFrameSize})
+	_, err = decodeLines(t, unhex(t, wirevec.THFTGetResponseOK), decodeOpts{role: "server", maxSize: codec.DefaultMaxFrameSize})
 	if err == nil {
 		t.Fatal("responses decoded as requests")
 	}
@@ -289,7 +224,7 @@ func TestDecodeTsharkFollow(t *testing.T) {
 	// tshark -q -z follow,tcp,raw,0 layout: node 1's segments are
 	// tab-indented. Node 0 sends the v1 request in two segments, node 1
 	// answers.
-	v1, ok := hex.EncodeToString(unhex(t, hexTHFTv1)), hex.EncodeToString(unhex(t, hexTHFTOK))
+	v1, ok := hex.EncodeToString(unhex(t, wirevec.THFTGetRequestV1)), hex.EncodeToString(unhex(t, wirevec.THFTGetResponseOK))
 	follow := "\n===================================================================\n" +
 		"Follow: tcp,raw\nFilter: tcp.stream eq 0\nNode 0: 10.0.0.9:50000\nNode 1: 10.0.0.1:34801\n" +
 		v1[:40] + "\n" + v1[40:] + "\n\t" + ok + "\n" +
@@ -314,7 +249,7 @@ func TestDecodeCommandFile(t *testing.T) {
 	// dump with offsets.
 	dir := t.TempDir()
 	path := filepath.Join(dir, "stream.hex")
-	b := unhex(t, hexTHFTErr)
+	b := unhex(t, wirevec.THFTGetResponseNotFound)
 	var dump strings.Builder
 	for i := 0; i < len(b); i += 16 {
 		dump.WriteString(hex.EncodeToString([]byte{byte(i >> 8), byte(i)}) + ": ")
