@@ -20,6 +20,10 @@ const (
 	DefaultMaxInflightBytes = 256 << 20
 	DefaultMaxFrameSize     = 16 << 20
 	DefaultShutdownTimeout  = 30 * time.Second
+	// DefaultLaggingWriteThreshold is the lag above which a received entry
+	// counts in dup_lagging_writes (Pegasus's follower uses
+	// dup_lagging_write_threshold_ms, duplication.md §6.1).
+	DefaultLaggingWriteThreshold = 10 * time.Second
 	// FollowerWriteLimit is the follower's [replication]
 	// max_allowed_write_size default (duplication.md §4.1, §5).
 	FollowerWriteLimit = 1 << 20
@@ -90,6 +94,9 @@ type Bridge struct {
 	EventLoops int
 	// FullDuplication: see FullDuplication.
 	FullDuplication FullDuplication
+	// LaggingWriteThreshold: a received entry whose lag (bridge now minus
+	// the entry's master timestamp) exceeds it counts in dup_lagging_writes.
+	LaggingWriteThreshold time.Duration
 }
 
 // FailurePolicy is what happens when a follower keeps failing a part.

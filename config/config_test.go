@@ -38,7 +38,8 @@ func TestParseValid(t *testing.T) {
 		t.Errorf("advertised defaults: %v %q", b.AdvertisedAddr, b.AdvertisedHost)
 	}
 	if b.MaxInflightBytes != DefaultMaxInflightBytes || b.MaxFrameSize != DefaultMaxFrameSize ||
-		!b.SendHostPort || b.ShutdownTimeout != DefaultShutdownTimeout || b.FullDuplication != FullDupReject {
+		!b.SendHostPort || b.ShutdownTimeout != DefaultShutdownTimeout || b.FullDuplication != FullDupReject ||
+		b.LaggingWriteThreshold != DefaultLaggingWriteThreshold || DefaultLaggingWriteThreshold != 10*time.Second {
 		t.Errorf("bridge defaults: %+v", b)
 	}
 	if len(c.Tables) != 1 {
@@ -76,6 +77,9 @@ func TestParseExample(t *testing.T) {
 	if c.Bridge.ShutdownTimeout != 30*time.Second {
 		t.Errorf("shutdown_timeout = %v", c.Bridge.ShutdownTimeout)
 	}
+	if c.Bridge.LaggingWriteThreshold != 10*time.Second {
+		t.Errorf("lagging_write_threshold = %v", c.Bridge.LaggingWriteThreshold)
+	}
 }
 
 func TestParseOptions(t *testing.T) {
@@ -89,6 +93,7 @@ func TestParseOptions(t *testing.T) {
   shutdown_timeout = 5s
   event_loops = 4
   full_duplication = without_checkpoint
+  lagging_write_threshold = 1500ms
 `, 1) + `  app_id = 7
   source_table = src
   follower_table = dst
@@ -106,7 +111,7 @@ func TestParseOptions(t *testing.T) {
 	b := c.Bridge
 	if b.AdvertisedAddr.String() != "10.0.0.9:34601" || b.AdvertisedHost != "bridge.local" || b.HTTPListen != "127.0.0.1:0" ||
 		b.MaxInflightBytes != 1<<30 || b.MaxFrameSize != 4<<20 || b.SendHostPort || b.ShutdownTimeout != 5*time.Second ||
-		b.EventLoops != 4 || b.FullDuplication != FullDupWithoutCheckpoint {
+		b.EventLoops != 4 || b.FullDuplication != FullDupWithoutCheckpoint || b.LaggingWriteThreshold != 1500*time.Millisecond {
 		t.Errorf("bridge = %+v", b)
 	}
 	tb := c.Tables[0]
@@ -153,6 +158,9 @@ func TestParseErrors(t *testing.T) {
 		{"send_host_port", "  cluster_name = B\n", "  cluster_name = B\n  send_host_port = maybe\n", 9, "true or false"},
 		{"cluster_name unknown", "cluster_name = B", "cluster_name = C", 8, "not in [duplication-group]"},
 		{"shutdown timeout", "  cluster_name = B\n", "  cluster_name = B\n  shutdown_timeout = soon\n", 9, "duration"},
+		{"lagging threshold garbage", "  cluster_name = B\n", "  cluster_name = B\n  lagging_write_threshold = 10\n", 9, "positive duration"},
+		{"lagging threshold zero", "  cluster_name = B\n", "  cluster_name = B\n  lagging_write_threshold = 0s\n", 9, "lagging_write_threshold"},
+		{"lagging threshold negative", "  cluster_name = B\n", "  cluster_name = B\n  lagging_write_threshold = -1s\n", 9, "positive duration"},
 		{"event loops", "  cluster_name = B\n", "  cluster_name = B\n  event_loops = -1\n", 9, "1024"},
 		{"full duplication", "  cluster_name = B\n", "  cluster_name = B\n  full_duplication = yes\n", 9, "reject or without_checkpoint"},
 		{"no tables", "[table.temp]\n  follower_cluster = B_real\n", "", 0, "no [table.NAME]"},

@@ -167,6 +167,7 @@ var bridgeKeys = map[string]bool{
 	"listen": true, "advertised_address": true, "advertised_host": true, "http_listen": true,
 	"max_inflight_bytes": true, "max_frame_size": true, "send_host_port": true, "cluster_name": true,
 	"shutdown_timeout": true, "event_loops": true, "full_duplication": true,
+	"lagging_write_threshold": true,
 }
 
 func (p *parser) bridge(f *ini.File, c *Config) {
@@ -175,6 +176,7 @@ func (p *parser) bridge(f *ini.File, c *Config) {
 	b.MaxFrameSize = DefaultMaxFrameSize
 	b.SendHostPort = true
 	b.ShutdownTimeout = DefaultShutdownTimeout
+	b.LaggingWriteThreshold = DefaultLaggingWriteThreshold
 	s, err := f.GetSection(SectionBridge)
 	if err != nil {
 		p.problems = append(p.problems, Problem{Section: SectionBridge, Msg: "missing section (needs at least listen and advertised_address)"})
@@ -280,6 +282,14 @@ func (p *parser) bridge(f *ini.File, c *Config) {
 			p.errKey(sec, "shutdown_timeout", "%q: want a duration such as 30s", v)
 		} else {
 			b.ShutdownTimeout = d
+		}
+	}
+	if v, ok := get("lagging_write_threshold"); ok {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			p.errKey(sec, "lagging_write_threshold", "%q: want a positive duration such as 10s", v)
+		} else {
+			b.LaggingWriteThreshold = d
 		}
 	}
 	if v, ok := get("event_loops"); ok {
