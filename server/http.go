@@ -4,6 +4,10 @@ import (
 	"encoding/json"
 	"net/http"
 	"sort"
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
 )
 
 // TableStatus is one table in /status.
@@ -69,10 +73,38 @@ func (s *Server) Status() Status {
 	return st
 }
 
-// HTTPHandler serves /status (JSON) and /healthz ("ok", or 503 while
-// draining). Any goroutine.
+// PauseResult is the answer of POST /tables/{name}/pause and /resume.
+type PauseResult struct {
+	Table     string `json:"table"`
+	Paused    bool   `json:"paused"`
+	WasPaused bool   `json:"was_paused"`
+}
+
+// HTTPHandler serves /status (JSON), /healthz ("ok", or 503 while
+// draining), /metrics (Prometheus text format, from the Server's registry)
+// and POST /tables/{name}/pause and /resume (404 for a table not
+// configured). Any goroutine.
 func (s *Server) HTTPHandler() http.Handler {
 	mux := http.NewServeMux()
+	errLog, _ := zap.NewStdLogAt(s.log, zap.WarnLevel) // only fails for an invalid level
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{
+		ErrorHandling: promhttp.ContinueOnError,
+		ErrorLog:      errLog,
+	}))
+	pause := func(paused bool) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			name := r.PathValue("name")
+			was, ok := s.setPaused(name, paused, "http "+r.RemoteAddr)
+			if !ok {
+				http.Error(w, "unknown table "+strconv.Quote(name), http.StatusNotFound)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(PauseResult{Table: name, Paused: paused, WasPaused: was})
+		}
+	}
+	mux.HandleFunc("POST /tables/{name}/pause", pause(true))
+	mux.HandleFunc("POST /tables/{name}/resume", pause(false))
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		enc := json.NewEncoder(w)

@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"sync/atomic"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -128,6 +129,8 @@ func (cs *connState) onDuplicate(f *codec.Frame, size int) bool {
 		s.stats.dupRequests.Add(1)
 		s.stats.unknownTable.Add(1)
 		s.stats.dupRetryable.Add(1)
+		s.metrics.unknownRPCs.Inc()
+		s.metrics.unknownTable.Inc()
 		cs.replyNow(f, codec.ErrorObjectNotFound, nil)
 		return true
 	}
@@ -149,6 +152,8 @@ func (cs *connState) onDuplicate(f *codec.Frame, size int) bool {
 	}
 	cs.setStalled(false)
 	s.stats.dupRequests.Add(1)
+	tm := ts.m
+	tm.rpcs.Inc()
 
 	shipped := false
 	defer func() {
@@ -159,17 +164,20 @@ func (cs *connState) onDuplicate(f *codec.Frame, size int) bool {
 
 	if ts.paused.Load() {
 		s.stats.paused.Add(1)
+		tm.refused[causePaused].Inc()
 		cs.replyRetryable(f, "dupbridge: table "+ts.cfg.Name+" is paused")
 		return true
 	}
 	count := s.shipper.PartitionCount(ts.cfg.Name)
 	if count <= 0 {
 		s.stats.noLayout.Add(1)
+		tm.refused[causeNoLayout].Inc()
 		cs.replyRetryable(f, "dupbridge: follower layout of table "+ts.cfg.Name+" is not known yet")
 		return true
 	}
 	if f.Framing == codec.FramingRDSN && f.SerializeFormat() != codec.SerializeThriftBinary {
 		s.stats.malformed.Add(1)
+		tm.refused[causeMalformed].Inc()
 		cs.replyRetryable(f, fmt.Sprintf("dupbridge: unsupported serialize_format %d", f.SerializeFormat()))
 		return true
 	}
@@ -178,6 +186,7 @@ func (cs *connState) onDuplicate(f *codec.Frame, size int) bool {
 	it, err := mutation.NewDupIter(f.Body)
 	if err != nil {
 		s.stats.malformed.Add(1)
+		tm.refused[causeMalformed].Inc()
 		s.log.Warn("malformed duplicate_request", zap.String("remote", cs.remote), zap.String("table", ts.cfg.Name), zap.Error(err))
 		cs.replyRetryable(f, "dupbridge: malformed duplicate_request: "+err.Error())
 		return true
@@ -189,12 +198,28 @@ func (cs *connState) onDuplicate(f *codec.Frame, size int) bool {
 	}()
 	clear(cs.byPart)
 	moved := 0
+	// dup_requests, dup_time_lag_ms and dup_lagging_writes count every
+	// entry read, like Pegasus's follower (pegasus_write_service::duplicate):
+	// before its checks, and the lag only when the clock is past the
+	// entry's timestamp. One histogram observation per entry; the counters
+	// are added once per request.
+	nowUs := time.Now().UnixMicro()
+	received, lagging := 0, 0
+	defer func() { tm.received(received, lagging) }()
 	var e mutation.DupEntry
 	for it.Next(&e) {
+		received++
+		if lag := nowUs - e.Timestamp; lag > 0 {
+			tm.lag.Observe(float64(lag) / 1e3)
+			if lag > s.lagUs {
+				lagging++
+			}
+		}
 		code := e.Code()
 		if !code.Duplicated() {
 			// The follower would answer 4 for it (duplication.md §4.2).
 			s.stats.badTaskCode.Add(1)
+			tm.refused[causeBadTaskCode].Inc()
 			s.log.Warn("duplicate entry with a task code the follower does not apply",
 				zap.String("remote", cs.remote), zap.String("table", ts.cfg.Name), zap.ByteString("task_code", e.TaskCode))
 			cs.replyRetryable(f, fmt.Sprintf("dupbridge: unrecognized task code %q", e.TaskCode))
@@ -202,6 +227,7 @@ func (cs *connState) onDuplicate(f *codec.Frame, size int) bool {
 		}
 		if !e.HasClusterID || !ts.allows(e.ClusterID) {
 			s.stats.clusterIDRej.Add(1)
+			tm.refused[causeClusterID].Inc()
 			s.log.Warn("duplicate entry with a cluster id not accepted ([duplication-group], own id, allowed list)",
 				zap.String("remote", cs.remote), zap.String("table", ts.cfg.Name),
 				zap.Bool("has_cluster_id", e.HasClusterID), zap.Int8("cluster_id", e.ClusterID))
@@ -211,6 +237,7 @@ func (cs *connState) onDuplicate(f *codec.Frame, size int) bool {
 		h, err := e.Hash()
 		if err != nil {
 			s.stats.malformed.Add(1)
+			tm.refused[causeMalformed].Inc()
 			s.log.Warn("malformed duplicate entry", zap.String("remote", cs.remote), zap.String("table", ts.cfg.Name), zap.Error(err))
 			cs.replyRetryable(f, "dupbridge: malformed entry: "+err.Error())
 			return true
@@ -230,6 +257,7 @@ func (cs *connState) onDuplicate(f *codec.Frame, size int) bool {
 	}
 	if err := it.Err(); err != nil {
 		s.stats.malformed.Add(1)
+		tm.refused[causeMalformed].Inc()
 		s.log.Warn("malformed duplicate_request", zap.String("remote", cs.remote), zap.String("table", ts.cfg.Name), zap.Error(err))
 		cs.replyRetryable(f, "dupbridge: malformed duplicate_request: "+err.Error())
 		return true
@@ -300,6 +328,9 @@ func (cs *connState) onDuplicate(f *codec.Frame, size int) bool {
 		}
 	}
 	s.stats.dupSuperseded.Add(int64(superseded))
+	if superseded > 0 {
+		tm.superseded.Add(float64(superseded))
+	}
 	if len(parts) == 0 {
 		// Every entry was superseded by newer writes already forwarded:
 		// nothing to apply, and the master may go on.
@@ -324,6 +355,9 @@ func (cs *connState) onDuplicate(f *codec.Frame, size int) bool {
 	s.stats.dupEntries.Add(int64(len(entries)))
 	s.stats.dupParts.Add(int64(len(parts)))
 	s.stats.dupMoved.Add(int64(moved))
+	if moved > 0 {
+		tm.moved.Add(float64(moved))
+	}
 	done := p.partDone
 	if ds, ok := s.shipper.(DeferredShipper); ok {
 		for _, pt := range parts {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/dupbridge/dupbridge/codec"
@@ -49,6 +50,10 @@ type Options struct {
 	// which the server stops decoding its requests (a master that does not
 	// read its replies); 4 MiB when 0.
 	MaxOutbound int
+	// Collectors are registered on the Server's Prometheus registry next
+	// to its own metrics (e.g. the follower side's, server/follower). New
+	// fails if one cannot be registered.
+	Collectors []prometheus.Collector
 }
 
 // Server is the bridge's RPC endpoint: a gnet event handler serving the meta
@@ -79,6 +84,10 @@ type Server struct {
 	inflight    atomic.Int64
 	stats       counters
 
+	reg     *prometheus.Registry // served at /metrics
+	metrics *serverMetrics
+	lagUs   int64 // lagging_write_threshold in µs
+
 	draining atomic.Bool
 
 	mu      sync.Mutex
@@ -96,7 +105,8 @@ type Server struct {
 type tableState struct {
 	cfg     *config.Table
 	paused  atomic.Bool
-	allowed [128]bool // cluster ids accepted in entries (config.Config.Allows)
+	m       *tableMetrics // set by newMetrics
+	allowed [128]bool     // cluster ids accepted in entries (config.Config.Allows)
 
 	// order drops writes older than one of the same key already forwarded
 	// (keyorder); shipMu makes its decisions and the Ship calls of this
@@ -169,6 +179,10 @@ func New(opts Options) (*Server, error) {
 	if s.maxInflight <= 0 {
 		s.maxInflight = config.DefaultMaxInflightBytes
 	}
+	s.lagUs = opts.Config.Bridge.LaggingWriteThreshold.Microseconds()
+	if s.lagUs <= 0 {
+		s.lagUs = config.DefaultLaggingWriteThreshold.Microseconds()
+	}
 	for i := range opts.Config.Tables {
 		t := &opts.Config.Tables[i]
 		ts := &tableState{cfg: t, order: keyorder.New(keyorder.Options{})}
@@ -178,6 +192,9 @@ func New(opts Options) (*Server, error) {
 		}
 		s.tables[t.Name] = ts
 		s.byAppID[t.AppID] = ts
+	}
+	if err := s.newMetrics(); err != nil {
+		return nil, fmt.Errorf("server: metrics: %w", err)
 	}
 	return s, nil
 }
@@ -300,14 +317,30 @@ func (s *Server) Ready() <-chan struct{} { return s.ready }
 func (s *Server) Stats() Stats { return s.stats.snapshot(s.inflight.Load()) }
 
 // SetPaused pauses or resumes a table: while paused, masters get a retryable
-// error and nothing is shipped. It reports whether the table exists.
+// error (13, never 4) and nothing is shipped. It reports whether the table
+// exists. Each call is logged. Any goroutine.
 func (s *Server) SetPaused(table string, paused bool) bool {
+	_, ok := s.setPaused(table, paused, "api")
+	return ok
+}
+
+// setPaused is SetPaused, logging who asked (source); it also reports the
+// state before the call.
+func (s *Server) setPaused(table string, paused bool, source string) (was, ok bool) {
 	ts := s.tables[table]
 	if ts == nil {
-		return false
+		return false, false
 	}
-	ts.paused.Store(paused)
-	return true
+	was = ts.paused.Swap(paused)
+	msg := "table resumed"
+	if paused {
+		msg = "table paused: masters get a retryable error, nothing is shipped"
+	}
+	if was == paused {
+		msg = "table pause state unchanged"
+	}
+	s.log.Info(msg, zap.String("table", table), zap.Bool("paused", paused), zap.Bool("was_paused", was), zap.String("by", source))
+	return was, true
 }
 
 // OnBoot records the engine and the bound address. Called once by gnet.

@@ -2,8 +2,9 @@ package server
 
 import "sync/atomic"
 
-// Stats is a snapshot of the server's counters (Prometheus export can come
-// later; every field is a monotonic count unless marked as a gauge).
+// Stats is a snapshot of the server's counters (every field is a monotonic
+// count unless marked as a gauge). GET /metrics exports them as dupbridge_*
+// metrics (metrics.go), with per-table counterparts where they apply.
 type Stats struct {
 	ConnectionsOpened int64 `json:"connections_opened"`
 	ConnectionsOpen   int64 `json:"connections_open"` // gauge
