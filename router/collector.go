@@ -13,6 +13,10 @@ import (
 // label sets depend on the tables.
 type Collector struct {
 	Tables func() []*Table
+	// Label, when set, gives the value of the table label of a Table (e.g.
+	// the name its users know it by); the follower table name
+	// (Stats().Table) when nil.
+	Label func(*Table) string
 }
 
 // Describe implements prometheus.Collector (unchecked: sends nothing).
@@ -74,6 +78,9 @@ func (c Collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		st := t.Stats()
 		tn := st.Table
+		if c.Label != nil {
+			tn = c.Label(t)
+		}
 		for i, p := range st.Partitions {
 			pi := strconv.Itoa(i)
 			counter(shippedBatches, p.ShippedBatches, tn, pi)

@@ -64,3 +64,30 @@ func TestCollector(t *testing.T) {
 		}
 	}
 }
+
+// TestCollectorLabel: Label renames the table label of every series.
+func TestCollectorLabel(t *testing.T) {
+	tb := openTable(t, newFake(2), nil)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(Collector{Tables: func() []*Table { return []*Table{tb} }, Label: func(*Table) string { return "bridge_name" }})
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "table" {
+					n++
+					if l.GetValue() != "bridge_name" {
+						t.Errorf("%s: table=%q", mf.GetName(), l.GetValue())
+					}
+				}
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no series with a table label")
+	}
+}
