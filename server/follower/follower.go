@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/dupbridge/dupbridge/codec"
@@ -301,4 +302,53 @@ func (s *Set) closeMetas() {
 	for _, m := range s.metas {
 		_ = m.Close()
 	}
+}
+
+// Collector returns the Prometheus collector of the follower side, for
+// server.Options.Collectors: the routers' dupbridge_router_* metrics and,
+// per configured table, Pegasus's master-side duplication metrics for what
+// the bridge ships to the follower (duplication.md §6.1). The table label is
+// the configured table name (the name masters use), as in the server's
+// metrics. Tables not open yet report zero.
+func (s *Set) Collector() prometheus.Collector { return setCollector{s: s} }
+
+type setCollector struct{ s *Set }
+
+// Describe implements prometheus.Collector: unchecked, like
+// router.Collector (the router's label sets depend on the layouts).
+func (setCollector) Describe(chan<- *prometheus.Desc) {}
+
+// Collect implements prometheus.Collector.
+func (c setCollector) Collect(ch chan<- prometheus.Metric) {
+	tl := []string{"table"}
+	var (
+		okReqs = prometheus.NewDesc("dup_shipped_successful_requests",
+			"Duplicate RPCs to the follower acknowledged OK; mirrors the Pegasus master metric dup_shipped_successful_requests.", tl, nil)
+		failReqs = prometheus.NewDesc("dup_shipped_failed_requests",
+			"Failed duplicate RPC attempts to the follower, each retry counted; mirrors the Pegasus master metric dup_shipped_failed_requests.", tl, nil)
+		bytes = prometheus.NewDesc("dup_shipped_bytes",
+			"Body bytes of duplicate requests acknowledged by the follower; mirrors the Pegasus master metric dup_shipped_bytes (which also counts headers).", tl, nil)
+	)
+	var open []*router.Table
+	names := make(map[*router.Table]string, len(c.s.tables))
+	for name, e := range c.s.tables {
+		var rpcs, retries, shipped uint64
+		if rt := e.rt.Load(); rt != nil {
+			open = append(open, rt)
+			names[rt] = name
+			st := rt.Stats()
+			for _, p := range st.Partitions {
+				rpcs += p.RPCs
+				retries += p.Retries
+				shipped += p.ShippedBytes
+			}
+		}
+		ch <- prometheus.MustNewConstMetric(okReqs, prometheus.CounterValue, float64(rpcs), name)
+		ch <- prometheus.MustNewConstMetric(failReqs, prometheus.CounterValue, float64(retries), name)
+		ch <- prometheus.MustNewConstMetric(bytes, prometheus.CounterValue, float64(shipped), name)
+	}
+	router.Collector{
+		Tables: func() []*router.Table { return open },
+		Label:  func(t *router.Table) string { return names[t] },
+	}.Collect(ch)
 }

@@ -5,8 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/dupbridge/dupbridge/codec"
 	"github.com/dupbridge/dupbridge/config"
@@ -50,6 +56,7 @@ func TestEndToEnd(t *testing.T) {
   master_cluster = A
 [table.made]
   follower_cluster = F
+  follower_table = made_f
   follower_partition_count = 4
 `, sim.MetaAddr())
 	cfg, err := config.Parse([]byte(text), "e2e.ini")
@@ -62,7 +69,8 @@ func TestEndToEnd(t *testing.T) {
 	}
 	openCtx, stopOpening := context.WithCancel(ctx)
 	fs.Open(openCtx)
-	srv, err := server.New(server.Options{Config: cfg, Shipper: fs, Creator: fs, Listen: "127.0.0.1:0", HTTPListen: "-"})
+	srv, err := server.New(server.Options{Config: cfg, Shipper: fs, Creator: fs, Listen: "127.0.0.1:0", HTTPListen: "-",
+		Collectors: []prometheus.Collector{fs.Collector()}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,5 +172,80 @@ func TestEndToEnd(t *testing.T) {
 	st := srv.Stats()
 	if st.DupAcked != requests || st.DupEntries != requests*perRequest || st.InflightBytes != 0 {
 		t.Errorf("stats: %+v", st)
+	}
+	checkMetrics(t, srv, fs, requests*perRequest)
+}
+
+// checkMetrics scrapes the server's /metrics (with the Set's collector
+// registered) after the end-to-end run: both sides' Pegasus metrics agree
+// with the router statistics, and every table label is the configured name.
+func checkMetrics(t *testing.T, srv *server.Server, fs *Set, entries int) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	srv.HTTPHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("GET /metrics: %d", rec.Code)
+	}
+	got := map[string]float64{}
+	help := map[string]string{}
+	routerSeries := map[string]int{} // table label → dupbridge_router_* series
+	for _, line := range strings.Split(rec.Body.String(), "\n") {
+		if rest, ok := strings.CutPrefix(line, "# HELP "); ok {
+			name, text, _ := strings.Cut(rest, " ")
+			help[name] = text
+			continue
+		}
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			t.Fatalf("sample %q: %v", line, err)
+		}
+		got[line[:i]] = v
+		if strings.HasPrefix(line, "dupbridge_router_") {
+			_, rest, _ := strings.Cut(line, `table="`)
+			tn, _, _ := strings.Cut(rest, `"`)
+			routerSeries[tn]++
+		}
+	}
+	var rpcs, retries, bytes, shippedEntries uint64
+	rs := fs.Stats()["temp"]
+	for _, p := range rs.Partitions {
+		rpcs += p.RPCs
+		retries += p.Retries
+		bytes += p.ShippedBytes
+		shippedEntries += p.ShippedEntries
+	}
+	if rpcs == 0 || bytes == 0 || shippedEntries != uint64(entries) {
+		t.Fatalf("router stats: rpcs %d bytes %d entries %d", rpcs, bytes, shippedEntries)
+	}
+	tests := []struct {
+		series string
+		want   float64
+	}{
+		{`dup_requests{table="temp"}`, float64(entries)},
+		{`dup_time_lag_ms_count{table="temp"}`, float64(entries)},
+		{`dup_shipped_successful_requests{table="temp"}`, float64(rpcs)},
+		{`dup_shipped_failed_requests{table="temp"}`, float64(retries)},
+		{`dup_shipped_bytes{table="temp"}`, float64(bytes)},
+		{`dup_shipped_successful_requests{table="made"}`, 0},
+		{`dup_shipped_bytes{table="made"}`, 0},
+		{`dupbridge_router_partitions{table="temp"}`, 16},
+		{`dupbridge_router_partitions{table="made"}`, 4},
+	}
+	for _, tc := range tests {
+		if g, ok := got[tc.series]; !ok || g != tc.want {
+			t.Errorf("%s = %v (present %v), want %v", tc.series, g, ok, tc.want)
+		}
+	}
+	for _, name := range []string{"dup_shipped_successful_requests", "dup_shipped_failed_requests", "dup_shipped_bytes"} {
+		if !strings.Contains(help[name], "mirrors the Pegasus master metric "+name) {
+			t.Errorf("HELP %s = %q", name, help[name])
+		}
+	}
+	if routerSeries["made_f"] != 0 || routerSeries["made"] == 0 || routerSeries["temp"] == 0 {
+		t.Errorf("router series by table label: %v (want configured names, not made_f)", routerSeries)
 	}
 }
