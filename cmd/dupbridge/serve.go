@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
@@ -85,7 +86,8 @@ func runServe(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
 	fs.Open(openCtx)
 
 	srv, err := server.New(server.Options{Config: cfg, Shipper: fs, Creator: fs, Logger: log,
-		FollowerStatus: func() any { return fs.Stats() }})
+		FollowerStatus: func() any { return fs.Stats() },
+		Collectors:     []prometheus.Collector{fs.Collector()}})
 	if err != nil {
 		stopOpening()
 		_ = fs.Close()
