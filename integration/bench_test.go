@@ -32,17 +32,10 @@ func BenchmarkBridgeVsForwarder(b *testing.B) {
 	if testing.Short() {
 		n = 10_000
 	}
-	gen, err := walwriter.Generate(context.Background(), walwriter.GenOptions{
-		Dir: b.TempDir(), AppID: 5, Partitions: 8, Mutations: n, Seed: 5, FinalEmpty: true,
+	paths, _ := generate(b, walwriter.GenOptions{
+		AppID: 5, Partitions: 8, Mutations: n, Seed: 5, FinalEmpty: true,
 		HashKeys: 20_000, SortKeys: 8, ValueMin: 64, ValueMax: 256,
 	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	var paths []string
-	for _, p := range gen.Partitions {
-		paths = append(paths, p.Dir)
-	}
 	b.Run("ours", func(b *testing.B) {
 		env, err := harness.Start(context.Background(), harness.Options{FollowerPartitions: 8})
 		if err != nil {

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"github.com/dupbridge/dupbridge/internal/testfix"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,25 +14,6 @@ import (
 	"github.com/dupbridge/dupbridge/verify"
 	"github.com/dupbridge/dupbridge/walwriter"
 )
-
-// repoRoot walks up from the test's directory to go.mod.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
-}
 
 func start(t testing.TB, o harness.Options) *harness.Env {
 	t.Helper()
@@ -115,8 +97,7 @@ func TestFixturesThroughBridge(t *testing.T) {
 		}
 		sources = append(sources, source{"regenerated/" + f.Name, p})
 	}
-	shared := filepath.Join(repoRoot(t), "..", "shared", "fixtures")
-	if _, err := os.Stat(shared); err == nil {
+	if shared, ok := testfix.Shared(); ok {
 		for _, f := range walwriter.Fixtures() {
 			// The captured files are named log.1.0.<case>; walreader takes
 			// a file list, so copy each under its plog name.
@@ -153,19 +134,10 @@ func TestGeneratedLayouts(t *testing.T) {
 	if testing.Short() {
 		n = 4_000
 	}
-	gen, err := walwriter.Generate(context.Background(), walwriter.GenOptions{
-		Dir: t.TempDir(), AppID: 3, Partitions: 8, Mutations: n, Seed: 42, FinalEmpty: true,
+	paths, parts := generate(t, walwriter.GenOptions{
+		AppID: 3, Partitions: 8, Mutations: n, Seed: 42, FinalEmpty: true,
 		HashKeys: 2_000, SortKeys: 8, ValueMin: 8, ValueMax: 300,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var paths []string
-	var parts [][]string
-	for _, p := range gen.Partitions {
-		paths = append(paths, p.Dir)
-		parts = append(parts, []string{p.Dir})
-	}
 	for _, m := range []int{4, 8, 16, 32, 5} {
 		t.Run(fmtCount(m), func(t *testing.T) {
 			o := harness.Options{FollowerPartitions: m, Strict: true}
@@ -186,6 +158,23 @@ func TestGeneratedLayouts(t *testing.T) {
 				m, sum.Mutations, sum.Entries, st.DupMoved, len(want.Keys))
 		})
 	}
+}
+
+// generate writes plogs with o (its Dir is a temporary directory) and
+// returns the partitions' plog directories, as one list and one per
+// partition (verify.FromPlogs).
+func generate(t testing.TB, o walwriter.GenOptions) (paths []string, parts [][]string) {
+	t.Helper()
+	o.Dir = t.TempDir()
+	gen, err := walwriter.Generate(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range gen.Partitions {
+		paths = append(paths, p.Dir)
+		parts = append(parts, []string{p.Dir})
+	}
+	return paths, parts
 }
 
 func fmtCount(m int) string { return "follower" + strconv.Itoa(m) }

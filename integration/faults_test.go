@@ -23,19 +23,10 @@ func TestFaultsDuringLongReplay(t *testing.T) {
 	if testing.Short() {
 		n = 100_000
 	}
-	gen, err := walwriter.Generate(context.Background(), walwriter.GenOptions{
-		Dir: t.TempDir(), AppID: 4, Partitions: 8, Mutations: n, Seed: 99, FinalEmpty: true,
+	paths, parts := generate(t, walwriter.GenOptions{
+		AppID: 4, Partitions: 8, Mutations: n, Seed: 99, FinalEmpty: true,
 		HashKeys: 50_000, SortKeys: 8, ValueMin: 8, ValueMax: 128,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var paths []string
-	var parts [][]string
-	for _, p := range gen.Partitions {
-		paths = append(paths, p.Dir)
-		parts = append(parts, []string{p.Dir})
-	}
 	env := start(t, harness.Options{FollowerPartitions: 32, Strict: true})
 	table := env.Opts.Table
 

@@ -3,6 +3,7 @@ package mutation
 import (
 	"bytes"
 	"errors"
+	"github.com/dupbridge/dupbridge/internal/testfix"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -79,28 +80,7 @@ func TestPutFixtureVector(t *testing.T) {
 }
 
 // fixturesDir finds ../shared/fixtures relative to the repository root.
-func fixturesDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.mod above the test directory")
-		}
-		dir = parent
-	}
-	fx := filepath.Join(dir, "..", "shared", "fixtures")
-	if _, err := os.Stat(fx); err != nil {
-		t.Skipf("real plog fixtures not found at ../shared/fixtures (relative to the repo root): %v", err)
-	}
-	return fx
-}
+func fixturesDir(t *testing.T) string { return testfix.SharedOrSkip(t) }
 
 // The payload of decree 1 sits at file offsets 165–195 of the first real
 // file (storage.md §1.11); it must equal our encoding.

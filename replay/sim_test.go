@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/dupbridge/dupbridge/internal/testfix"
 	"io"
 	"os"
 	"path/filepath"
@@ -53,24 +54,6 @@ func testOptions(c *pegasussim.Cluster, paths ...string) Options {
 		Paths:      paths,
 		RetryDelay: 20 * time.Millisecond, // Pegasus waits 1 s; tests need not
 		RPCTimeout: 5 * time.Second,
-	}
-}
-
-// repoRoot walks up from the test's directory to go.mod.
-func repoRoot(t testing.TB) string {
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found")
-		}
-		dir = parent
 	}
 }
 
@@ -180,7 +163,7 @@ func TestReplayFixtures(t *testing.T) {
 		{"log.1.0.handle_real_private_log2", "a", 1, 1},
 		{"log.1.0.all_loaded_are_write_empties", "", 0, 2},
 	}
-	shared := filepath.Join(repoRoot(t), "..", "shared", "fixtures")
+	shared, _ := testfix.Shared()
 	for _, tc := range cases {
 		for _, src := range []string{"regenerated", "real"} {
 			t.Run(tc.name+"/"+src, func(t *testing.T) {

@@ -3,37 +3,15 @@ package walreader_test
 import (
 	"errors"
 	"io"
-	"os"
-	"path/filepath"
 	"testing"
 
+	"github.com/dupbridge/dupbridge/internal/testfix"
 	"github.com/dupbridge/dupbridge/walreader"
 )
 
-// sharedFixtures returns ../shared/fixtures relative to the repository root
-// (found by walking up to go.mod), or skips the test when it is absent.
-func sharedFixtures(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("repository root (go.mod) not found; cannot locate ../shared/fixtures")
-		}
-		dir = parent
-	}
-	fx := filepath.Join(filepath.Dir(dir), "shared", "fixtures")
-	if _, err := os.Stat(fx); err != nil {
-		t.Skipf("captured plog fixtures not present at ../shared/fixtures (relative to the repo root): %v", err)
-	}
-	return fx
-}
+// sharedFixtures returns ../shared/fixtures relative to the repository root,
+// or skips the test when it is absent.
+func sharedFixtures(t testing.TB) string { return testfix.SharedOrSkip(t) }
 
 // readAll reads every mutation (cloned) and the warnings.
 func readAll(t testing.TB, paths []string, opts walreader.Options) ([]*walreader.Mutation, []walreader.Warning, error) {
