@@ -85,6 +85,11 @@ type Bridge struct {
 	// SendHostPort adds the hp_* fields to partition configurations; turn it
 	// off for peers older than Pegasus 2.6 (wire.md §4.1).
 	SendHostPort bool
+	// LegacyPeers are the masters (IPv4 prefixes; a bare address is a /32)
+	// that run Pegasus 2.5 or older: they get no hp_* fields whatever
+	// SendHostPort says. No request field tells a peer's version (wire.md
+	// §4.1), so a mixed fleet is told apart by address.
+	LegacyPeers []netip.Prefix
 	// ClusterName is the bridge's own cluster name as masters know it (their
 	// [pegasus.clusters] key), if any; its id is never accepted in entries.
 	ClusterName string

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -90,6 +91,7 @@ func TestParseOptions(t *testing.T) {
   max_inflight_bytes = 1GiB
   max_frame_size = 4MiB
   send_host_port = false
+  legacy_peers = 10.0.0.5, 192.168.7.0/24
   shutdown_timeout = 5s
   event_loops = 4
   full_duplication = without_checkpoint
@@ -111,7 +113,8 @@ func TestParseOptions(t *testing.T) {
 	b := c.Bridge
 	if b.AdvertisedAddr.String() != "10.0.0.9:34601" || b.AdvertisedHost != "bridge.local" || b.HTTPListen != "127.0.0.1:0" ||
 		b.MaxInflightBytes != 1<<30 || b.MaxFrameSize != 4<<20 || b.SendHostPort || b.ShutdownTimeout != 5*time.Second ||
-		b.EventLoops != 4 || b.FullDuplication != FullDupWithoutCheckpoint || b.LaggingWriteThreshold != 1500*time.Millisecond {
+		b.EventLoops != 4 || b.FullDuplication != FullDupWithoutCheckpoint || b.LaggingWriteThreshold != 1500*time.Millisecond ||
+		fmt.Sprint(b.LegacyPeers) != "[10.0.0.5/32 192.168.7.0/24]" {
 		t.Errorf("bridge = %+v", b)
 	}
 	tb := c.Tables[0]
@@ -156,6 +159,8 @@ func TestParseErrors(t *testing.T) {
 		{"inflight bad", "  cluster_name = B\n", "  cluster_name = B\n  max_inflight_bytes = lots\n", 9, "positive size"},
 		{"inflight below frame", "  cluster_name = B\n", "  cluster_name = B\n  max_inflight_bytes = 1MiB\n", 9, "below max_frame_size"},
 		{"send_host_port", "  cluster_name = B\n", "  cluster_name = B\n  send_host_port = maybe\n", 9, "true or false"},
+		{"legacy_peers garbage", "  cluster_name = B\n", "  cluster_name = B\n  legacy_peers = 10.0.0.1, nope\n", 9, "IPv4 addresses or prefixes"},
+		{"legacy_peers ipv6", "  cluster_name = B\n", "  cluster_name = B\n  legacy_peers = ::1\n", 9, "not IPv4"},
 		{"cluster_name unknown", "cluster_name = B", "cluster_name = C", 8, "not in [duplication-group]"},
 		{"shutdown timeout", "  cluster_name = B\n", "  cluster_name = B\n  shutdown_timeout = soon\n", 9, "duration"},
 		{"lagging threshold garbage", "  cluster_name = B\n", "  cluster_name = B\n  lagging_write_threshold = 10\n", 9, "positive duration"},

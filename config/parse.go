@@ -165,7 +165,7 @@ func (p *parser) group(f *ini.File, c *Config) {
 
 var bridgeKeys = map[string]bool{
 	"listen": true, "advertised_address": true, "advertised_host": true, "http_listen": true,
-	"max_inflight_bytes": true, "max_frame_size": true, "send_host_port": true, "cluster_name": true,
+	"max_inflight_bytes": true, "max_frame_size": true, "send_host_port": true, "legacy_peers": true, "cluster_name": true,
 	"shutdown_timeout": true, "event_loops": true, "full_duplication": true,
 	"lagging_write_threshold": true,
 }
@@ -268,6 +268,32 @@ func (p *parser) bridge(f *ini.File, c *Config) {
 			p.errKey(sec, "send_host_port", "%q: want true or false", v)
 		} else {
 			b.SendHostPort = bv
+		}
+	}
+	if v, ok := get("legacy_peers"); ok && v != "" {
+		for _, item := range strings.Split(v, ",") {
+			item = strings.TrimSpace(item)
+			if item == "" {
+				continue
+			}
+			var pf netip.Prefix
+			var err error
+			if strings.Contains(item, "/") {
+				pf, err = netip.ParsePrefix(item)
+			} else {
+				var a netip.Addr
+				if a, err = netip.ParseAddr(item); err == nil {
+					pf = netip.PrefixFrom(a, a.BitLen())
+				}
+			}
+			if err == nil && !pf.Addr().Unmap().Is4() {
+				err = fmt.Errorf("not IPv4 (Pegasus peers use IPv4 rpc_address, wire.md §1.5)")
+			}
+			if err != nil {
+				p.errKey(sec, "legacy_peers", "%q: want IPv4 addresses or prefixes such as 10.0.0.0/24 (%v)", item, err)
+				continue
+			}
+			b.LegacyPeers = append(b.LegacyPeers, pf.Masked())
 		}
 	}
 	if v, ok := get("cluster_name"); ok && v != "" {

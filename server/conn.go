@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 
@@ -44,6 +45,9 @@ type connState struct {
 	// isStalled: decoding stopped at the in-flight cap (counts stalls once).
 	isStalled bool
 	needFlush bool // parts were shipped deferred in this callback (DeferredShipper)
+	// hostPort: partition configurations sent to this peer carry the hp_*
+	// fields (send_host_port, unless the peer is in legacy_peers).
+	hostPort bool
 
 	mu     sync.Mutex
 	outbox [][]byte // replies completed off the loop, in completion order
@@ -54,12 +58,32 @@ type connState struct {
 
 func newConnState(s *Server, c loopConn, remote string) *connState {
 	return &connState{
-		s:      s,
-		c:      c,
-		dec:    codec.Decoder{Role: codec.RoleServer, MaxFrameSize: s.cfg.Bridge.MaxFrameSize},
-		byPart: map[int]*partBuild{},
-		remote: remote,
+		s:        s,
+		c:        c,
+		dec:      codec.Decoder{Role: codec.RoleServer, MaxFrameSize: s.cfg.Bridge.MaxFrameSize},
+		byPart:   map[int]*partBuild{},
+		remote:   remote,
+		hostPort: s.sendsHostPort(remote),
 	}
+}
+
+// sendsHostPort reports whether the peer at remote (host:port) gets the
+// hp_* fields of partition configurations (wire.md §4.1). Any goroutine.
+func (s *Server) sendsHostPort(remote string) bool {
+	if !s.cfg.Bridge.SendHostPort {
+		return false
+	}
+	ap, err := netip.ParseAddrPort(remote)
+	if err != nil {
+		return true
+	}
+	a := ap.Addr().Unmap()
+	for _, pf := range s.cfg.Bridge.LegacyPeers {
+		if pf.Contains(a) {
+			return false
+		}
+	}
+	return true
 }
 
 // post queues a completed reply and wakes the loop. Any goroutine. The

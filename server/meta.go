@@ -151,26 +151,27 @@ func (cs *connState) onQueryConfig(f *codec.Frame) {
 	}
 	ts := s.tables[string(q.appName)]
 	if ts == nil {
-		cs.replyNow(f, codec.ErrorOK, s.appendQueryCfgResponse(nil, codec.ErrorObjectNotFound, nil, 0, nil))
+		cs.replyNow(f, codec.ErrorOK, s.appendQueryCfgResponse(nil, codec.ErrorObjectNotFound, nil, 0, nil, cs.hostPort))
 		return
 	}
 	n := s.advertisedCount(ts)
 	if n <= 0 {
 		// Follower layout not known yet: a retryable answer (the C++
 		// resolver retries after 1 s; wire.md §5.3).
-		cs.replyNow(f, codec.ErrorOK, s.appendQueryCfgResponse(nil, codec.ErrorBusyCreating, nil, 0, nil))
+		cs.replyNow(f, codec.ErrorOK, s.appendQueryCfgResponse(nil, codec.ErrorBusyCreating, nil, 0, nil, cs.hostPort))
 		return
 	}
 	b, hmark := codec.BeginResponse(cs.wbuf, f, codec.ErrorOK, s.from)
-	b = s.appendQueryCfgResponse(b, codec.ErrorOK, ts, n, q.indices)
+	b = s.appendQueryCfgResponse(b, codec.ErrorOK, ts, n, q.indices, cs.hostPort)
 	cs.wbuf = codec.FinishResponse(b, hmark)
 }
 
 // appendQueryCfgResponse appends the wrapped query_cfg_response (wire.md
 // §4.1): err, app_id, partition_count, is_stateful, partitions. With
 // ts == nil only err is meaningful (the §1.13 "not found" shape). Any
-// goroutine (it reads only immutable and synchronised state).
-func (s *Server) appendQueryCfgResponse(dst []byte, errName string, ts *tableState, count int, indices []int32) []byte {
+// goroutine (it reads only immutable and synchronised state). hostPort adds
+// the hp_* fields to each partition configuration.
+func (s *Server) appendQueryCfgResponse(dst []byte, errName string, ts *tableState, count int, indices []int32, hostPort bool) []byte {
 	w := thrift.Writer{B: dst}
 	w.WrapperBegin(thrift.STRUCT, 0)
 	w.FieldHeader(thrift.STRUCT, 1) // error_code: STRUCT type byte, string payload (wire.md §3)
@@ -200,13 +201,13 @@ func (s *Server) appendQueryCfgResponse(dst []byte, errName string, ts *tableSta
 		if valid == 0 {
 			w.ListHeader(thrift.STRUCT, count)
 			for i := 0; i < count; i++ {
-				s.appendPartitionConfig(&w, appID, int32(i))
+				s.appendPartitionConfig(&w, appID, int32(i), hostPort)
 			}
 		} else {
 			w.ListHeader(thrift.STRUCT, valid)
 			for _, i := range indices {
 				if i >= 0 && int(i) < count {
-					s.appendPartitionConfig(&w, appID, i)
+					s.appendPartitionConfig(&w, appID, i, hostPort)
 				}
 			}
 		}
@@ -219,9 +220,9 @@ func (s *Server) appendQueryCfgResponse(dst []byte, errName string, ts *tableSta
 // appendPartitionConfig appends one partition_configuration (wire.md §4.1):
 // primary = the bridge, no secondaries, max_replica_count 1 (so the health
 // check needs no secondary, duplication.md §1.6 step 8), ballot ≥ 1. The
-// hp_* fields follow unless send_host_port is off (old peers cannot skip
-// them, wire.md §3). Any goroutine.
-func (s *Server) appendPartitionConfig(w *thrift.Writer, appID, pidx int32) {
+// hp_* fields follow when hostPort is set (send_host_port, and the peer not
+// in legacy_peers: old peers cannot skip them, wire.md §3). Any goroutine.
+func (s *Server) appendPartitionConfig(w *thrift.Writer, appID, pidx int32, hostPort bool) {
 	w.FieldHeader(thrift.STRUCT, 1)
 	w.Gpid(appID, pidx)
 	w.FieldHeader(thrift.I64, 2)
@@ -238,7 +239,7 @@ func (s *Server) appendPartitionConfig(w *thrift.Writer, appID, pidx int32) {
 	w.I64(0)
 	w.FieldHeader(thrift.I32, 8)
 	w.I32(0)
-	if s.cfg.Bridge.SendHostPort {
+	if hostPort {
 		w.FieldHeader(thrift.STRUCT, 9)
 		w.HostPort(s.cfg.Bridge.AdvertisedHost, s.cfg.Bridge.AdvertisedAddr.Port(), 1)
 		w.FieldHeader(thrift.LIST, 10)

@@ -56,14 +56,22 @@ func partitionConfigGolden(t testing.TB, hostPort bool) []byte {
 }
 
 func TestQueryConfigLayout(t *testing.T) {
-	for _, hp := range []bool{true, false} {
+	modes := []struct {
+		name  string
+		extra string // added to [dupbridge]
+		hp    bool   // hp_* fields expected (the test peer is 127.0.0.1)
+	}{
+		{"host_port", "", true},
+		{"no_host_port", "  send_host_port = false\n", false},
+		{"legacy_peer", "  legacy_peers = 10.9.9.9, 127.0.0.0/8\n", false},
+		{"other_legacy_peers", "  legacy_peers = 10.9.0.0/16\n", true},
+	}
+	for _, m := range modes {
+		hp := m.hp
 		for _, fr := range []codec.Framing{codec.FramingRDSN, codec.FramingTHFT} {
-			t.Run(fr.String()+map[bool]string{true: "/host_port", false: "/no_host_port"}[hp], func(t *testing.T) {
+			t.Run(fr.String()+"/"+m.name, func(t *testing.T) {
 				cfg := testConfig(t, func(s string) string {
-					if !hp {
-						s = strings.Replace(s, "  cluster_name = B\n", "  cluster_name = B\n  send_host_port = false\n", 1)
-					}
-					return s
+					return strings.Replace(s, "  cluster_name = B\n", "  cluster_name = B\n"+m.extra, 1)
 				})
 				sh := newFakeShipper(map[string]int{"orders": 4}, true)
 				s := startServer(t, cfg, sh, func(o *Options) { o.Ballot = 3 }) // fixed for the golden bytes
