@@ -154,6 +154,13 @@ type Table struct {
 	MasterCluster string
 	// Paused answers masters with a retryable error and ships nothing.
 	Paused bool
+	// VerifyTimetag sets verify_timetag on every PUT and MULTI_PUT entry
+	// forwarded, so that the follower itself keeps the newer of two writes
+	// of a key (timestamp, then cluster id; duplication.md §4.4) even when
+	// they reach it out of order across bridge restarts or from several
+	// bridges. The follower then reads before each such write; deletes
+	// are not covered (they store no timetag).
+	VerifyTimetag bool
 }
 
 // Allows reports whether entries carrying cluster id id are accepted for t:

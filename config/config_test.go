@@ -105,6 +105,7 @@ func TestParseOptions(t *testing.T) {
   skip_after_attempts = 3
   allowed_cluster_ids = 1
   paused = true
+  verify_timetag = true
 `
 	c, err := Parse([]byte(text), "x")
 	if err != nil {
@@ -120,7 +121,7 @@ func TestParseOptions(t *testing.T) {
 	tb := c.Tables[0]
 	if tb.AppID != 7 || tb.SourceTable != "src" || tb.FollowerTable != "dst" || tb.FollowerPartitionCount != 8 ||
 		tb.AdvertisedPartitionCount != 4 || tb.FailurePolicy != PolicySkip || tb.SkipAfterAttempts != 3 ||
-		len(tb.AllowedClusterIDs) != 1 || !tb.Paused {
+		len(tb.AllowedClusterIDs) != 1 || !tb.Paused || !tb.VerifyTimetag {
 		t.Errorf("table = %+v", tb)
 	}
 }
@@ -191,6 +192,7 @@ func TestParseErrors(t *testing.T) {
 		{"master unknown", "", "  master_cluster = Z\n", 11, "not in [duplication-group]"},
 		{"master own", "", "  master_cluster = B\n", 11, "own cluster"},
 		{"paused", "", "  paused = perhaps\n", 11, "true or false"},
+		{"verify_timetag", "", "  verify_timetag = sometimes\n", 11, "true or false"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

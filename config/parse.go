@@ -342,6 +342,7 @@ var tableKeys = map[string]bool{
 	"app_id": true, "source_table": true, "follower_cluster": true, "follower_table": true,
 	"follower_partition_count": true, "advertised_partition_count": true, "failure_policy": true,
 	"skip_after_attempts": true, "allowed_cluster_ids": true, "master_cluster": true, "paused": true,
+	"verify_timetag": true,
 }
 
 func (p *parser) tables(f *ini.File, c *Config) {
@@ -473,6 +474,13 @@ func (p *parser) tables(f *ini.File, c *Config) {
 				p.errKey(sec, "paused", "%q: want true or false", v)
 			}
 			t.Paused = bv
+		}
+		if v, ok := get("verify_timetag"); ok {
+			bv, err := parseBool(v)
+			if err != nil {
+				p.errKey(sec, "verify_timetag", "%q: want true or false", v)
+			}
+			t.VerifyTimetag = bv
 		}
 		c.Tables = append(c.Tables, t)
 	}

@@ -124,3 +124,8 @@ func (c Code) Duplicated() bool {
 // IsDelete reports whether the follower applies the write with the delete
 // flag of the timetag set (duplication.md §4.2 step 4).
 func (c Code) IsDelete() bool { return c == CodeRemove || c == CodeMultiRemove }
+
+// IsPut reports whether c writes values that carry a timetag on the
+// follower (PUT, MULTI_PUT): the ones verify_timetag applies to
+// (duplication.md §4.4).
+func (c Code) IsPut() bool { return c == CodePut || c == CodeMultiPut }

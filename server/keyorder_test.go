@@ -1,6 +1,8 @@
 package server
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -56,5 +58,45 @@ func TestSupersededWritesAreNotForwarded(t *testing.T) {
 	}
 	if st := s.Stats(); st.DupSuperseded != 2 {
 		t.Fatalf("DupSuperseded = %d, want 2", st.DupSuperseded)
+	}
+}
+
+// With verify_timetag, every PUT and MULTI_PUT entry is forwarded with
+// verify_timetag set (the follower then keeps the newer value itself,
+// duplication.md §4.4); REMOVE entries are forwarded unchanged.
+func TestVerifyTimetagMarksPuts(t *testing.T) {
+	cfg := testConfig(t, func(s string) string {
+		return strings.Replace(s, "  master_cluster = A\n", "  master_cluster = A\n  verify_timetag = true\n", 1)
+	})
+	sh := newFakeShipper(map[string]int{"orders": 1}, true)
+	s := startServer(t, cfg, sh, nil)
+	cl := dial(t, s, codec.FramingRDSN)
+	rm := putEntry("r", "s", "", 300, 1)
+	rm.TaskCode = []byte(codec.RPCRemove)
+	rm.RawMessage = mutation.AppendRemove(nil, 0, mutation.AppendRawKey(nil, []byte("r"), []byte("s")))
+	mp := putEntry("m", "s", "", 400, 1)
+	mp.TaskCode = []byte(codec.RPCMultiPut)
+	mp.RawMessage = mutation.AppendMultiPut(nil, 0, &mutation.MultiPutRequest{HashKey: []byte("m"),
+		Kvs: []mutation.KeyValue{{Key: []byte("a"), Value: []byte("v")}}})
+	cl.send(cl.request(1, codec.RPCDuplicate, 5, 0, dupBody(0, putEntry("p", "s", "v", 200, 1), rm, mp)))
+	parts := sh.waitParts(t, 1)
+	if r, err := mutation.ParseDupResponse(cl.recv().Body); err != nil || r.Error != 0 {
+		t.Fatalf("reply %+v %v", r, err)
+	}
+	it, err := mutation.NewDupIter(parts[0].Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var e mutation.DupEntry
+	var got []string
+	for it.Next(&e) {
+		got = append(got, fmt.Sprintf("%s:%v", e.Code(), e.VerifyTimetag))
+		if e.Timestamp == 0 || !e.HasClusterID || e.ClusterID != 1 {
+			t.Errorf("entry lost its timestamp or cluster id: %+v", e)
+		}
+	}
+	want := []string{"RPC_RRDB_RRDB_PUT:true", "RPC_RRDB_RRDB_REMOVE:false", "RPC_RRDB_RRDB_MULTI_PUT:true"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("forwarded %v, want %v", got, want)
 	}
 }

@@ -311,11 +311,20 @@ func (cs *connState) onDuplicate(f *codec.Frame, size int) bool {
 			pb.open = true
 			pb.first = er.ts
 		}
-		if verdict == keyorder.Rewrite {
+		setVerify := ts.cfg.VerifyTimetag && !er.e.VerifyTimetag && er.e.Code().IsPut()
+		switch {
+		case verdict == keyorder.Rewrite || setVerify:
 			e2 := er.e
-			e2.RawMessage = rewritten
+			if verdict == keyorder.Rewrite {
+				e2.RawMessage = rewritten
+			}
+			if setVerify {
+				// duplication.md §4.4: the follower keeps the stored value
+				// when its timetag is not older.
+				e2.VerifyTimetag, e2.HasVerifyTimetag = true, true
+			}
 			pb.w.AppendEntry(&e2)
-		} else {
+		default:
 			pb.w.AppendRaw(er.raw)
 		}
 		pb.total -= len(er.raw)

@@ -41,6 +41,10 @@ type Options struct {
 	// FailurePolicy of the table: "slow" (default) or "skip".
 	FailurePolicy     string
 	SkipAfterAttempts int
+	// VerifyTimetag sets the table's verify_timetag: the bridge marks every
+	// PUT and MULTI_PUT it forwards so that the follower keeps the newer
+	// value of a key (duplication.md §4.4).
+	VerifyTimetag bool
 	// MaxInflightBytes of the bridge (default 64 MiB).
 	MaxInflightBytes int64
 	Logger           *zap.Logger
@@ -126,9 +130,10 @@ follower_cluster = follower
 follower_table = %s
 advertised_partition_count = %d
 failure_policy = %s
+verify_timetag = %v
 %smaster_cluster = master
 `, e.Sim.MetaAddr(), MasterClusterID, FollowerClusterID, e.BridgeAddr, e.BridgeAddr,
-		o.MaxInflightBytes, o.Table, o.Table, o.AdvertisedPartitions, o.FailurePolicy, skip)
+		o.MaxInflightBytes, o.Table, o.Table, o.AdvertisedPartitions, o.FailurePolicy, o.VerifyTimetag, skip)
 	cfg, err := config.Parse([]byte(ini), "harness.ini")
 	if err != nil {
 		return fmt.Errorf("harness: bridge configuration: %w", err)
