@@ -39,6 +39,7 @@ func newRootCmd() *cobra.Command {
 		newSimCmd(g),
 		newReplayCmd(g),
 		newServeCmd(g),
+		newVerifyCmd(g),
 		newDemoCmd(g),
 	)
 	return root
