@@ -5,15 +5,24 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 t="${1:-10s}"
 fail=0
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
 while IFS= read -r line; do
   file="${line%%:*}"; name="${line#*:}"
   dir="./$(dirname "$file")"
   echo "== fuzz $dir $name ($t)"
-  # -fuzzminimizetime 0: a bounded run that ends while the engine is still
-  # minimising a new input reports "context deadline exceeded" as a failure;
-  # a real failing input is still reported and written to testdata.
-  if ! go test -run '^$' -fuzz "^${name}\$" -fuzztime "$t" -fuzzminimizetime 0 "$dir"; then
-    echo "FAIL: $dir $name"; fail=1
+  # -fuzzminimizetime 0: a bounded run is not the place to minimise; a real
+  # failing input is still reported and written to testdata/fuzz.
+  if go test -run '^$' -fuzz "^${name}\$" -fuzztime "$t" -fuzzminimizetime 0 "$dir" 2>&1 | tee "$log"; then
+    continue
   fi
+  # The fuzzing engine sometimes ends a bounded run with "context deadline
+  # exceeded" although no input failed (a worker still busy at the
+  # deadline). That is not a finding: only a written failing input is.
+  if grep -q "context deadline exceeded" "$log" && ! grep -q "Failing input written" "$log"; then
+    echo "note: $dir $name ended at its deadline with no failing input"
+    continue
+  fi
+  echo "FAIL: $dir $name"; fail=1
 done < <(grep -rHoE --include='*_test.go' '^func (Fuzz[A-Za-z0-9_]+)' . | sed -E 's/^\.\///; s/:func /:/' | sort -u)
 exit $fail
