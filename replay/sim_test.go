@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/dupbridge/dupbridge/internal/testfix"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -15,9 +13,10 @@ import (
 	"time"
 
 	"github.com/dupbridge/dupbridge/codec"
+	"github.com/dupbridge/dupbridge/internal/testfix"
 	"github.com/dupbridge/dupbridge/mutation"
 	"github.com/dupbridge/dupbridge/pegasussim"
-	"github.com/dupbridge/dupbridge/walreader"
+	"github.com/dupbridge/dupbridge/verify"
 	"github.com/dupbridge/dupbridge/walwriter"
 )
 
@@ -71,51 +70,23 @@ func dumpValues(t testing.TB, c *pegasussim.Cluster) map[string]string {
 	return out
 }
 
-// expectedValues computes, independently of the replay code, what a
-// follower must hold after every committed idempotent write of the logs is
-// applied in decree order: walreader.Committed plus mutation.Decode.
+// expectedValues is what a follower must hold after every committed
+// idempotent write of the logs is applied in decree order, computed
+// independently of the replay code by verify.FromPlogs; values only (the
+// generated logs carry no TTLs).
 func expectedValues(t testing.TB, dirs []string) map[string]string {
 	t.Helper()
-	want := map[string]string{}
-	for _, d := range dirs {
-		rd, err := walreader.Open([]string{d}, walreader.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		cm := walreader.NewCommitted(rd, walreader.CommittedOptions{})
-		for {
-			m, err := cm.Next()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, u := range m.Updates {
-				if !u.Code.Duplicated() {
-					continue
-				}
-				up, err := mutation.Decode(u.Code, u.Data)
-				if err != nil {
-					t.Fatal(err)
-				}
-				switch u.Code {
-				case mutation.CodePut:
-					want[string(up.Put.Key)] = string(up.Put.Value)
-				case mutation.CodeRemove:
-					delete(want, string(up.RemoveKey))
-				case mutation.CodeMultiPut:
-					for _, kv := range up.MultiPut.Kvs {
-						want[string(mutation.AppendRawKey(nil, up.MultiPut.HashKey, kv.Key))] = string(kv.Value)
-					}
-				case mutation.CodeMultiRemove:
-					for _, sk := range up.MultiRemove.SortKeys {
-						delete(want, string(mutation.AppendRawKey(nil, up.MultiRemove.HashKey, sk)))
-					}
-				}
-			}
-		}
-		rd.Close()
+	parts := make([][]string, len(dirs))
+	for i, d := range dirs {
+		parts[i] = []string{d}
+	}
+	st, err := verify.FromPlogs(parts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make(map[string]string, len(st.Keys))
+	for k, v := range st.Keys {
+		want[k] = string(v.Value)
 	}
 	return want
 }
