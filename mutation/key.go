@@ -38,17 +38,14 @@ func KeyHash(rawKey []byte) uint64 {
 // KeyHashChecked is KeyHash that reports an invalid raw key (ErrBadKey)
 // instead of hashing it as 0.
 func KeyHashChecked(rawKey []byte) (uint64, error) {
-	if len(rawKey) < 2 {
-		return 0, errShortKey
+	hashKey, sortKey, err := SplitRawKey(rawKey)
+	if err != nil {
+		return 0, err
 	}
-	n := int(binary.BigEndian.Uint16(rawKey))
-	if n == 0 {
-		return CRC64(rawKey[2:]), nil
+	if len(hashKey) == 0 {
+		return CRC64(sortKey), nil
 	}
-	if n > len(rawKey)-2 {
-		return 0, errHashKeyOverrun
-	}
-	return CRC64(rawKey[2 : 2+n]), nil
+	return CRC64(hashKey), nil
 }
 
 // Preallocated so that the hot path does not allocate even when failing on
