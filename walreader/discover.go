@@ -43,7 +43,7 @@ func Discover(paths []string) ([]LogSource, error) {
 			files[d] = append(files[d], p)
 			continue
 		}
-		var dirs []string
+		var dirs []plogDir
 		if err := findPlogDirs(p, 0, &dirs); err != nil {
 			return nil, err
 		}
@@ -51,13 +51,13 @@ func Discover(paths []string) ([]LogSource, error) {
 			return nil, fmt.Errorf("%w under %s", ErrNoPlog, p)
 		}
 		for _, d := range dirs {
-			abs, err := filepath.Abs(d)
+			abs, err := filepath.Abs(d.dir)
 			if err != nil {
 				return nil, err
 			}
 			if !seen[abs] {
 				seen[abs] = true
-				out = append(out, LogSource{Key: abs, Paths: []string{d}})
+				out = append(out, LogSource{Key: abs, Paths: []string{d.dir}})
 			}
 		}
 	}
@@ -74,13 +74,22 @@ func Discover(paths []string) ([]LogSource, error) {
 	return out, nil
 }
 
-func findPlogDirs(dir string, depth int, out *[]string) error {
+// plogDir is a directory holding plog files, and its files in index order.
+type plogDir struct {
+	dir   string
+	files []FileInfo
+}
+
+// findPlogDirs appends the plog directories at or under dir, in name order:
+// dir itself when it holds plog files, else those found in its
+// subdirectories, down to depth 4 (storage.md §1.1).
+func findPlogDirs(dir string, depth int, out *[]plogDir) error {
 	fs, err := ListDir(dir)
 	if err != nil {
 		return fmt.Errorf("walreader: %w", err)
 	}
 	if len(fs) > 0 {
-		*out = append(*out, dir)
+		*out = append(*out, plogDir{dir, fs})
 		return nil
 	}
 	if depth >= 4 {

@@ -86,36 +86,21 @@ func ListDir(dir string) ([]FileInfo, error) {
 	return out, nil
 }
 
-// logDirs lists the logs under dir: dir itself when it holds plog files,
-// else its plog/ subdirectory (a replica directory), else the plog/
-// directories of its subdirectories (a reps/ directory holding
-// <app>.<partition>.<type> replicas, storage.md §1.1), in name order.
+// logDirs lists the logs under dir, found as Discover finds them: dir
+// itself when it holds plog files, else the plog directories below it (a
+// replica directory's plog/, a reps/ directory's <app>.<partition>.<type>/plog,
+// storage.md §1.1), in name order.
 func logDirs(dir string) ([][]FileInfo, error) {
-	fs, err := ListDir(dir)
-	if err != nil {
+	var ds []plogDir
+	if err := findPlogDirs(dir, 0, &ds); err != nil {
 		return nil, err
 	}
-	if len(fs) > 0 {
-		return [][]FileInfo{fs}, nil
+	if len(ds) == 0 {
+		return nil, fmt.Errorf("%w under %s (no log.<index>.<start_offset> files)", ErrNoPlog, dir)
 	}
-	if fs, err := ListDir(filepath.Join(dir, "plog")); err == nil && len(fs) > 0 {
-		return [][]FileInfo{fs}, nil
-	}
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, fmt.Errorf("walreader: list %s: %w", dir, err)
-	}
-	var out [][]FileInfo
-	for _, e := range ents {
-		if !e.IsDir() {
-			continue
-		}
-		if fs, err := ListDir(filepath.Join(dir, e.Name(), "plog")); err == nil && len(fs) > 0 {
-			out = append(out, fs)
-		}
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("walreader: %s: no log.<index>.<start_offset> files (nor plog/ or */plog/ directories)", dir)
+	out := make([][]FileInfo, len(ds))
+	for i, d := range ds {
+		out[i] = d.files
 	}
 	return out, nil
 }
@@ -150,8 +135,9 @@ type Reader struct {
 	done     bool
 }
 
-// Open prepares a Reader over paths: plog directories (or a replica
-// directory holding plog/, or a directory of replica directories), or plog
+// Open prepares a Reader over paths: plog directories (or directories
+// holding them, as Discover finds them: a replica directory holding plog/,
+// a directory of replica directories, a data root), or plog
 // files (log.<index>.<start_offset>, optionally with a further suffix).
 // Files of one directory are read in index order; consecutive indexes and
 // offsets are required (storage.md §1.9 step 1).
