@@ -127,13 +127,15 @@ func benchReplay(b *testing.B, fresh func() error, run func(replay.Options) (rep
 	b.ReportMetric(half.LatencyP99Ms, "p99-ms@half-rate")
 }
 
-// forwarders is one plain TCP forwarder per target address.
+// forwarders is one plain TCP forwarder per target address. close waits
+// for every goroutine it started, the copying ones included.
 type forwarders struct {
-	front map[string]string // target -> forwarder address
-	lns   []net.Listener
-	wg    sync.WaitGroup
-	mu    sync.Mutex
-	conns []net.Conn
+	front  map[string]string // target -> forwarder address
+	lns    []net.Listener
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	closed bool
+	conns  []net.Conn
 }
 
 func startForwarders(targets []string) (*forwarders, error) {
@@ -165,10 +167,17 @@ func (f *forwarders) serve(ln net.Listener, target string) {
 			continue
 		}
 		f.mu.Lock()
+		if f.closed { // accepted just before close
+			f.mu.Unlock()
+			c.Close()
+			up.Close()
+			return
+		}
 		f.conns = append(f.conns, c, up)
+		f.wg.Add(2)
 		f.mu.Unlock()
-		go func() { io.Copy(up, c); up.(*net.TCPConn).CloseWrite() }()
-		go func() { io.Copy(c, up); c.(*net.TCPConn).CloseWrite() }()
+		go func() { defer f.wg.Done(); io.Copy(up, c); up.(*net.TCPConn).CloseWrite() }()
+		go func() { defer f.wg.Done(); io.Copy(c, up); c.(*net.TCPConn).CloseWrite() }()
 	}
 }
 
@@ -186,6 +195,7 @@ func (f *forwarders) close() {
 		ln.Close()
 	}
 	f.mu.Lock()
+	f.closed = true
 	for _, c := range f.conns {
 		c.Close()
 	}
