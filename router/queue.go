@@ -135,23 +135,18 @@ func (t *Table) finishLocked(q *queue, items []*item, r Result, calls *[]func())
 		q.items = nil // let the backing array go
 		return
 	}
-	gone := make(map[*item]bool, len(items))
-	for _, it := range items {
-		gone[it] = true
-	}
-	kept := q.items[:0]
+	// items is a subsequence of q.items (both in queue order): one merge
+	// walk, no allocation per completion.
+	kept, j := q.items[:0], 0
 	for _, it := range q.items {
-		if !gone[it] {
-			kept = append(kept, it)
+		if j < len(items) && it == items[j] {
+			j++
+			continue
 		}
+		kept = append(kept, it)
 	}
 	clear(q.items[len(kept):])
 	q.items = kept
-}
-
-// popLocked finishes the first k items of q (shutdown: all of them).
-func (t *Table) popLocked(q *queue, k int, r Result, calls *[]func()) {
-	t.finishLocked(q, append([]*item(nil), q.items[:k]...), r, calls)
 }
 
 // conflictsLocked reports whether it may not join the RPCs on the wire of

@@ -366,7 +366,7 @@ func (t *Table) shutdown() {
 	var calls []func()
 	t.mu.Lock()
 	for _, q := range t.queues {
-		t.popLocked(q, len(q.items), Result{Status: StatusClosed, Err: ErrClosed}, &calls)
+		t.finishLocked(q, q.items, Result{Status: StatusClosed, Err: ErrClosed}, &calls)
 	}
 	t.mu.Unlock()
 	for _, c := range calls {
