@@ -13,6 +13,7 @@ import (
 	"github.com/dupbridge/dupbridge/codec"
 	"github.com/dupbridge/dupbridge/mutation"
 	"github.com/dupbridge/dupbridge/rpcclient"
+	"github.com/dupbridge/dupbridge/walreader"
 )
 
 // runner is the state of one Run.
@@ -163,7 +164,8 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	return sum, errors.Join(errs...)
 }
 
-// plogBytes is the total size of a source's plog files (for the ETA).
+// plogBytes is the total size of a source's plog files (for the ETA): the
+// files given, or those walreader.ListDir finds in a plog directory.
 func plogBytes(paths []string) int64 {
 	var n int64
 	for _, p := range paths {
@@ -175,14 +177,12 @@ func plogBytes(paths []string) int64 {
 			n += st.Size()
 			continue
 		}
-		ents, err := os.ReadDir(p)
+		fs, err := walreader.ListDir(p)
 		if err != nil {
 			continue
 		}
-		for _, e := range ents {
-			if fi, err := e.Info(); err == nil && !fi.IsDir() {
-				n += fi.Size()
-			}
+		for _, f := range fs {
+			n += f.Size
 		}
 	}
 	return n
