@@ -51,6 +51,24 @@ func (d *Decoder) max() int {
 	return d.MaxFrameSize
 }
 
+// framing is d.Framing, or the framing detected from the first four bytes
+// of buf while that is FramingUnknown (see Decoder.Framing).
+func (d *Decoder) framing(buf []byte) (Framing, error) {
+	if d.Framing != FramingUnknown {
+		return d.Framing, nil
+	}
+	if d.Role != RoleClient {
+		return DetectFraming(buf)
+	}
+	if len(buf) < 4 {
+		return FramingUnknown, ErrNeedMore
+	}
+	if string(buf[:4]) == magicRDSN {
+		return FramingRDSN, nil
+	}
+	return FramingTHFT, nil
+}
+
 // Decode decodes the frame at the start of buf. It returns the frame and the
 // number of bytes it occupies; ErrNeedMore (with n == 0) when buf holds only
 // a prefix of a frame; or an *Error (ErrBadMagic, ErrFrameTooLarge, ErrBadCRC,
@@ -58,24 +76,11 @@ func (d *Decoder) max() int {
 // which the stream cannot be resynchronised. The frame's slices alias buf.
 // Decode allocates nothing unless it returns an *Error.
 func (d *Decoder) Decode(buf []byte) (Frame, int, error) {
-	f := d.Framing
-	if f == FramingUnknown {
-		if len(buf) < 4 {
-			return Frame{}, 0, ErrNeedMore
-		}
-		if d.Role == RoleClient {
-			f = FramingTHFT
-			if string(buf[:4]) == magicRDSN {
-				f = FramingRDSN
-			}
-		} else {
-			var err error
-			if f, err = DetectFraming(buf); err != nil {
-				return Frame{}, 0, err
-			}
-		}
-		d.Framing = f
+	f, err := d.framing(buf)
+	if err != nil {
+		return Frame{}, 0, err
 	}
+	d.Framing = f
 	switch {
 	case f == FramingRDSN:
 		return decodeRDSN(buf, d.max())
@@ -91,19 +96,9 @@ func (d *Decoder) Decode(buf []byte) (Frame, int, error) {
 // as its header shows it (ErrNeedMore before that), so that a caller can
 // size its buffer. It checks the magic and MaxFrameSize, nothing else.
 func (d *Decoder) FrameSize(buf []byte) (int, error) {
-	f := d.Framing
-	if f == FramingUnknown {
-		if len(buf) < 4 {
-			return 0, ErrNeedMore
-		}
-		if string(buf[:4]) == magicRDSN {
-			f = FramingRDSN
-		} else if d.Role == RoleClient || string(buf[:4]) == magicTHFT {
-			f = FramingTHFT
-		} else {
-			_, err := DetectFraming(buf)
-			return 0, err
-		}
+	f, err := d.framing(buf)
+	if err != nil {
+		return 0, err
 	}
 	switch {
 	case f == FramingRDSN:
