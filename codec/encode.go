@@ -60,7 +60,7 @@ func finishRDSN(fr []byte) {
 	le.PutUint32(fr[16:], uint32(len(fr)-RDSNHeaderSize))
 	if le.Uint32(fr[12:]) != 0 {
 		le.PutUint32(fr[20:], CRC32C(fr[RDSNHeaderSize:]))
-		le.PutUint32(fr[12:], 0)
+		// rdsnHeaderCRC takes hdr_crc32 as zero whatever it holds.
 		le.PutUint32(fr[12:], rdsnHeaderCRC(fr[:RDSNHeaderSize]))
 	}
 }
