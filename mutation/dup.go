@@ -1,6 +1,8 @@
 package mutation
 
 import (
+	"encoding/binary"
+
 	"github.com/dupbridge/dupbridge/thrift"
 )
 
@@ -133,9 +135,7 @@ func (d *DupRequestWriter) Size() int { return len(d.w.B) - d.start }
 // Finish patches the list count, closes the request and the wrapper and
 // returns the whole buffer (dst of Begin with the request appended).
 func (d *DupRequestWriter) Finish() []byte {
-	b := d.w.B
-	n := uint32(d.n)
-	b[d.countAt], b[d.countAt+1], b[d.countAt+2], b[d.countAt+3] = byte(n>>24), byte(n>>16), byte(n>>8), byte(n)
+	binary.BigEndian.PutUint32(d.w.B[d.countAt:], uint32(d.n))
 	d.w.Stop()
 	d.w.WrapperEnd()
 	return d.w.B
