@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -146,8 +145,7 @@ verify_timetag = %v
 	runCtx, cancel := context.WithCancel(ctx)
 	e.cancel = cancel
 	e.Followers.Open(runCtx)
-	e.Bridge, err = server.New(server.Options{Config: cfg, Shipper: e.Followers, Creator: e.Followers,
-		Logger: o.Logger.Named("bridge"), HTTPListen: "-"})
+	e.Bridge, err = e.newBridge()
 	if err != nil {
 		cancel()
 		e.Followers.Close()
@@ -169,6 +167,11 @@ verify_timetag = %v
 	return nil
 }
 
+func (e *Env) newBridge() (*server.Server, error) {
+	return server.New(server.Options{Config: e.Config, Shipper: e.Followers, Creator: e.Followers,
+		Logger: e.Opts.Logger.Named("bridge"), HTTPListen: "-"})
+}
+
 // runBridge starts the server; a restart may find the port still held for
 // a moment, so listening is retried for a few seconds.
 func (e *Env) runBridge(ctx, runCtx context.Context) error {
@@ -183,8 +186,7 @@ func (e *Env) runBridge(ctx, runCtx context.Context) error {
 				return fmt.Errorf("harness: bridge stopped at start: %w", err)
 			}
 			time.Sleep(100 * time.Millisecond)
-			e.Bridge, err = server.New(server.Options{Config: e.Config, Shipper: e.Followers, Creator: e.Followers,
-				Logger: e.Opts.Logger.Named("bridge"), HTTPListen: "-"})
+			e.Bridge, err = e.newBridge()
 			if err != nil {
 				return fmt.Errorf("harness: bridge: %w", err)
 			}
@@ -230,7 +232,8 @@ func (e *Env) Close() {
 	e.Sim.Close()
 }
 
-// MetaAddrs of the follower (for reading through its own routing).
+// FollowerMetas are the follower's meta addresses (for reading through its
+// own routing).
 func (e *Env) FollowerMetas() []string { return []string{e.Sim.MetaAddr()} }
 
 func freePort() (int, error) {
@@ -239,8 +242,5 @@ func freePort() (int, error) {
 		return 0, fmt.Errorf("harness: pick a port: %w", err)
 	}
 	defer ln.Close()
-	addr := ln.Addr().String()
-	var port int
-	_, err = fmt.Sscanf(addr[strings.LastIndexByte(addr, ':')+1:], "%d", &port)
-	return port, err
+	return ln.Addr().(*net.TCPAddr).Port, nil
 }
