@@ -1,6 +1,7 @@
 package router
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -102,7 +103,7 @@ func (t *Table) refresher() {
 }
 
 func (t *Table) refresh() {
-	ctx, cancel := contextWithTimeout(t.ctx, t.opts.RPCTimeout)
+	ctx, cancel := context.WithTimeout(t.ctx, t.opts.RPCTimeout)
 	cfg, err := t.meta.QueryConfig(ctx, t.opts.Table, nil)
 	cancel()
 	defer func() {

@@ -55,7 +55,6 @@ type queue struct {
 	idx     int
 	items   []*item
 	retired bool // replaced by a layout change: never sends again
-	busy    bool // an RPC is on the wire (onWire > 0)
 	onWire  int  // RPCs on the wire
 	// wire counts the entry hashes of the items on the wire: an item may
 	// join them only if it shares none.
@@ -173,7 +172,6 @@ func (q *queue) markLocked(r *rpc, on bool) {
 		d = -1
 	}
 	q.onWire += d
-	q.busy = q.onWire > 0
 	if q.wire == nil {
 		q.wire = map[uint64]int{}
 	}

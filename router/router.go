@@ -414,7 +414,7 @@ func (t *Table) Stats() Stats {
 			q := t.queues[i]
 			p.Queued = len(q.items)
 			p.QueuedBytes = q.bytes
-			p.InFlight = q.busy
+			p.InFlight = q.onWire > 0
 		}
 		st.ShippedBatches += p.ShippedBatches
 		st.ShippedEntries += p.ShippedEntries
@@ -443,8 +443,4 @@ func (t *Table) logSampled(key string, d time.Duration) bool {
 	}
 	t.logNext[key] = now.Add(d)
 	return true
-}
-
-func contextWithTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, d)
 }
