@@ -164,9 +164,12 @@ type genPart struct {
 	w      *Writer
 	decree int64
 	batch  []walreader.Mutation
-	want   int
-	arena  []byte
-	keys   [][]byte // hash keys routed to this partition
+	// batchBytes is the encoded size of batch's mutations, counted in
+	// generator.bytes already.
+	batchBytes int64
+	want       int
+	arena      []byte
+	keys       [][]byte // hash keys routed to this partition
 }
 
 // Generate writes synthetic plogs: Mutations writes (or TargetBytes) spread
@@ -268,7 +271,6 @@ type generator struct {
 	res      *GenResult
 	ts       int64
 	bytes    int64
-	scratch  []byte
 }
 
 func (g *generator) closeAll() error {
@@ -336,7 +338,9 @@ func (g *generator) add(p int, ups []walreader.Update) error {
 	g.ts += 1 + int64(g.rng.IntN(1000))
 	m := walreader.Mutation{AppID: g.o.AppID, PartitionIndex: int32(p), Ballot: g.o.Ballot, Decree: gp.decree,
 		LastCommittedDecree: gp.decree - 1, Timestamp: g.ts, Updates: ups}
-	g.bytes += int64(MutationSize(&m))
+	n := int64(MutationSize(&m))
+	g.bytes += n
+	gp.batchBytes += n
 	gp.batch = append(gp.batch, m)
 	if len(gp.batch) >= gp.want {
 		return g.flush(gp)
@@ -352,20 +356,12 @@ func (g *generator) flush(gp *genPart) error {
 	if err := gp.w.WriteBatch(gp.batch); err != nil {
 		return err
 	}
-	g.bytes += gp.w.EndOffset() - before - int64(sizeOf(gp.batch)) // block headers, file headers
+	g.bytes += gp.w.EndOffset() - before - gp.batchBytes // block headers, file headers
 	clear(gp.batch)
-	gp.batch = gp.batch[:0]
+	gp.batch, gp.batchBytes = gp.batch[:0], 0
 	gp.arena = gp.arena[:0]
 	gp.want = 1 + g.rng.IntN(g.o.MaxBatch)
 	return nil
-}
-
-func sizeOf(ms []walreader.Mutation) int {
-	n := 0
-	for i := range ms {
-		n += MutationSize(&ms[i])
-	}
-	return n
 }
 
 func (g *generator) sortKey(i int) []byte { return fmt.Appendf(nil, "sk%06d", i) }
