@@ -62,6 +62,11 @@ func Follower(ctx context.Context, metas []string, table string, st *State, o Op
 	if err != nil {
 		return nil, fmt.Errorf("verify: query config of %s: %w", table, err)
 	}
+	// Keys are routed by index into the partition list: a count that does
+	// not match it cannot be routed (wire.md §6.2).
+	if n := cfg.PartitionCount; n <= 0 || int(n) != len(cfg.Partitions) {
+		return nil, fmt.Errorf("verify: table %s: partition count %d but %d partition configs", table, n, len(cfg.Partitions))
+	}
 	pool := map[string]*rpcclient.Conn{}
 	defer func() {
 		for _, c := range pool {
