@@ -68,11 +68,6 @@ func NewDupIter(body []byte) (DupIter, error) {
 	return it, err
 }
 
-// Reset points the iterator at a new body (reuse without allocation).
-func (it *DupIter) Reset(body []byte) error {
-	return it.reset(body)
-}
-
 // Legacy reports the ≤ v2.3 shape (one entry, no list).
 func (it *DupIter) Legacy() bool { return it.legacy }
 
@@ -81,9 +76,6 @@ func (it *DupIter) WrapperID() int16 { return it.wrapperID }
 
 // Len is the number of entries the request declares (1 for legacy).
 func (it *DupIter) Len() int { return it.total }
-
-// Next decodes the next entry into e; false at the end or on error (Err).
-func (it *DupIter) Next(e *DupEntry) bool { return it.next(e) }
 
 // Err is the first decode error, nil at a clean end.
 func (it *DupIter) Err() error { return it.err }
@@ -192,10 +184,4 @@ func AppendDupResponse(dst []byte, wrapperID int16, errCode int32, hint string) 
 	w.Stop()
 	w.WrapperEnd()
 	return w.B
-}
-
-// ParseDupResponse decodes a wrapped duplicate_response; a missing error
-// field means 0.
-func ParseDupResponse(body []byte) (DupResponse, error) {
-	return parseDupResponse(body)
 }

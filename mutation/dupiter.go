@@ -13,11 +13,12 @@ func (it *DupIter) fail(err error) bool {
 	return false
 }
 
-// reset reads the wrapper and the request's fields up to the entries:
-// field 1 LIST → v2.4+ shape; a first known entry field (1 I64, 2/3 STRUCT,
-// 4 BYTE, 5 BOOL) → the ≤ v2.3 shape, re-read from the struct's start
-// (wire.md §4.6). Other fields before them are skipped.
-func (it *DupIter) reset(body []byte) error {
+// Reset points the iterator at a new body (reuse without allocation). It
+// reads the wrapper and the request's fields up to the entries: field 1
+// LIST → v2.4+ shape; a first known entry field (1 I64, 2/3 STRUCT, 4 BYTE,
+// 5 BOOL) → the ≤ v2.3 shape, re-read from the struct's start (wire.md
+// §4.6). Other fields before them are skipped.
+func (it *DupIter) Reset(body []byte) error {
 	it.r.Reset(body)
 	*it = DupIter{r: it.r}
 	id, err := readWrapper(&it.r)
@@ -78,7 +79,8 @@ func isEntryField(typ thrift.Type, id int16) bool {
 	return false
 }
 
-func (it *DupIter) next(e *DupEntry) bool {
+// Next decodes the next entry into e; false at the end or on error (Err).
+func (it *DupIter) Next(e *DupEntry) bool {
 	if it.left == 0 {
 		if !it.tailDone {
 			it.tailDone = true
@@ -163,7 +165,9 @@ func readDupEntry(r *thrift.Reader, e *DupEntry) error {
 	}
 }
 
-func parseDupResponse(body []byte) (DupResponse, error) {
+// ParseDupResponse decodes a wrapped duplicate_response; a missing error
+// field means 0.
+func ParseDupResponse(body []byte) (DupResponse, error) {
 	const what = "duplicate_response"
 	var resp DupResponse
 	r := thrift.NewReader(body)
