@@ -60,6 +60,9 @@ func BenchmarkDupIter(b *testing.B) {
 			for it.Next(&e) {
 				n++
 			}
+			if err := it.Err(); err != nil {
+				b.Fatal(err)
+			}
 		}
 		b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "entries/s")
 	})
@@ -84,6 +87,9 @@ func BenchmarkDupIter(b *testing.B) {
 				}
 				w.AppendRaw(e.Raw)
 				n++
+			}
+			if err := it.Err(); err != nil {
+				b.Fatal(err)
 			}
 			buf = w.Finish()
 		}
