@@ -30,6 +30,29 @@ func dupRequestBody(es ...mutation.DupEntry) []byte {
 	return w.Finish()
 }
 
+// dupCaller connects to the bridge as a master replica server does and
+// returns a function that sends one duplicate request body to partition 0
+// of the table, and the table's app id the bridge advertises; the
+// connections close with the test.
+func dupCaller(t *testing.T, ctx context.Context, env *harness.Env) (call func(body []byte) (*rpcclient.Response, error), appID int32) {
+	t.Helper()
+	conn := rpcclient.NewConn(env.BridgeAddr, rpcclient.Options{})
+	t.Cleanup(func() { conn.Close() })
+	meta, err := rpcclient.NewMeta([]string{env.BridgeAddr}, rpcclient.MetaOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { meta.Close() })
+	cfg, err := meta.QueryConfig(ctx, env.Opts.Table, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func(body []byte) (*rpcclient.Response, error) {
+		return conn.Call(ctx, &rpcclient.Request{RPCName: codec.RPCDuplicate, AppID: cfg.AppID,
+			PartitionIndex: 0, Body: body, ForwardSupported: true})
+	}, cfg.AppID
+}
+
 // Bad input from a master: every bad request is answered with a
 // Pegasus-style retryable error (never error 4, which aborts a master's
 // replica server), and nothing of it reaches the follower, not even its
@@ -38,21 +61,7 @@ func TestBadInputToBridge(t *testing.T) {
 	env := start(t, harness.Options{FollowerPartitions: 8, Strict: true})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	conn := rpcclient.NewConn(env.BridgeAddr, rpcclient.Options{})
-	defer conn.Close()
-	meta, err := rpcclient.NewMeta([]string{env.BridgeAddr}, rpcclient.MetaOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer meta.Close()
-	cfg, err := meta.QueryConfig(ctx, env.Opts.Table, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	call := func(body []byte) (*rpcclient.Response, error) {
-		return conn.Call(ctx, &rpcclient.Request{RPCName: codec.RPCDuplicate, AppID: cfg.AppID,
-			PartitionIndex: 0, Body: body, ForwardSupported: true})
-	}
+	call, appID := dupCaller(t, ctx, env)
 
 	foreign := goodPut("f", 10)
 	foreign.ClusterID = 77
@@ -125,7 +134,7 @@ func TestBadInputToBridge(t *testing.T) {
 	}
 	defer raw.Close()
 	hdr := codec.AppendRequest(nil, codec.FramingRDSN, &codec.RequestHeader{ID: 1, RPCName: codec.RPCDuplicate,
-		AppID: cfg.AppID, Context: codec.ContextCppRequest}, nil)
+		AppID: appID, Context: codec.ContextCppRequest}, nil)
 	binary.LittleEndian.PutUint32(hdr[16:], 1<<30) // body_length 1 GiB, over any frame limit
 	if _, err := raw.Write(hdr); err != nil {
 		t.Fatal(err)

@@ -5,10 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dupbridge/dupbridge/codec"
 	"github.com/dupbridge/dupbridge/integration/harness"
 	"github.com/dupbridge/dupbridge/mutation"
-	"github.com/dupbridge/dupbridge/rpcclient"
 )
 
 // The bridge's per-key order memory (keyorder) does not survive a restart:
@@ -27,19 +25,8 @@ func TestVerifyTimetagAcrossBridgeRestart(t *testing.T) {
 				t.Helper()
 				e := goodPut("k", ts)
 				e.RawMessage = mutation.AppendPut(nil, 0, mutation.AppendRawKey(nil, []byte("k"), []byte("s")), []byte(value), 0)
-				conn := rpcclient.NewConn(env.BridgeAddr, rpcclient.Options{})
-				defer conn.Close()
-				meta, err := rpcclient.NewMeta([]string{env.BridgeAddr}, rpcclient.MetaOptions{})
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer meta.Close()
-				cfg, err := meta.QueryConfig(ctx, env.Opts.Table, nil)
-				if err != nil {
-					t.Fatal(err)
-				}
-				resp, err := conn.Call(ctx, &rpcclient.Request{RPCName: codec.RPCDuplicate, AppID: cfg.AppID,
-					Body: dupRequestBody(e), ForwardSupported: true})
+				call, _ := dupCaller(t, ctx, env)
+				resp, err := call(dupRequestBody(e))
 				if err != nil || !resp.OK() {
 					t.Fatalf("duplicate: %v %+v", err, resp)
 				}
