@@ -158,18 +158,25 @@ func FuzzDupIter(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for i := 0; it2.Next(&e); i++ {
-			want := entries[i]
+		n := 0
+		for ; it2.Next(&e); n++ {
+			if n == len(entries) {
+				t.Fatalf("rewritten request has more than %d entries", len(entries))
+			}
+			want := entries[n]
 			if !bytes.Equal(e.Raw, want.Raw) {
-				t.Fatalf("entry %d raw differs", i)
+				t.Fatalf("entry %d raw differs", n)
 			}
 			e.Raw, want.Raw = nil, nil
 			if !reflect.DeepEqual(e, want) {
-				t.Fatalf("entry %d: %+v vs %+v", i, e, want)
+				t.Fatalf("entry %d: %+v vs %+v", n, e, want)
 			}
 		}
 		if it2.Err() != nil {
 			t.Fatal(it2.Err())
+		}
+		if n != len(entries) || it2.Len() != len(entries) {
+			t.Fatalf("rewritten request: %d entries (Len %d), want %d", n, it2.Len(), len(entries))
 		}
 	})
 }
