@@ -358,12 +358,19 @@ func TestMalformed(t *testing.T) {
 func TestZeroAllocs(t *testing.T) {
 	for _, u := range sampleUpdates() {
 		b, _ := Encode(nil, 0, &u)
+		// Measure the path that is meant: success, or the unroutable codes.
+		if _, err := PayloadHash(u.Code, b); err != nil && !errors.Is(err, ErrNotRoutable) {
+			t.Fatalf("PayloadHash(%s): %v", u.Code, err)
+		}
 		if n := testing.AllocsPerRun(200, func() { _, _ = PayloadHash(u.Code, b) }); n != 0 {
 			t.Errorf("PayloadHash(%s) allocs %v", u.Code, n)
 		}
 	}
 	// Failures on a bad key or unroutable code do not allocate either.
 	badKey := AppendPut(nil, 0, []byte{0}, nil, 0)
+	if _, err := PayloadHash(CodePut, badKey); !errors.Is(err, ErrBadKey) {
+		t.Fatalf("PayloadHash(bad key): %v, want ErrBadKey", err)
+	}
 	if n := testing.AllocsPerRun(200, func() { _, _ = PayloadHash(CodePut, badKey) }); n != 0 {
 		t.Errorf("PayloadHash(bad key) allocs %v", n)
 	}
