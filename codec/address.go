@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strconv"
+	"strings"
 )
 
 // rpc_address (wire.md §1.5): value = ip<<32 | port<<16 | type, with type 1
@@ -108,13 +109,10 @@ func FormatGpid(appID, partitionIndex int32) string {
 
 // ParseGpid parses "app.partition".
 func ParseGpid(s string) (appID, partitionIndex int32, err error) {
-	for i := 0; i < len(s); i++ {
-		if s[i] == '.' {
-			a, err1 := strconv.ParseInt(s[:i], 10, 32)
-			p, err2 := strconv.ParseInt(s[i+1:], 10, 32)
-			if err1 != nil || err2 != nil {
-				break
-			}
+	if app, pidx, ok := strings.Cut(s, "."); ok {
+		a, err1 := strconv.ParseInt(app, 10, 32)
+		p, err2 := strconv.ParseInt(pidx, 10, 32)
+		if err1 == nil && err2 == nil {
 			return int32(a), int32(p), nil
 		}
 	}
