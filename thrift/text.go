@@ -65,14 +65,14 @@ func (v *Value) AppendText(dst []byte, s *Schema) []byte {
 				dst = append(dst, ", "...)
 			}
 			var fs *Schema
-			if sf := st.Field(f.ID); sf != nil && sf.Name != "" {
-				dst = append(dst, sf.Name...)
+			sf := st.Field(f.ID)
+			if sf != nil {
 				fs = &sf.Type
+			}
+			if sf != nil && sf.Name != "" {
+				dst = append(dst, sf.Name...)
 			} else {
 				dst = strconv.AppendInt(append(dst, '#'), int64(f.ID), 10)
-				if sf != nil {
-					fs = &sf.Type
-				}
 			}
 			dst = append(dst, '=')
 			dst = f.Value.AppendText(dst, fs)
