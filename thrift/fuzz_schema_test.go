@@ -86,6 +86,13 @@ func assertTypedErr(t *testing.T, err error) {
 	if !errors.As(err, &te) {
 		t.Fatalf("untyped error %T: %v", err, err)
 	}
+	for _, s := range []error{thrift.ErrShort, thrift.ErrNegativeLength, thrift.ErrTooLong, thrift.ErrDepth,
+		thrift.ErrBadType, thrift.ErrBadMessage, thrift.ErrBadValue} {
+		if errors.Is(err, s) {
+			return
+		}
+	}
+	t.Fatalf("error wraps no sentinel: %v", err)
 }
 
 // TestWriteFuzzSeeds regenerates the committed seed corpora of FuzzReader
