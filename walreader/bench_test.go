@@ -124,12 +124,22 @@ func TestAllocsIndependentOfSize(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			got := 0
 			for {
-				if _, err := r.Next(); err != nil {
+				_, err := r.Next()
+				if errors.Is(err, io.EOF) {
 					break
 				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				got++
 			}
 			r.Close()
+			// A read that failed early would allocate little for any size.
+			if got != n {
+				t.Fatalf("read %d mutations, want %d", got, n)
+			}
 		})
 	}
 	small, big := allocs(30), allocs(3000)

@@ -2,6 +2,7 @@ package walreader_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/dupbridge/dupbridge/walreader"
@@ -56,8 +57,8 @@ func TestOpenLayouts(t *testing.T) {
 			t.Errorf("%s: %d mutations, want %d, %v", c.path, len(ms), c.want, err)
 		}
 	}
-	if _, err := walreader.Open([]string{t.TempDir()}, walreader.Options{}); err == nil {
-		t.Error("empty directory accepted")
+	if _, err := walreader.Open([]string{t.TempDir()}, walreader.Options{}); !errors.Is(err, walreader.ErrNoPlog) {
+		t.Errorf("empty directory: %v, want ErrNoPlog", err)
 	}
 }
 
