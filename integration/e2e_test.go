@@ -29,44 +29,19 @@ func start(t testing.TB, o harness.Options) *harness.Env {
 
 // check verifies the follower against the logs through the follower's own
 // routing, and that the simulator saw no misplaced key and holds exactly
-// the expected keys.
+// the expected keys (harness.Env.Check).
 func check(t testing.TB, env *harness.Env, parts [][]string) *verify.State {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	want, err := verify.FromPlogs(parts)
+	c, err := env.Check(ctx, parts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := verify.Follower(ctx, env.FollowerMetas(), env.Opts.Table, want, verify.Options{})
-	if err != nil {
-		t.Fatal(err)
+	if err := c.Err(); err != nil {
+		t.Fatalf("%v\n%v", err, c.Report.Problems)
 	}
-	if !rep.OK() {
-		t.Fatalf("%d of %d keys wrong on the follower:\n%v", rep.Mismatches, rep.Checked, rep.Problems)
-	}
-	mis, err := env.Sim.Misplaced(env.Opts.Table)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(mis) > 0 {
-		t.Fatalf("%d misplaced keys on the follower, first %+v", len(mis), mis[0])
-	}
-	held, err := env.Sim.Dump(env.Opts.Table)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(held) != len(want.Keys) {
-		t.Fatalf("follower holds %d keys, the logs imply %d", len(held), len(want.Keys))
-	}
-	bad, err := env.Sim.CheckPlacement(env.Opts.Table)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(bad) > 0 {
-		t.Fatalf("%d records outside the partition their hash names", len(bad))
-	}
-	return want
+	return c.Want
 }
 
 func replayAll(t testing.TB, env *harness.Env, paths []string, o replay.Options) replay.Summary {

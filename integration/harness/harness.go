@@ -20,6 +20,7 @@ import (
 	"github.com/dupbridge/dupbridge/replay"
 	"github.com/dupbridge/dupbridge/server"
 	"github.com/dupbridge/dupbridge/server/follower"
+	"github.com/dupbridge/dupbridge/verify"
 )
 
 // Cluster ids of the deployment ([duplication-group]).
@@ -207,6 +208,60 @@ func (e *Env) Replay(ctx context.Context, paths []string, o replay.Options) (rep
 		o.RetryDelay = 100 * time.Millisecond
 	}
 	return replay.Run(ctx, o)
+}
+
+// Check is what Env.Check found on the follower.
+type Check struct {
+	Want      *verify.State  // what the logs imply
+	Report    *verify.Report // every key read back through the follower's routing
+	Held      int            // live keys the follower holds
+	Misplaced []pegasussim.MisplacedKey
+	// Outside are records stored outside the partition their hash names.
+	Outside []pegasussim.Record
+}
+
+// Err is nil when the follower holds exactly what the logs imply (which
+// may be nothing), each key where its hash says and no misplaced write seen.
+func (c *Check) Err() error {
+	switch {
+	case !c.Report.OK():
+		return fmt.Errorf("%d of %d keys wrong on the follower (Report.Problems lists the first)", c.Report.Mismatches, c.Report.Checked)
+	case len(c.Misplaced) > 0:
+		return fmt.Errorf("%d misplaced keys on the follower, first %+v", len(c.Misplaced), c.Misplaced[0])
+	case c.Held != len(c.Want.Keys):
+		return fmt.Errorf("follower holds %d keys, the logs imply %d", c.Held, len(c.Want.Keys))
+	case len(c.Outside) > 0:
+		return fmt.Errorf("%d records outside the partition their hash names", len(c.Outside))
+	}
+	return nil
+}
+
+// Check verifies the follower table against the plogs of parts (one list
+// per master partition, as verify.FromPlogs) through the follower's own
+// routing, and collects what the simulator saw: held keys, misplaced keys,
+// records outside their partition. The error is about reading; c.Err()
+// says whether the follower is right.
+func (e *Env) Check(ctx context.Context, parts [][]string) (*Check, error) {
+	c := &Check{}
+	var err error
+	if c.Want, err = verify.FromPlogs(parts); err != nil {
+		return nil, err
+	}
+	if c.Report, err = verify.Follower(ctx, e.FollowerMetas(), e.Opts.Table, c.Want, verify.Options{}); err != nil {
+		return nil, err
+	}
+	held, err := e.Sim.Dump(e.Opts.Table)
+	if err != nil {
+		return nil, err
+	}
+	c.Held = len(held)
+	if c.Misplaced, err = e.Sim.Misplaced(e.Opts.Table); err != nil {
+		return nil, err
+	}
+	if c.Outside, err = e.Sim.CheckPlacement(e.Opts.Table); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 // RestartBridge stops the bridge gracefully and starts a new one on another
