@@ -134,13 +134,29 @@ func (r *Reader) readValue(s *Schema) (Value, error) {
 	return v, nil
 }
 
-// schemaFor returns s when it matches wire type t, else a generic schema
-// for t.
+// genericSchemas holds, per wire type byte, the schema that reads a value
+// of that type literally (KindOf). Read-only.
+var genericSchemas = func() (g [LIST + 1]Schema) {
+	for t := range g {
+		g[t].Kind = KindOf(Type(t))
+	}
+	return g
+}()
+
+// invalidSchema is the generic schema of a type byte beyond LIST (an empty
+// map's key or value type is not checked); reading with it fails.
+var invalidSchema = Schema{Kind: KindInvalid}
+
+// schemaFor returns s when it matches wire type t, else the generic schema
+// for t (shared, not allocated per value).
 func schemaFor(s *Schema, t Type) *Schema {
 	if s != nil && s.Kind.WireType() == t {
 		return s
 	}
-	return &Schema{Kind: KindOf(t)}
+	if int(t) < len(genericSchemas) {
+		return &genericSchemas[t]
+	}
+	return &invalidSchema
 }
 
 func (r *Reader) readStructValue(st *StructSchema, v *Value) error {
