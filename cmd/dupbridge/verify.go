@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -56,7 +55,7 @@ hours). Exits non-zero when a key differs.`,
 			if err != nil {
 				return err
 			}
-			rep, err := verify.Follower(cmd.Context(), strings.Split(metas, ","), table, want,
+			rep, err := verify.Follower(cmd.Context(), splitAddrs(metas), table, want,
 				verify.Options{Parallel: parallel, Timeout: timeout})
 			if err != nil {
 				return err
