@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -122,7 +123,7 @@ func TestBuildBatches(t *testing.T) {
 				if it.Legacy() || it.WrapperID() != 0 {
 					t.Errorf("body shape legacy=%v wrapper id %d, want v2.4 shape with id 0", it.Legacy(), it.WrapperID())
 				}
-				if !equalInts(sizes, tc.wantSizes[i]) || b.entries != len(sizes) || b.bytes != total {
+				if !slices.Equal(sizes, tc.wantSizes[i]) || b.entries != len(sizes) || b.bytes != total {
 					t.Errorf("batch %d: sizes %v (entries %d bytes %d), want %v", i, sizes, b.entries, b.bytes, tc.wantSizes[i])
 				}
 				h, err := mutation.PayloadHash(last.Code(), last.RawMessage)
@@ -130,35 +131,11 @@ func TestBuildBatches(t *testing.T) {
 					t.Errorf("batch %d hash %#x, want the last entry's %#x (%v)", i, b.hash, h, err)
 				}
 			}
-			if !equalInts64(order, tc.wantOrder) {
+			if !slices.Equal(order, tc.wantOrder) {
 				t.Errorf("shipping order %v, want %v", order, tc.wantOrder)
 			}
 		})
 	}
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
-func equalInts64(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // discover is walreader.Discover (tested there) with replay's error: a
