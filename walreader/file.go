@@ -34,15 +34,15 @@ type FileHeader struct {
 func ParseFileHeader(body []byte) (FileHeader, int, error) {
 	le := binary.LittleEndian
 	if len(body) < fileHeaderFixed {
-		return FileHeader{}, 0, errDetail(ErrBadFileHeader, "block 0 body is %d bytes, want at least %d", len(body), fileHeaderFixed)
+		return FileHeader{}, 0, corrupt("", -1, -1, ErrBadFileHeader, "block 0 body is %d bytes, want at least %d", len(body), fileHeaderFixed)
 	}
 	if m := le.Uint32(body); m != FileHeaderMagic {
-		return FileHeader{}, 0, errDetail(ErrBadFileHeader, "file magic 0x%08X, want 0x%08X", m, uint32(FileHeaderMagic))
+		return FileHeader{}, 0, corrupt("", -1, -1, ErrBadFileHeader, "file magic 0x%08X, want 0x%08X", m, uint32(FileHeaderMagic))
 	}
 	h := FileHeader{Version: int32(le.Uint32(body[4:])), StartGlobalOffset: int64(le.Uint64(body[8:]))}
 	n := int32(le.Uint32(body[16:]))
 	if n < 0 || int64(n)*replicaInfoSize > int64(len(body)-fileHeaderFixed) {
-		return FileHeader{}, 0, errDetail(ErrBadFileHeader, "map count %d does not fit in %d bytes", n, len(body)-fileHeaderFixed)
+		return FileHeader{}, 0, corrupt("", -1, -1, ErrBadFileHeader, "map count %d does not fit in %d bytes", n, len(body)-fileHeaderFixed)
 	}
 	p := fileHeaderFixed
 	h.Replicas = make([]ReplicaLogInfo, n)
@@ -72,12 +72,6 @@ func AppendFileHeader(dst []byte, h FileHeader) []byte {
 		dst = le.AppendUint64(dst, uint64(r.ValidStartOffset))
 	}
 	return dst
-}
-
-func errDetail(kind error, format string, args ...any) error {
-	e := mutErr(format, args...).(*Error)
-	e.Err = kind
-	return e
 }
 
 // MutationIterator decodes the mutations of one block body, verifying each

@@ -2,7 +2,6 @@ package walreader
 
 import (
 	"encoding/binary"
-	"fmt"
 
 	"github.com/dupbridge/dupbridge/mutation"
 )
@@ -159,6 +158,7 @@ func DecodeMutation(b []byte, m *Mutation) (int, error) {
 	return q, nil
 }
 
+// mutErr is an ErrBadMutation without a position (the caller adds it).
 func mutErr(format string, args ...any) error {
-	return &Error{BlockOffset: -1, Offset: -1, Err: ErrBadMutation, Detail: fmt.Sprintf(format, args...)}
+	return corrupt("", -1, -1, ErrBadMutation, format, args...)
 }
