@@ -21,24 +21,30 @@ func (it *DupIter) fail(err error) bool {
 func (it *DupIter) Reset(body []byte) error {
 	it.r.Reset(body)
 	*it = DupIter{r: it.r}
-	id, err := readWrapper(&it.r)
-	if err != nil {
+	if err := it.readHead(); err != nil {
 		it.fail(err)
 		return it.err
+	}
+	return nil
+}
+
+// readHead is Reset's reading, up to the first entry.
+func (it *DupIter) readHead() error {
+	id, err := readWrapper(&it.r)
+	if err != nil {
+		return err
 	}
 	it.wrapperID = id
 	start := it.r.Pos()
 	for {
 		typ, id, err := it.r.ReadFieldHeader()
 		if err != nil {
-			it.fail(err)
-			return it.err
+			return err
 		}
 		if typ == thrift.STOP {
 			// An empty request: no entries. Only the wrapper STOP is left.
 			if err := it.r.ReadWrapperEnd(); err != nil {
-				it.fail(err)
-				return it.err
+				return err
 			}
 			it.tailDone = true
 			return nil
@@ -46,8 +52,7 @@ func (it *DupIter) Reset(body []byte) error {
 		if id == 1 && typ == thrift.LIST {
 			_, n, err := it.r.ReadListHeader()
 			if err != nil {
-				it.fail(err)
-				return it.err
+				return err
 			}
 			it.total, it.left = n, n
 			return nil
@@ -59,8 +64,7 @@ func (it *DupIter) Reset(body []byte) error {
 			return nil
 		}
 		if err := it.r.Skip(typ); err != nil {
-			it.fail(err)
-			return it.err
+			return err
 		}
 	}
 }
