@@ -278,7 +278,9 @@ func TestConcurrentClients(t *testing.T) {
 			}
 		}()
 	}
-	go func() {
+	wg.Add(1)
+	go func() { // a reader at the same time (waited for: it must not outlive the test)
+		defer wg.Done()
 		for i := 0; i < 20; i++ {
 			c.Counters()
 			c.Dump("t")
@@ -287,7 +289,7 @@ func TestConcurrentClients(t *testing.T) {
 	wg.Wait()
 	recs, _ := c.Dump("t")
 	bad, _ := c.CheckPlacement("t")
-	if len(recs) != 4*n || len(bad) != 0 || c.Counters().DupEntriesApplied != int64(4*n) {
-		t.Fatalf("%d records, %d misplaced", len(recs), len(bad))
+	if applied := c.Counters().DupEntriesApplied; len(recs) != 4*n || len(bad) != 0 || applied != int64(4*n) {
+		t.Fatalf("%d records, %d misplaced, %d entries applied; want %d, 0, %d", len(recs), len(bad), applied, 4*n, 4*n)
 	}
 }
