@@ -45,8 +45,9 @@ one JSON line per frame: framing, header fields and the decoded body.
 Input (detected unless --input says): raw binary; hex text with any whitespace
 (offset prefixes such as "0000:" are ignored, so wire.md dumps work); or the
 output of "tshark -q -z follow,tcp,raw,N", whose lines for node 1 are
-tab-indented (--node picks the direction; by default node 0, the side that
-opened the connection, for requests and node 1 for responses).
+tab-indented (--node picks the direction; by default the only node that sent
+data, else node 1, the responses, with --role client and node 0, the side
+that opened the connection, otherwise).
 
 --role server decodes requests, client decodes responses. auto: a stream
 starting with "THFT" holds requests, one starting with "RDSN" is told per
