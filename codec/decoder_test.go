@@ -282,6 +282,27 @@ func TestFrameSize(t *testing.T) {
 	}
 }
 
+// FrameSize on a server connection rejects what Decode rejects, and leaves
+// the framing undetected.
+func TestFrameSizeBadSignature(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want error
+	}{
+		{"XXXXmore", ErrBadMagic},
+		{"GET / HTTP/1.1", ErrUnsupportedFraming},
+		{"RDS", ErrNeedMore},
+	} {
+		var d Decoder
+		if _, err := d.FrameSize([]byte(tc.in)); !errors.Is(err, tc.want) {
+			t.Errorf("FrameSize(%q): %v, want %v", tc.in, err, tc.want)
+		}
+		if d.Framing != FramingUnknown {
+			t.Errorf("FrameSize(%q) set Framing %v", tc.in, d.Framing)
+		}
+	}
+}
+
 func TestDetectFraming(t *testing.T) {
 	for _, tc := range []struct {
 		in   string
