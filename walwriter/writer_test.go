@@ -90,7 +90,13 @@ func TestWriterRoundTrip(t *testing.T) {
 	// Each later file's header records the largest decree before it
 	// (storage.md §1.4), and blocks never exceed the threshold by more than
 	// one mutation (§1.5).
-	files, _ := walreader.ListDir(dir)
+	files, err := walreader.ListDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		checkBlockSizes(t, f, 1000)
+	}
 	for _, f := range files[1:] {
 		r, err := walreader.Open([]string{f.Path}, walreader.Options{})
 		if err != nil {
@@ -104,6 +110,47 @@ func TestWriterRoundTrip(t *testing.T) {
 			t.Errorf("%s: max_decree %d, first decree %d", f.Path, md, m.Decree)
 		}
 		r.Close()
+	}
+}
+
+// checkBlockSizes: every mutation block of f, header included, is at most
+// blockBytes before its last mutation (a new block starts before a mutation
+// once the current one is larger, §1.5).
+func checkBlockSizes(t *testing.T, f walreader.FileInfo, blockBytes int) {
+	t.Helper()
+	data, err := os.ReadFile(f.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	it := walreader.NewBlockIterator(bytes.NewReader(data), int64(len(data)), f.Path, 0)
+	for i := 0; ; i++ {
+		b, err := it.Next()
+		if errors.Is(err, io.EOF) {
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			continue // the file header
+		}
+		var mi walreader.MutationIterator
+		var m walreader.Mutation
+		mi.Reset(b.Body, f.StartOffset+b.Offset+walreader.BlockHeaderSize, b.Offset+walreader.BlockHeaderSize, b.Offset, f.Path)
+		last := 0
+		for {
+			ok, err := mi.Next(&m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !ok {
+				break
+			}
+			last = m.Size
+		}
+		if before := walreader.BlockHeaderSize + len(b.Body) - last; last == 0 || before > blockBytes {
+			t.Errorf("%s: block at %d is %d bytes before its last mutation (of %d), threshold %d", f.Path, b.Offset, before, last, blockBytes)
+		}
 	}
 }
 
