@@ -34,12 +34,13 @@ func newReplayCmd(g *globalFlags) *cobra.Command {
 		Long: `Replay Pegasus plogs into a follower table over RPC_RRDB_RRDB_DUPLICATE, exactly as a
 duplication master ships them: committed mutations only (empty, non-idempotent, DUPLICATE and
 BULK_LOAD writes skipped), batches of duplicate_log_batch_bytes in timestamp order, each routed
-by the hash of its last entry, one batch in flight per hash, retries after 1 s, configuration
+by the hash of its last entry, one batch in flight per hash, retries after --retry-delay, configuration
 refreshed from the follower meta on routing and connection errors.
 
-PATH is a plog directory of one partition, or a root holding several partitions' plog
-directories (<app>.<partition>.pegasus/plog); partitions replay in parallel. The follower is
-anything that speaks the protocol: a real Pegasus cluster, a dupbridge, or 'dupbridge sim'.
+PATH is a plog directory, a replica directory, a root holding several partitions' plog
+directories (<app>.<partition>.pegasus/plog), or plog files; partitions replay in parallel.
+The follower is anything that speaks the protocol: a real Pegasus cluster, a dupbridge, or
+'dupbridge sim'.
 
 With --progress-file an interrupted replay resumes where it stopped. The summary goes to
 stdout (JSON with --json-summary); progress goes to stderr.`,

@@ -36,7 +36,7 @@ type walReadFlags struct {
 	skipCorrupt   bool
 }
 
-// mutationSource opens paths and returns the stream to print: every copy as
+// open opens paths and returns the stream to print: every copy as
 // stored, or only committed mutations (storage.md §1.9).
 func (f *walReadFlags) open(paths []string, stderr io.Writer) (*walreader.Reader, walreader.Source, error) {
 	warn := func(w walreader.Warning) { fmt.Fprintln(stderr, "warning:", w.String()) }
