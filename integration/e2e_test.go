@@ -2,7 +2,6 @@ package integration
 
 import (
 	"context"
-	"github.com/dupbridge/dupbridge/internal/testfix"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dupbridge/dupbridge/integration/harness"
+	"github.com/dupbridge/dupbridge/internal/testfix"
 	"github.com/dupbridge/dupbridge/replay"
 	"github.com/dupbridge/dupbridge/verify"
 	"github.com/dupbridge/dupbridge/walwriter"

@@ -12,7 +12,7 @@ import (
 	"testing"
 )
 
-// SharedDir is ../shared/fixtures relative to the repository root.
+// sharedRel is the captured fixtures' directory relative to the repository root.
 const sharedRel = "../shared/fixtures"
 
 // RepoRoot is the directory holding go.mod, found by walking up from the
