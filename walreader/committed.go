@@ -47,7 +47,10 @@ type Committed struct {
 type partState struct {
 	commit  int64 // highest decree delivered or known committed
 	started bool
-	pending map[int64]*Mutation
+	pending map[int64]*Mutation // every key is above commit
+	// top is the highest decree ever buffered in pending: the highest one
+	// pending when it is above commit, else pending is empty.
+	top int64
 }
 
 // NewCommitted wraps src.
@@ -131,6 +134,7 @@ func (c *Committed) add(m *Mutation) error {
 			m.File, m.FileOffset, m.AppID, m.PartitionIndex, len(ps.pending), ps.commit, ErrWindowFull)
 	}
 	ps.pending[m.Decree] = c.clone(m)
+	ps.top = max(ps.top, m.Decree)
 	return nil
 }
 
@@ -145,10 +149,7 @@ func (c *Committed) commitTo(ps *partState, m *Mutation) error {
 	if lcd <= ps.commit {
 		return nil
 	}
-	maxPending := ps.commit
-	for d := range ps.pending {
-		maxPending = max(maxPending, d)
-	}
+	maxPending := max(ps.commit, ps.top)
 	if lcd > maxPending {
 		if n := len(ps.pending); n > 0 {
 			c.warn(Warning{Kind: WarnReset, File: m.File, Offset: m.FileOffset, Err: &Error{File: m.File, BlockOffset: m.BlockOffset, Offset: m.FileOffset,
