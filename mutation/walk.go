@@ -28,9 +28,6 @@ const (
 	sCheckAndSet
 	sCheckAndMutate
 	sMutate
-	sIngestion
-	sBulkLoadMetadata
-	sFileMeta
 )
 
 type kind uint8
@@ -41,7 +38,6 @@ const (
 	kBlob                   // STRUCT type byte, binary payload
 	kListBlob               // list of blobs
 	kListStruct             // list of structs of sub
-	kStruct                 // a struct of sub
 )
 
 // fieldKind is the schema table: the wire type, kind and sub-schema of
@@ -118,31 +114,6 @@ func fieldKind(s schema, id int16) (thrift.Type, kind, schema) {
 		case 2, 3:
 			return thrift.STRUCT, kBlob, sNone
 		}
-	case sIngestion:
-		switch id {
-		case 1:
-			return thrift.STRING, kPlain, sNone
-		case 2:
-			return thrift.STRUCT, kStruct, sBulkLoadMetadata
-		case 3, 5:
-			return thrift.BOOL, kPlain, sNone
-		case 4:
-			return thrift.I64, kPlain, sNone
-		}
-	case sBulkLoadMetadata:
-		switch id {
-		case 1:
-			return thrift.LIST, kListStruct, sFileMeta
-		case 2:
-			return thrift.I64, kPlain, sNone
-		}
-	case sFileMeta:
-		switch id {
-		case 1, 3:
-			return thrift.STRING, kPlain, sNone
-		case 2:
-			return thrift.I64, kPlain, sNone
-		}
 	}
 	return 0, kUnknown, sNone
 }
@@ -194,10 +165,6 @@ func walkStruct(r *thrift.Reader, s schema, first *[]byte) error {
 				if err := walkStruct(r, sub, nil); err != nil {
 					return err
 				}
-			}
-		case kStruct:
-			if err := walkStruct(r, sub, nil); err != nil {
-				return err
 			}
 		}
 	}
