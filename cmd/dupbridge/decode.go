@@ -24,6 +24,7 @@ import (
 	"github.com/dupbridge/dupbridge/idl/gen/checkpoint"
 	"github.com/dupbridge/dupbridge/idl/gen/meta"
 	"github.com/dupbridge/dupbridge/idl/gen/rrdb"
+	"github.com/dupbridge/dupbridge/internal/wirevec"
 	"github.com/dupbridge/dupbridge/mutation"
 )
 
@@ -152,7 +153,12 @@ func parseInput(data []byte, format, node, role string) ([]byte, error) {
 	case "raw":
 		return data, nil
 	case "hex":
-		return parseHex(data)
+		// The dump format of wire.md, which the tests' vectors use too.
+		b, err := wirevec.Parse(string(data))
+		if err != nil {
+			return nil, fmt.Errorf("hex input: %w", err)
+		}
+		return b, nil
 	case "tshark":
 		return parseTshark(data, node, role)
 	}
@@ -182,36 +188,6 @@ func detectInput(data []byte) string {
 
 func isHexDigit(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
-}
-
-// parseHex reads hex digits separated by any whitespace; a line's leading
-// "offset:" is dropped.
-func parseHex(data []byte) ([]byte, error) {
-	var digits []byte
-	for i, line := range strings.Split(string(data), "\n") {
-		if pre, rest, ok := strings.Cut(line, ":"); ok {
-			if _, err := strconv.ParseUint(strings.TrimSpace(pre), 16, 64); err != nil {
-				return nil, fmt.Errorf("hex input line %d: bad offset prefix %q", i+1, pre)
-			}
-			line = rest
-		}
-		for j := 0; j < len(line); j++ {
-			c := line[j]
-			if isHexDigit(c) {
-				digits = append(digits, c)
-			} else if c != ' ' && c != '\t' && c != '\r' {
-				return nil, fmt.Errorf("hex input line %d: unexpected %q", i+1, c)
-			}
-		}
-	}
-	out := make([]byte, hex.DecodedLen(len(digits)))
-	if len(digits)%2 != 0 {
-		return nil, errors.New("hex input: odd number of hex digits")
-	}
-	if _, err := hex.Decode(out, digits); err != nil {
-		return nil, fmt.Errorf("hex input: %w", err)
-	}
-	return out, nil
 }
 
 // parseTshark reads "tshark -z follow,tcp,raw" output: a banner of "===="

@@ -4,7 +4,8 @@
 //
 // The constants are the hex dumps exactly as wire.md prints them, offset
 // column included; Bytes turns one into bytes. A change to a dump belongs in
-// wire.md first.
+// wire.md first. Parse is also the hex input reader of `dupbridge decode`,
+// so that wire.md's dumps decode as they are printed.
 package wirevec
 
 import (
