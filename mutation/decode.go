@@ -161,9 +161,9 @@ func (d *decoder) boolean(typ thrift.Type, dst *bool) (bool, error) {
 	return true, err
 }
 
-// list reads a list header (element type unchecked, as C++) and calls f n
-// times. handled=false when typ is not LIST.
-func (d *decoder) list(typ thrift.Type, f func(n int) error) (bool, error) {
+// listOf reads a list (element type unchecked, as C++) into *dst, each
+// element with read. handled=false when typ is not LIST.
+func listOf[T any](d *decoder, typ thrift.Type, dst *[]T, read func(*T) error) (bool, error) {
 	if typ != thrift.LIST {
 		return false, nil
 	}
@@ -171,7 +171,21 @@ func (d *decoder) list(typ thrift.Type, f func(n int) error) (bool, error) {
 	if err != nil {
 		return true, err
 	}
-	return true, f(n)
+	*dst = make([]T, 0, min(n, 256))
+	for i := 0; i < n; i++ {
+		var v T
+		if err := read(&v); err != nil {
+			return true, err
+		}
+		*dst = append(*dst, v)
+	}
+	return true, nil
+}
+
+// blobElem reads one blob list element.
+func (d *decoder) blobElem(dst *[]byte) (err error) {
+	*dst, err = d.r.ReadBlob()
+	return err
 }
 
 func (d *decoder) updateRequest(q *UpdateRequest) error {
@@ -227,17 +241,7 @@ func (d *decoder) multiPut(q *MultiPutRequest) error {
 		case 1:
 			return d.blob(typ, &q.HashKey)
 		case 2:
-			return d.list(typ, func(n int) error {
-				q.Kvs = make([]KeyValue, 0, min(n, 256))
-				for i := 0; i < n; i++ {
-					var kv KeyValue
-					if err := d.keyValue(&kv); err != nil {
-						return err
-					}
-					q.Kvs = append(q.Kvs, kv)
-				}
-				return nil
-			})
+			return listOf(d, typ, &q.Kvs, d.keyValue)
 		case 3:
 			return d.i32(typ, &q.ExpireTsSeconds)
 		}
@@ -251,17 +255,7 @@ func (d *decoder) multiRemove(q *MultiRemoveRequest) error {
 		case 1:
 			return d.blob(typ, &q.HashKey)
 		case 2:
-			return d.list(typ, func(n int) error {
-				q.SortKeys = make([][]byte, 0, min(n, 256))
-				for i := 0; i < n; i++ {
-					b, err := d.r.ReadBlob()
-					if err != nil {
-						return err
-					}
-					q.SortKeys = append(q.SortKeys, b)
-				}
-				return nil
-			})
+			return listOf(d, typ, &q.SortKeys, d.blobElem)
 		case 3:
 			return d.i64(typ, &q.MaxCount)
 		}
@@ -337,17 +331,7 @@ func (d *decoder) checkAndMutate(q *CheckAndMutateRequest) error {
 		case 4:
 			return d.blob(typ, &q.CheckOperand)
 		case 5:
-			return d.list(typ, func(n int) error {
-				q.MutateList = make([]Mutate, 0, min(n, 256))
-				for i := 0; i < n; i++ {
-					var m Mutate
-					if err := d.mutate(&m); err != nil {
-						return err
-					}
-					q.MutateList = append(q.MutateList, m)
-				}
-				return nil
-			})
+			return listOf(d, typ, &q.MutateList, d.mutate)
 		case 6:
 			return d.boolean(typ, &q.ReturnCheckValue)
 		}
@@ -373,17 +357,7 @@ func (d *decoder) bulkLoadMetadata(m *BulkLoadMetadata) error {
 	return d.fields(func(typ thrift.Type, id int16) (bool, error) {
 		switch id {
 		case 1:
-			return d.list(typ, func(n int) error {
-				m.Files = make([]FileMeta, 0, min(n, 256))
-				for i := 0; i < n; i++ {
-					var f FileMeta
-					if err := d.fileMeta(&f); err != nil {
-						return err
-					}
-					m.Files = append(m.Files, f)
-				}
-				return nil
-			})
+			return listOf(d, typ, &m.Files, d.fileMeta)
 		case 2:
 			return d.i64(typ, &m.FileTotalSize)
 		}
