@@ -45,7 +45,8 @@ demo: build
 	./$(BIN) demo
 
 lint:
-	@test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '^idl/gen/'))" || (gofmt -l $$(git ls-files '*.go' | grep -v '^idl/gen/'); exit 1)
+	@unformatted="$$(gofmt -l $$(git ls-files '*.go' | grep -v '^idl/gen/'))"; \
+	if [ -n "$$unformatted" ]; then echo "$$unformatted"; exit 1; fi
 	$(GO) vet $(PKGS)
 
 clean:
