@@ -128,18 +128,14 @@ func TestWriteFuzzCorpus(t *testing.T) {
 func TestSeedRequestsAnswered(t *testing.T) {
 	c := fuzzCluster(t)
 	for i, s := range seedRequests() {
-		ep := c.replicas[0]
-		name := ""
 		var d codec.Decoder
 		fr, _, err := d.Decode(s)
 		if err != nil {
 			t.Fatalf("seed %d: %v", i, err)
 		}
-		name = string(fr.RPCName)
-		if metaRPCs[name] {
-			ep = c.meta
-		}
-		// Route storage seeds to the primary of (2, 5).
+		name := string(fr.RPCName)
+		// Meta seeds go to the meta, storage seeds to the primary of (2, 5).
+		ep := c.meta
 		if !metaRPCs[name] {
 			ep = c.replicas[c.byID[2].configs[5].primary]
 		}
