@@ -77,8 +77,7 @@ func AppendMultiRemove(dst []byte, wrapperID int16, r *MultiRemoveRequest) []byt
 	for _, sk := range r.SortKeys {
 		w.Blob(sk)
 	}
-	w.FieldHeader(thrift.I64, 3)
-	w.I64(r.MaxCount)
+	i64Field(&w, 3, r.MaxCount)
 	return end(&w)
 }
 
@@ -86,8 +85,7 @@ func AppendMultiRemove(dst []byte, wrapperID int16, r *MultiRemoveRequest) []byt
 func AppendIncr(dst []byte, wrapperID int16, r *IncrRequest) []byte {
 	w := begin(dst, wrapperID)
 	blobField(&w, 1, r.Key)
-	w.FieldHeader(thrift.I64, 2)
-	w.I64(r.Increment)
+	i64Field(&w, 2, r.Increment)
 	i32Field(&w, 3, r.ExpireTsSeconds)
 	return end(&w)
 }
@@ -149,27 +147,21 @@ func AppendDuplicate(dst []byte, wrapperID int16, r *DuplicateRequest) ([]byte, 
 // AppendBulkLoad appends a BULK_LOAD payload (ingestion_request).
 func AppendBulkLoad(dst []byte, wrapperID int16, r *IngestionRequest) []byte {
 	w := begin(dst, wrapperID)
-	w.FieldHeader(thrift.STRING, 1)
-	w.String(r.AppName)
+	stringField(&w, 1, r.AppName)
 	w.FieldHeader(thrift.STRUCT, 2)
 	w.FieldHeader(thrift.LIST, 1)
 	w.ListHeader(thrift.STRUCT, len(r.Metadata.Files))
 	for i := range r.Metadata.Files {
 		f := &r.Metadata.Files[i]
-		w.FieldHeader(thrift.STRING, 1)
-		w.String(f.Name)
-		w.FieldHeader(thrift.I64, 2)
-		w.I64(f.Size)
-		w.FieldHeader(thrift.STRING, 3)
-		w.String(f.MD5)
+		stringField(&w, 1, f.Name)
+		i64Field(&w, 2, f.Size)
+		stringField(&w, 3, f.MD5)
 		w.Stop()
 	}
-	w.FieldHeader(thrift.I64, 2)
-	w.I64(r.Metadata.FileTotalSize)
+	i64Field(&w, 2, r.Metadata.FileTotalSize)
 	w.Stop()
 	boolField(&w, 3, r.IngestBehind)
-	w.FieldHeader(thrift.I64, 4)
-	w.I64(r.Ballot)
+	i64Field(&w, 4, r.Ballot)
 	boolField(&w, 5, r.VerifyBeforeIngest)
 	return end(&w)
 }
@@ -250,6 +242,16 @@ func blobField(w *thrift.Writer, id int16, v []byte) {
 func i32Field(w *thrift.Writer, id int16, v int32) {
 	w.FieldHeader(thrift.I32, id)
 	w.I32(v)
+}
+
+func i64Field(w *thrift.Writer, id int16, v int64) {
+	w.FieldHeader(thrift.I64, id)
+	w.I64(v)
+}
+
+func stringField(w *thrift.Writer, id int16, v string) {
+	w.FieldHeader(thrift.STRING, id)
+	w.String(v)
 }
 
 func boolField(w *thrift.Writer, id int16, v bool) {
