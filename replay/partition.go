@@ -93,26 +93,8 @@ func (p *partRunner) replay(ctx context.Context, start int64) error {
 				skipped.Empty++
 				continue
 			}
-			shipped := false
-			for i := range m.Updates {
-				u := &m.Updates[i]
-				switch {
-				case u.Code.Duplicated():
-					off := len(p.arena)
-					p.arena = append(p.arena, u.Data...)
-					p.tuples = append(p.tuples, tuple{ts: m.Timestamp, code: u.Code, off: off, n: len(u.Data), seq: len(p.tuples)})
-					shippable += len(u.Data)
-					shipped = true
-				case u.Code == mutation.CodeWriteEmpty:
-					skipped.Empty++
-				case u.Code == mutation.CodeDuplicate || u.Code == mutation.CodeBulkLoad:
-					skipped.DuplicateOrBulkLoad++
-				case u.Code == mutation.CodeUnknown:
-					skipped.Unknown++
-				default: // INCR, CHECK_AND_SET, CHECK_AND_MUTATE (duplication.md §3.4)
-					skipped.NonIdempotent++
-				}
-			}
+			n, shipped := p.collect(m, &skipped)
+			shippable += n
 			if shipped {
 				muts++
 			}
@@ -157,6 +139,33 @@ func (p *partRunner) replay(ctx context.Context, start int64) error {
 		}
 	}
 	return nil
+}
+
+// collect adds m's shippable updates to the round as tuples (their
+// payloads copied into the arena: m is valid only until the next read) and
+// counts the others in sk. It returns the payload bytes added and whether
+// any update was.
+func (p *partRunner) collect(m *walreader.Mutation, sk *Skipped) (n int, shipped bool) {
+	for i := range m.Updates {
+		u := &m.Updates[i]
+		switch {
+		case u.Code.Duplicated():
+			off := len(p.arena)
+			p.arena = append(p.arena, u.Data...)
+			p.tuples = append(p.tuples, tuple{ts: m.Timestamp, code: u.Code, off: off, n: len(u.Data), seq: len(p.tuples)})
+			n += len(u.Data)
+			shipped = true
+		case u.Code == mutation.CodeWriteEmpty:
+			sk.Empty++
+		case u.Code == mutation.CodeDuplicate || u.Code == mutation.CodeBulkLoad:
+			sk.DuplicateOrBulkLoad++
+		case u.Code == mutation.CodeUnknown:
+			sk.Unknown++
+		default: // INCR, CHECK_AND_SET, CHECK_AND_MUTATE (duplication.md §3.4)
+			sk.NonIdempotent++
+		}
+	}
+	return n, shipped
 }
 
 // buildBatches cuts the round's tuples into duplicate_request batches
