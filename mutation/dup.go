@@ -33,7 +33,11 @@ func (e *DupEntry) Code() Code { return ParseCode(e.TaskCode) }
 // hashed too; check Code().Duplicated() before forwarding, since a C++
 // follower answers them with error 4 (wire.md §4.6).
 func (e *DupEntry) Hash() (uint64, error) {
-	return entryHash(e)
+	c := e.Code()
+	if c == CodeDuplicate {
+		return 0, errNotRoutable // duplicated writes are never forwarded (duplication.md §3.5)
+	}
+	return PayloadHash(c, e.RawMessage)
 }
 
 // DupIter walks the entries of a duplicate_request body without allocating

@@ -84,7 +84,7 @@ func dupHash(payload []byte) (uint64, error) {
 		seen bool
 	)
 	for it.Next(&e) {
-		if h, err = entryHash(&e); err != nil {
+		if h, err = e.Hash(); err != nil {
 			return 0, err
 		}
 		seen = true
@@ -96,14 +96,6 @@ func dupHash(payload []byte) (uint64, error) {
 		return 0, errNotRoutable
 	}
 	return h, nil
-}
-
-func entryHash(e *DupEntry) (uint64, error) {
-	c := e.Code()
-	if c == CodeDuplicate {
-		return 0, errNotRoutable // duplicated writes are never forwarded (duplication.md §3.5)
-	}
-	return PayloadHash(c, e.RawMessage)
 }
 
 // Preallocated for the hot path.
