@@ -21,7 +21,7 @@ type item struct {
 	agg   *aggregate
 	start time.Time
 	size  int64
-	canon bool // wellFormed: may be coalesced with its neighbours
+	canon bool // inspect found it well formed: may be coalesced with its neighbours
 	// hashes are the routing hashes of its entries (hash-key granularity,
 	// mutation.DupEntry.Hash); nil when unknown, which conflicts with
 	// everything (doc.go "Order").

@@ -104,7 +104,7 @@ func appendBodyHeader(dst []byte, n int) []byte {
 // CanonicalBody reports whether body has the canonical layout and, if so,
 // its entry count and the bytes of its entries (a sub-slice of body). It
 // checks the envelope only (header, count sign, the two closing STOPs), not
-// the entries; the router also walks the entries (wellFormed) before it
+// the entries; the router also walks the entries (inspect) before it
 // coalesces or re-splits a shipment.
 func CanonicalBody(body []byte) (entries []byte, n int, ok bool) {
 	if len(body) < BodyOverhead {
@@ -179,11 +179,13 @@ func (b *Builder) Shipment(partitionCount int) *Shipment {
 	return s
 }
 
-// inspect is wellFormed that also returns the routing hash of every entry
-// (mutation.DupEntry.Hash: the hash key's, for every write kind with a
-// non-empty hash key), used to let key-disjoint RPCs share the wire
-// (doc.go "Order"). hashes is nil when the body is not well formed or an
-// entry has no hash.
+// inspect reports whether body is well formed — canonical, its entries
+// decode (mutation.DupIter, no allocation per entry) to exactly the
+// declared count, each with a routing hash — and returns those hashes
+// (mutation.DupEntry.Hash: the hash key's), used to let key-disjoint RPCs
+// share the wire (doc.go "Order"). Only well-formed shipments are coalesced:
+// a malformed one merged with others could make the follower misread the
+// entries after it. hashes is nil when ok is false.
 func inspect(body []byte) (ok bool, hashes []uint64) {
 	_, n, ok := CanonicalBody(body)
 	if !ok {
@@ -206,25 +208,4 @@ func inspect(body []byte) (ok bool, hashes []uint64) {
 		return false, nil
 	}
 	return true, hashes
-}
-
-// wellFormed reports whether body is canonical and its entries decode
-// (mutation.DupIter, no allocation per entry) to exactly the declared
-// count. Only such shipments are coalesced: a malformed one merged with
-// others could make the follower misread the entries after it.
-func wellFormed(body []byte) bool {
-	_, n, ok := CanonicalBody(body)
-	if !ok {
-		return false
-	}
-	it, err := mutation.NewDupIter(body)
-	if err != nil || it.Legacy() || it.Len() != n {
-		return false
-	}
-	var e mutation.DupEntry
-	got := 0
-	for it.Next(&e) {
-		got++
-	}
-	return it.Err() == nil && got == n
 }

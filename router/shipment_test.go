@@ -89,7 +89,7 @@ func TestCanonicalBody(t *testing.T) {
 		{"empty", nil, false, 0, nil},
 		{"negative count", negative, false, 0, nil},
 		// The envelope check does not walk entries: a body missing one
-		// STOP still looks canonical; wellFormed rejects it (below).
+		// STOP still looks canonical; inspect rejects it (below).
 		{"entry cut short", worked[:len(worked)-1], true, 1, worked[0x0b:0x5a]},
 		{"missing stops", worked[:len(worked)-2], false, 0, nil},
 		{"not a struct wrapper", append([]byte{0x0b}, worked[1:]...), false, 0, nil},
@@ -104,24 +104,26 @@ func TestCanonicalBody(t *testing.T) {
 	}
 }
 
-func TestWellFormed(t *testing.T) {
+func TestInspect(t *testing.T) {
 	worked := wirevec.Bytes(wirevec.DuplicateRequestBody)
 	wrongCount := append([]byte(nil), worked...)
 	wrongCount[10] = 2
 	cases := []struct {
-		name string
-		body []byte
-		want bool
+		name    string
+		body    []byte
+		want    bool
+		entries int
 	}{
-		{"worked body", worked, true},
-		{"many entries", shipment(1, "a", 1, "b", 2, "a", 3).Body, true},
-		{"entry cut short", worked[:len(worked)-1], false},
-		{"count says 2, one entry", wrongCount, false},
-		{"empty", nil, false},
+		{"worked body", worked, true, 1},
+		{"many entries", shipment(1, "a", 1, "b", 2, "a", 3).Body, true, 3},
+		{"entry cut short", worked[:len(worked)-1], false, 0},
+		{"count says 2, one entry", wrongCount, false, 0},
+		{"empty", nil, false, 0},
 	}
 	for _, tc := range cases {
-		if got := wellFormed(tc.body); got != tc.want {
-			t.Errorf("%s: wellFormed = %v, want %v", tc.name, got, tc.want)
+		got, hashes := inspect(tc.body)
+		if got != tc.want || len(hashes) != tc.entries || (!got && hashes != nil) {
+			t.Errorf("%s: inspect = %v, %d hashes; want %v, %d", tc.name, got, len(hashes), tc.want, tc.entries)
 		}
 	}
 }
