@@ -52,10 +52,11 @@ type aggregate struct {
 // Table.mu. RPCs leave in queue order; up to Window of them may be on the
 // wire when no two share a key (doc.go "Order").
 type queue struct {
-	idx     int
-	items   []*item
-	retired bool // replaced by a layout change: never sends again
-	onWire  int  // RPCs on the wire
+	idx      int
+	items    []*item
+	retired  bool // replaced by a layout change: never sends again
+	deferred bool // in Table.deferred: waits for Flush
+	onWire   int  // RPCs on the wire
 	// wire counts the entry hashes of the items on the wire: an item may
 	// join them only if it shares none.
 	wire    map[uint64]int

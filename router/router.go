@@ -172,7 +172,12 @@ type Table struct {
 	routes   []route
 	queues   []*queue
 	parts    []*partCounters // by partition index, grows with the count
-	logNext  map[string]time.Time
+	// deferred are the queues ShipDeferred added to since the last Flush
+	// (each once, queue.deferred); deferredAll: a deferred shipment was
+	// re-split over several queues, Flush kicks them all.
+	deferred    []*queue
+	deferredAll bool
+	logNext     map[string]time.Time
 
 	counters
 }
@@ -280,10 +285,26 @@ func (t *Table) ShipDeferred(partition int, s *Shipment, done func(Result)) {
 
 // Flush starts sending every partition that has shipments queued and
 // nothing on the wire. Any goroutine; it does not block on the network
-// (a send may dial).
+// (a send may dial). Only the partitions ShipDeferred queued to are
+// looked at: any other queue with shipments is already sending or waits
+// for an event that kicks it (a completion, a backoff, a layout change).
 func (t *Table) Flush() {
 	t.mu.Lock()
-	sends := t.kickAllLocked()
+	var sends []func()
+	if t.deferredAll {
+		sends = t.kickAllLocked()
+	} else {
+		for _, q := range t.deferred {
+			if s := t.kickLocked(q); s != nil {
+				sends = append(sends, s)
+			}
+		}
+	}
+	for _, q := range t.deferred {
+		q.deferred = false
+	}
+	clear(t.deferred)
+	t.deferred, t.deferredAll = t.deferred[:0], false
 	t.mu.Unlock()
 	for _, s := range sends {
 		s()
@@ -326,14 +347,20 @@ func (t *Table) ship(partition int, s *Shipment, done func(Result), kick bool) {
 		t.placeLocked(it, t.queues, t.count)
 		if kick {
 			sends = t.kickAllLocked()
+		} else {
+			t.deferredAll = true
 		}
 	} else {
 		q := t.queues[partition]
 		t.enqueueLocked(q, it)
-		if kick {
+		switch {
+		case kick:
 			if s := t.kickLocked(q); s != nil {
 				sends = append(sends, s)
 			}
+		case !q.deferred:
+			q.deferred = true
+			t.deferred = append(t.deferred, q)
 		}
 	}
 	t.mu.Unlock()

@@ -729,6 +729,34 @@ func TestShipDeferredThenFlush(t *testing.T) {
 	checkOrder(t, f, want)
 }
 
+// A deferred shipment split for another partition count is re-split over
+// several queues; Flush must start all of them.
+func TestShipDeferredStaleCountThenFlush(t *testing.T) {
+	f := newFake(2)
+	var calls atomic.Int32
+	f.hook = func(c *fakeCall) (*rpcclient.Response, error, bool) {
+		calls.Add(1)
+		return nil, nil, true
+	}
+	tb := openTable(t, f, nil)
+	res := newResults()
+	k0, k1 := keysFor(0, 2, 1)[0], keysFor(1, 2, 1)[0]
+	tb.ShipDeferred(0, shipment(1, k0, 1, k1, 2), res.cb(1)) // split for 1 partition
+	time.Sleep(20 * time.Millisecond)
+	if n := calls.Load(); n != 0 {
+		t.Fatalf("%d RPCs before Flush, want none", n)
+	}
+	tb.Flush()
+	res.wait(t, 5*time.Second)
+	if r := res.got[1]; r.Status != StatusOK {
+		t.Fatalf("shipment: %v %v", r.Status, r.Err)
+	}
+	if n := calls.Load(); n != 2 {
+		t.Fatalf("%d RPCs, want 2 (one per partition of the re-split)", n)
+	}
+	checkOrder(t, f, map[string][]int{k0: {1}, k1: {2}})
+}
+
 // With a window, shipments that share no key with the RPCs on the wire go
 // out at once; one that shares a key waits for them, and nothing overtakes
 // it.
