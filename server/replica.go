@@ -29,6 +29,7 @@ const bodySlack = 256
 // gnet's buffer and is cleared before the callback returns.
 type entryRef struct {
 	raw  []byte
+	size int // upper bound of its bytes in the outgoing body (raw, or marked)
 	hash uint64
 	ts   int64
 	pidx int
@@ -38,7 +39,7 @@ type entryRef struct {
 // partBuild accumulates one follower partition's entries.
 type partBuild struct {
 	pidx        int
-	total       int // raw bytes of this partition's entries not yet written
+	total       int // bytes (entryRef.size) of this partition's entries not yet written
 	w           mutation.DupRequestWriter
 	open        bool
 	first, last int64
@@ -246,14 +247,18 @@ func (cs *connState) onDuplicate(f *codec.Frame, size int) bool {
 		if pidx != int(f.PartitionIndex) {
 			moved++ // the master's routing (its batch's gpid) would have misplaced it
 		}
-		entries = append(entries, entryRef{raw: e.Raw, hash: h, ts: e.Timestamp, pidx: pidx, e: e})
+		size := len(e.Raw)
+		if ts.marks(&e) && !e.HasVerifyTimetag {
+			size += verifyTimetagFieldLen
+		}
+		entries = append(entries, entryRef{raw: e.Raw, size: size, hash: h, ts: e.Timestamp, pidx: pidx, e: e})
 		pb := cs.byPart[pidx]
 		if pb == nil {
 			pb = cs.partBuild(len(cs.byPart))
 			pb.pidx = pidx
 			cs.byPart[pidx] = pb
 		}
-		pb.total += len(e.Raw)
+		pb.total += size
 	}
 	if err := it.Err(); err != nil {
 		s.stats.malformed.Add(1)
@@ -302,7 +307,7 @@ func (cs *connState) onDuplicate(f *codec.Frame, size int) bool {
 			continue
 		}
 		pb := cs.byPart[er.pidx]
-		if pb.open && pb.w.Size()+len(er.raw)+2 > limit {
+		if pb.open && pb.w.Size()+er.size+2 > limit {
 			flush(pb)
 		}
 		if !pb.open {
@@ -311,7 +316,7 @@ func (cs *connState) onDuplicate(f *codec.Frame, size int) bool {
 			pb.open = true
 			pb.first = er.ts
 		}
-		setVerify := ts.cfg.VerifyTimetag && !er.e.VerifyTimetag && er.e.Code().IsPut()
+		setVerify := ts.marks(&er.e)
 		switch {
 		case verdict == keyorder.Rewrite || setVerify:
 			e2 := er.e
@@ -327,7 +332,7 @@ func (cs *connState) onDuplicate(f *codec.Frame, size int) bool {
 		default:
 			pb.w.AppendRaw(er.raw)
 		}
-		pb.total -= len(er.raw)
+		pb.total -= er.size
 		pb.last = er.ts
 		pb.hash = er.hash
 	}
@@ -379,6 +384,17 @@ func (cs *connState) onDuplicate(f *codec.Frame, size int) bool {
 		s.shipper.Ship(pt, done)
 	}
 	return true
+}
+
+// verifyTimetagFieldLen is what setting verify_timetag adds to an entry
+// that lacks the field: BOOL field header (3 bytes) and value (1).
+const verifyTimetagFieldLen = 4
+
+// marks reports whether e is forwarded with verify_timetag set by the
+// bridge (the table's verify_timetag, for PUT and MULTI_PUT entries the
+// master did not mark; duplication.md §4.4). Any goroutine.
+func (ts *tableState) marks(e *mutation.DupEntry) bool {
+	return ts.cfg.VerifyTimetag && !e.VerifyTimetag && e.Code().IsPut()
 }
 
 // partBuild returns the i-th reusable partition builder. Event-loop only.
