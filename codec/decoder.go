@@ -326,14 +326,8 @@ func decodeTHFTRequest(buf []byte, max int) (Frame, int, error) {
 // readers do.
 func parseMetaV1(meta []byte, h *Header) error {
 	r := thrift.NewReader(meta)
-	for {
-		typ, id, err := r.ReadFieldHeader()
-		if err != nil {
-			return err
-		}
-		if typ == thrift.STOP {
-			return nil
-		}
+	return r.ReadStruct(func(typ thrift.Type, id int16) (bool, error) {
+		var err error
 		switch {
 		case id == 1 && typ == thrift.I32:
 			h.AppID, err = r.ReadI32()
@@ -348,12 +342,10 @@ func parseMetaV1(meta []byte, h *Header) error {
 		case id == 5 && typ == thrift.BOOL:
 			h.IsBackupRequest, err = r.ReadBool()
 		default:
-			err = r.Skip(typ)
+			return false, nil
 		}
-		if err != nil {
-			return err
-		}
-	}
+		return true, err
+	})
 }
 
 // --- THFT responses (wire.md §2.5) ---

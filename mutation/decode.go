@@ -90,30 +90,6 @@ type decoder struct {
 	r thrift.Reader
 }
 
-// fields calls f for each field header of a struct until its STOP. f
-// returns handled=false to have the field skipped generically (unknown id
-// or unexpected type).
-func (d *decoder) fields(f func(typ thrift.Type, id int16) (handled bool, err error)) error {
-	for {
-		typ, id, err := d.r.ReadFieldHeader()
-		if err != nil {
-			return err
-		}
-		if typ == thrift.STOP {
-			return nil
-		}
-		ok, err := f(typ, id)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			if err := d.r.Skip(typ); err != nil {
-				return err
-			}
-		}
-	}
-}
-
 // Typed field readers: each reads only when the wire type matches.
 
 func (d *decoder) blob(typ thrift.Type, dst *[]byte) (bool, error) {
@@ -189,7 +165,7 @@ func (d *decoder) blobElem(dst *[]byte) (err error) {
 }
 
 func (d *decoder) updateRequest(q *UpdateRequest) error {
-	return d.fields(func(typ thrift.Type, id int16) (bool, error) {
+	return d.r.ReadStruct(func(typ thrift.Type, id int16) (bool, error) {
 		switch id {
 		case 1:
 			return d.blob(typ, &q.Key)
@@ -220,7 +196,7 @@ func (d *decoder) updateRequest(q *UpdateRequest) error {
 }
 
 func (d *decoder) keyValue(kv *KeyValue) error {
-	return d.fields(func(typ thrift.Type, id int16) (bool, error) {
+	return d.r.ReadStruct(func(typ thrift.Type, id int16) (bool, error) {
 		switch id {
 		case 1:
 			return d.blob(typ, &kv.Key)
@@ -236,7 +212,7 @@ func (d *decoder) keyValue(kv *KeyValue) error {
 }
 
 func (d *decoder) multiPut(q *MultiPutRequest) error {
-	return d.fields(func(typ thrift.Type, id int16) (bool, error) {
+	return d.r.ReadStruct(func(typ thrift.Type, id int16) (bool, error) {
 		switch id {
 		case 1:
 			return d.blob(typ, &q.HashKey)
@@ -250,7 +226,7 @@ func (d *decoder) multiPut(q *MultiPutRequest) error {
 }
 
 func (d *decoder) multiRemove(q *MultiRemoveRequest) error {
-	return d.fields(func(typ thrift.Type, id int16) (bool, error) {
+	return d.r.ReadStruct(func(typ thrift.Type, id int16) (bool, error) {
 		switch id {
 		case 1:
 			return d.blob(typ, &q.HashKey)
@@ -264,7 +240,7 @@ func (d *decoder) multiRemove(q *MultiRemoveRequest) error {
 }
 
 func (d *decoder) incr(q *IncrRequest) error {
-	return d.fields(func(typ thrift.Type, id int16) (bool, error) {
+	return d.r.ReadStruct(func(typ thrift.Type, id int16) (bool, error) {
 		switch id {
 		case 1:
 			return d.blob(typ, &q.Key)
@@ -278,7 +254,7 @@ func (d *decoder) incr(q *IncrRequest) error {
 }
 
 func (d *decoder) checkAndSet(q *CheckAndSetRequest) error {
-	return d.fields(func(typ thrift.Type, id int16) (bool, error) {
+	return d.r.ReadStruct(func(typ thrift.Type, id int16) (bool, error) {
 		switch id {
 		case 1:
 			return d.blob(typ, &q.HashKey)
@@ -304,7 +280,7 @@ func (d *decoder) checkAndSet(q *CheckAndSetRequest) error {
 }
 
 func (d *decoder) mutate(m *Mutate) error {
-	return d.fields(func(typ thrift.Type, id int16) (bool, error) {
+	return d.r.ReadStruct(func(typ thrift.Type, id int16) (bool, error) {
 		switch id {
 		case 1:
 			return d.i32(typ, (*int32)(&m.Operation))
@@ -320,7 +296,7 @@ func (d *decoder) mutate(m *Mutate) error {
 }
 
 func (d *decoder) checkAndMutate(q *CheckAndMutateRequest) error {
-	return d.fields(func(typ thrift.Type, id int16) (bool, error) {
+	return d.r.ReadStruct(func(typ thrift.Type, id int16) (bool, error) {
 		switch id {
 		case 1:
 			return d.blob(typ, &q.HashKey)
@@ -340,7 +316,7 @@ func (d *decoder) checkAndMutate(q *CheckAndMutateRequest) error {
 }
 
 func (d *decoder) fileMeta(f *FileMeta) error {
-	return d.fields(func(typ thrift.Type, id int16) (bool, error) {
+	return d.r.ReadStruct(func(typ thrift.Type, id int16) (bool, error) {
 		switch id {
 		case 1:
 			return d.str(typ, &f.Name)
@@ -354,7 +330,7 @@ func (d *decoder) fileMeta(f *FileMeta) error {
 }
 
 func (d *decoder) bulkLoadMetadata(m *BulkLoadMetadata) error {
-	return d.fields(func(typ thrift.Type, id int16) (bool, error) {
+	return d.r.ReadStruct(func(typ thrift.Type, id int16) (bool, error) {
 		switch id {
 		case 1:
 			return listOf(d, typ, &m.Files, d.fileMeta)
@@ -366,7 +342,7 @@ func (d *decoder) bulkLoadMetadata(m *BulkLoadMetadata) error {
 }
 
 func (d *decoder) ingestion(q *IngestionRequest) error {
-	return d.fields(func(typ thrift.Type, id int16) (bool, error) {
+	return d.r.ReadStruct(func(typ thrift.Type, id int16) (bool, error) {
 		switch id {
 		case 1:
 			return d.str(typ, &q.AppName)

@@ -488,7 +488,7 @@ func TestBatchGet(t *testing.T) {
 			return false, nil
 		}
 		return true, readList(r, func(r *thrift.Reader) error {
-			return readStruct(r, func(typ thrift.Type, id int16) (bool, error) {
+			return r.ReadStruct(func(typ thrift.Type, id int16) (bool, error) {
 				b, err := r.ReadBlob()
 				got += string(b) + ","
 				return true, err

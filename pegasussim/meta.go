@@ -185,7 +185,7 @@ func decodeCreateApp(body []byte) (createAppRequest, error) {
 			q.name = string(b)
 			return true, err
 		case id == 2 && t == thrift.STRUCT:
-			return true, readStruct(r, func(t thrift.Type, id int16) (bool, error) {
+			return true, r.ReadStruct(func(t thrift.Type, id int16) (bool, error) {
 				var err error
 				switch {
 				case id == 1 && t == thrift.I32:
@@ -308,7 +308,7 @@ func decodeDropApp(body []byte) (dropAppRequest, error) {
 			q.name = string(b)
 			return true, err
 		case id == 2 && t == thrift.STRUCT:
-			return true, readStruct(r, func(t thrift.Type, id int16) (bool, error) {
+			return true, r.ReadStruct(func(t thrift.Type, id int16) (bool, error) {
 				if id == 1 && t == thrift.BOOL {
 					var err error
 					q.successIfNotExist, err = r.ReadBool()

@@ -151,7 +151,7 @@ func listApps(t *testing.T, cn *tconn, status int32, pattern string, match int32
 		case 2:
 			return true, readList(r, func(r *thrift.Reader) error {
 				var a appInfo
-				err := readStruct(r, func(typ thrift.Type, id int16) (bool, error) {
+				err := r.ReadStruct(func(typ thrift.Type, id int16) (bool, error) {
 					var err error
 					switch id {
 					case 1:

@@ -18,29 +18,6 @@ func malformed(what string, err error) error {
 	return fmt.Errorf("%w: %s: %w", errMalformed, what, err)
 }
 
-// readStruct walks one struct; f returns handled=false to have the field
-// skipped generically.
-func readStruct(r *thrift.Reader, f func(t thrift.Type, id int16) (bool, error)) error {
-	for {
-		t, id, err := r.ReadFieldHeader()
-		if err != nil {
-			return err
-		}
-		if t == thrift.STOP {
-			return nil
-		}
-		ok, err := f(t, id)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			if err := r.Skip(t); err != nil {
-				return err
-			}
-		}
-	}
-}
-
 // unwrap reads the one-field wrapper (wire.md §1.9) around a payload read by
 // f. Like C++, the byte after the payload must exist; its value is not
 // checked.
@@ -60,7 +37,7 @@ func unwrap(body []byte, what string, f func(r *thrift.Reader) error) error {
 
 func unwrapStruct(body []byte, what string, f func(r *thrift.Reader, t thrift.Type, id int16) (bool, error)) error {
 	return unwrap(body, what, func(r *thrift.Reader) error {
-		return readStruct(r, func(t thrift.Type, id int16) (bool, error) { return f(r, t, id) })
+		return r.ReadStruct(func(t thrift.Type, id int16) (bool, error) { return f(r, t, id) })
 	})
 }
 
@@ -116,7 +93,7 @@ type updateRequest struct {
 }
 
 func parseUpdate(r *thrift.Reader, u *updateRequest) error {
-	return readStruct(r, func(t thrift.Type, id int16) (bool, error) {
+	return r.ReadStruct(func(t thrift.Type, id int16) (bool, error) {
 		var err error
 		switch {
 		case id == 1 && t == thrift.STRUCT:
@@ -150,7 +127,7 @@ type keyValue struct {
 }
 
 func parseKeyValue(r *thrift.Reader, kv *keyValue) error {
-	return readStruct(r, func(t thrift.Type, id int16) (bool, error) {
+	return r.ReadStruct(func(t thrift.Type, id int16) (bool, error) {
 		var err error
 		switch {
 		case id == 1 && t == thrift.STRUCT:
@@ -319,7 +296,7 @@ func decodeCheckAndMutate(body []byte) (casRequest, error) {
 		case id == 5 && t == thrift.LIST:
 			err = readList(r, func(r *thrift.Reader) error {
 				var mu mutate
-				err := readStruct(r, func(t thrift.Type, id int16) (bool, error) {
+				err := r.ReadStruct(func(t thrift.Type, id int16) (bool, error) {
 					var err error
 					switch {
 					case id == 1 && t == thrift.I32:
@@ -507,7 +484,7 @@ func parseDupEntry(r *thrift.Reader, e *dupEntry, first thrift.Type, firstID int
 			}
 		}
 	}
-	return readStruct(r, f)
+	return r.ReadStruct(f)
 }
 
 // decodeDuplicate reads both duplicate_request shapes (wire.md §4.6): a list
@@ -531,7 +508,7 @@ func decodeDuplicate(body []byte) ([]dupEntry, error) {
 			}); err != nil {
 				return err
 			}
-			return readStruct(r, func(thrift.Type, int16) (bool, error) { return false, nil })
+			return r.ReadStruct(func(thrift.Type, int16) (bool, error) { return false, nil })
 		}
 		var e dupEntry
 		if err := parseDupEntry(r, &e, t, id, true); err != nil {
@@ -727,7 +704,7 @@ func decodeBatchGet(body []byte) ([]fullKey, error) {
 		}
 		return true, readList(r, func(r *thrift.Reader) error {
 			var k fullKey
-			err := readStruct(r, func(t thrift.Type, id int16) (bool, error) {
+			err := r.ReadStruct(func(t thrift.Type, id int16) (bool, error) {
 				var err error
 				switch {
 				case id == 1 && t == thrift.STRUCT:

@@ -176,7 +176,7 @@ func decodeQueryCfgResp(t testing.TB, body []byte) queryCfgResp {
 		case 5:
 			err = readList(r, func(r *thrift.Reader) error {
 				var p partCfg
-				err := readStruct(r, func(typ thrift.Type, id int16) (bool, error) {
+				err := r.ReadStruct(func(typ thrift.Type, id int16) (bool, error) {
 					var err error
 					switch id {
 					case 1:

@@ -265,14 +265,8 @@ func parseListApps(body []byte) (listAppsRequest, error) {
 	if err != nil {
 		return q, err
 	}
-	for {
-		typ, id, err := r.ReadFieldHeader()
-		if err != nil {
-			return q, fmt.Errorf("%w: %v", errBadBody, err)
-		}
-		if typ == thrift.STOP {
-			return q, nil
-		}
+	err = r.ReadStruct(func(typ thrift.Type, id int16) (bool, error) {
+		var err error
 		switch {
 		case id == 1 && typ == thrift.I32:
 			q.status, err = r.ReadI32()
@@ -283,12 +277,22 @@ func parseListApps(body []byte) (listAppsRequest, error) {
 			q.matchType, err = r.ReadI32()
 			q.hasMatch = true
 		default:
-			err = r.Skip(typ)
+			return false, nil
 		}
-		if err != nil {
-			return q, fmt.Errorf("%w: field %d: %v", errBadBody, id, err)
-		}
+		return true, fieldErr(id, err)
+	})
+	if err != nil {
+		return q, fmt.Errorf("%w: %v", errBadBody, err)
 	}
+	return q, nil
+}
+
+// fieldErr names the field a decode error happened in.
+func fieldErr(id int16, err error) error {
+	if err != nil {
+		return fmt.Errorf("field %d: %w", id, err)
+	}
+	return nil
 }
 
 func matchName(name string, q *listAppsRequest) (bool, error) {
@@ -428,14 +432,8 @@ func parseCreateApp(body []byte) (createAppRequest, error) {
 	if err != nil {
 		return q, err
 	}
-	for {
-		typ, id, err := r.ReadFieldHeader()
-		if err != nil {
-			return q, fmt.Errorf("%w: %v", errBadBody, err)
-		}
-		if typ == thrift.STOP {
-			return q, nil
-		}
+	err = r.ReadStruct(func(typ thrift.Type, id int16) (bool, error) {
+		var err error
 		switch {
 		case id == 1 && typ == thrift.STRING:
 			var b []byte
@@ -444,23 +442,19 @@ func parseCreateApp(body []byte) (createAppRequest, error) {
 		case id == 2 && typ == thrift.STRUCT:
 			err = parseCreateOptions(&r, &q)
 		default:
-			err = r.Skip(typ)
+			return false, nil
 		}
-		if err != nil {
-			return q, fmt.Errorf("%w: field %d: %v", errBadBody, id, err)
-		}
+		return true, fieldErr(id, err)
+	})
+	if err != nil {
+		return q, fmt.Errorf("%w: %v", errBadBody, err)
 	}
+	return q, nil
 }
 
 func parseCreateOptions(r *thrift.Reader, q *createAppRequest) error {
-	for {
-		typ, id, err := r.ReadFieldHeader()
-		if err != nil {
-			return err
-		}
-		if typ == thrift.STOP {
-			return nil
-		}
+	return r.ReadStruct(func(typ thrift.Type, id int16) (bool, error) {
+		var err error
 		switch {
 		case id == 1 && typ == thrift.I32:
 			q.partitionCount, err = r.ReadI32()
@@ -479,30 +473,28 @@ func parseCreateOptions(r *thrift.Reader, q *createAppRequest) error {
 			var n int
 			kt, vt, n, err = r.ReadMapHeader()
 			if err != nil {
-				return err
+				return true, err
 			}
 			if n > 0 && (kt != thrift.STRING || vt != thrift.STRING) {
-				return fmt.Errorf("envs: map<%v,%v>, want map<string,string>", kt, vt)
+				return true, fmt.Errorf("envs: map<%v,%v>, want map<string,string>", kt, vt)
 			}
 			q.envs = make(map[string]string, n)
 			for i := 0; i < n; i++ {
 				k, err := r.ReadString()
 				if err != nil {
-					return err
+					return true, err
 				}
 				v, err := r.ReadString()
 				if err != nil {
-					return err
+					return true, err
 				}
 				q.envs[string(k)] = string(v)
 			}
 		default:
-			err = r.Skip(typ)
+			return false, nil
 		}
-		if err != nil {
-			return err
-		}
-	}
+		return true, err
+	})
 }
 
 // appendCreateAppResponse appends configuration_create_app_response

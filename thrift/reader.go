@@ -414,3 +414,29 @@ func (r *Reader) enter(start int) error {
 }
 
 func (r *Reader) leave() { r.depth-- }
+
+// ReadStruct reads the fields of a struct up to its STOP, handing each
+// field's type and id to f, which reads the value and reports handled, or
+// reports false to have the field skipped by its wire type (Skip: rDSN
+// special types need a schema, see SkipSchema). It is the field loop every
+// hand-written struct decoder shares.
+func (r *Reader) ReadStruct(f func(typ Type, id int16) (handled bool, err error)) error {
+	for {
+		typ, id, err := r.ReadFieldHeader()
+		if err != nil {
+			return err
+		}
+		if typ == STOP {
+			return nil
+		}
+		ok, err := f(typ, id)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			if err := r.Skip(typ); err != nil {
+				return err
+			}
+		}
+	}
+}

@@ -176,32 +176,20 @@ func parseReadResponse(body []byte) (value []byte, found bool, err error) {
 		return nil, false, err
 	}
 	var status int32
-	for {
-		t, id, err := r.ReadFieldHeader()
-		if err != nil {
-			return nil, false, err
-		}
-		if t == thrift.STOP {
-			break
-		}
+	err = r.ReadStruct(func(t thrift.Type, id int16) (bool, error) {
+		var err error
 		switch {
 		case id == 1 && t == thrift.I32:
-			if status, err = r.ReadI32(); err != nil {
-				return nil, false, err
-			}
+			status, err = r.ReadI32()
 		case id == 2 && t == thrift.STRUCT:
-			if value, err = r.ReadBlob(); err != nil {
-				return nil, false, err
-			}
-		case id == 6 && t == thrift.STRING:
-			if _, err = r.ReadString(); err != nil {
-				return nil, false, err
-			}
+			value, err = r.ReadBlob()
 		default:
-			if err = r.Skip(t); err != nil {
-				return nil, false, err
-			}
+			return false, nil // server (6) and app/partition ids
 		}
+		return true, err
+	})
+	if err != nil {
+		return nil, false, err
 	}
 	switch status {
 	case 0:
