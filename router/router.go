@@ -321,7 +321,11 @@ func (t *Table) ship(partition int, s *Shipment, done func(Result), kick bool) {
 		return
 	}
 	it.size = int64(len(s.Body))
-	wf, hashes := inspect(s.Body) // outside the lock
+	wf, hashes := true, s.Hashes
+	if len(s.Hashes) != s.Entries || s.Entries == 0 {
+		// No trusted hashes: walk the body once, outside the lock.
+		wf, hashes = inspect(s.Body)
+	}
 	it.canon = t.opts.MaxBatchBytes >= 0 && wf
 	it.hashes = hashes
 	t.mu.Lock()

@@ -800,3 +800,41 @@ func TestWindowSendsKeyDisjointShipments(t *testing.T) {
 		t.Fatalf("%d RPCs on the wire at once, window 4", m)
 	}
 }
+
+// A shipment's trusted Hashes decide what may share the wire: two
+// shipments of different keys declared with one hash are sent one after
+// the other, never together.
+func TestTrustedHashesDecideConflicts(t *testing.T) {
+	f := newFake(1)
+	release := make(chan struct{})
+	var onWire, maxOnWire atomic.Int32
+	f.hook = func(c *fakeCall) (*rpcclient.Response, error, bool) {
+		n := onWire.Add(1)
+		if n > maxOnWire.Load() {
+			maxOnWire.Store(n)
+		}
+		<-release
+		onWire.Add(-1)
+		return nil, nil, true
+	}
+	tb := openTable(t, f, func(o *Options) { o.Window = 4; o.MaxBatchBytes = -1 })
+	res := newResults()
+	keys := keysFor(0, 1, 2)
+	want := map[string][]int{}
+	for i, k := range keys {
+		s := shipment(1, k, i)
+		s.Hashes = []uint64{42} // declared: both entries share hash 42
+		tb.Ship(0, s, res.cb(i))
+		want[k] = append(want[k], i)
+	}
+	time.Sleep(30 * time.Millisecond)
+	if n := onWire.Load(); n != 1 {
+		t.Fatalf("%d RPCs on the wire, want 1: the declared hashes conflict", n)
+	}
+	close(release)
+	res.wait(t, 5*time.Second)
+	checkOrder(t, f, want)
+	if m := maxOnWire.Load(); m != 1 {
+		t.Fatalf("%d RPCs were on the wire together", m)
+	}
+}

@@ -34,6 +34,12 @@ type Shipment struct {
 	// FirstDecree and LastDecree are the master decrees when the caller
 	// knows them (plog replay), 0 otherwise; for logs only.
 	FirstDecree, LastDecree int64
+	// Hashes, when the caller has them, are the routing hashes of the
+	// entries in order (mutation.DupEntry.Hash), for a Body it built with
+	// mutation.DupRequestWriter from entries it validated. The router then
+	// trusts them instead of walking the body again (inspect); with any
+	// other length they are ignored.
+	Hashes []uint64
 }
 
 // Size is the body size in bytes, the unit of the memory accounting.

@@ -40,6 +40,8 @@ type entryRef struct {
 type partBuild struct {
 	pidx        int
 	total       int // bytes (entryRef.size) of this partition's entries not yet written
+	left        int // entries of this partition not yet written
+	hashes      []uint64
 	w           mutation.DupRequestWriter
 	open        bool
 	first, last int64
@@ -259,6 +261,7 @@ func (cs *connState) onDuplicate(f *codec.Frame, size int) bool {
 			cs.byPart[pidx] = pb
 		}
 		pb.total += size
+		pb.left++
 	}
 	if err := it.Err(); err != nil {
 		s.stats.malformed.Add(1)
@@ -283,8 +286,9 @@ func (cs *connState) onDuplicate(f *codec.Frame, size int) bool {
 		parts = append(parts, &Part{
 			Table: ts.cfg.Name, PartitionIndex: pb.pidx, PartitionCount: count, Body: body,
 			Entries: pb.w.Len(), PartitionHash: pb.hash, FirstTimestamp: pb.first, LastTimestamp: pb.last,
+			Hashes: pb.hashes,
 		})
-		pb.open = false
+		pb.open, pb.hashes = false, nil
 	}
 	// The per-key order guard (keyorder) decides, entry by entry, whether a
 	// newer write of the same key was already handed to the follower; the
@@ -313,6 +317,7 @@ func (cs *connState) onDuplicate(f *codec.Frame, size int) bool {
 		if !pb.open {
 			capacity := min(pb.total, limit) + 16
 			pb.w.Begin(make([]byte, 0, capacity), 0)
+			pb.hashes = make([]uint64, 0, pb.left) // owned by the Part, like its body
 			pb.open = true
 			pb.first = er.ts
 		}
@@ -333,8 +338,10 @@ func (cs *connState) onDuplicate(f *codec.Frame, size int) bool {
 			pb.w.AppendRaw(er.raw)
 		}
 		pb.total -= er.size
+		pb.left--
 		pb.last = er.ts
 		pb.hash = er.hash
+		pb.hashes = append(pb.hashes, er.hash)
 	}
 	for _, pb := range cs.parts[:len(cs.byPart)] {
 		if pb.open {

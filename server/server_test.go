@@ -298,8 +298,13 @@ func TestDuplicateSplit(t *testing.T) {
 					t.Fatal(err)
 				}
 				var e mutation.DupEntry
+				k := 0
 				for it.Next(&e) {
 					h, _ := e.Hash()
+					if k >= len(p.Hashes) || p.Hashes[k] != h {
+						t.Errorf("part %d entry %d: Hashes %v, want the entry's hash %#x", p.PartitionIndex, k, p.Hashes, h)
+					}
+					k++
 					if mutation.PartitionIndex(h, count) != p.PartitionIndex {
 						t.Errorf("entry in partition %d belongs to %d", p.PartitionIndex, mutation.PartitionIndex(h, count))
 					}

@@ -27,6 +27,10 @@ type Part struct {
 	// PartitionHash is the routing hash of the last entry (the header's
 	// partition_hash, wire.md §4.6).
 	PartitionHash uint64
+	// Hashes are the routing hashes of the entries, in order (the server
+	// computed them to split the request), so that the shipper need not
+	// decode the body again.
+	Hashes []uint64
 	// FirstTimestamp and LastTimestamp are the entries' master timestamps
 	// in µs (for logs).
 	FirstTimestamp, LastTimestamp int64

@@ -242,7 +242,7 @@ func (s *Set) ship(p *server.Part, done func(server.PartResult), deferred bool) 
 	}
 	sh := &router.Shipment{
 		Body: p.Body, PartitionHash: p.PartitionHash, Entries: p.Entries, PartitionCount: p.PartitionCount,
-		FirstTimestamp: p.FirstTimestamp, LastTimestamp: p.LastTimestamp,
+		FirstTimestamp: p.FirstTimestamp, LastTimestamp: p.LastTimestamp, Hashes: p.Hashes,
 	}
 	cb := func(r router.Result) {
 		switch r.Status {
