@@ -21,69 +21,52 @@ func badType(what string, got, want thrift.Type) error {
 func decodeQueryConfig(r *thrift.Reader) (*TableConfig, string, error) {
 	tc := &TableConfig{}
 	errName := errOK
-	for {
-		t, id, err := r.ReadFieldHeader()
-		if err != nil {
-			return nil, "", err
-		}
-		if t == thrift.STOP {
-			return tc, errName, nil
-		}
+	err := r.ReadStruct(func(t thrift.Type, id int16) (bool, error) {
+		var err error
 		switch {
 		case id == 1 && t == thrift.STRUCT: // error_code as a string
-			b, err := r.ReadString()
-			if err != nil {
-				return nil, "", err
-			}
+			var b []byte
+			b, err = r.ReadString()
 			errName = string(b)
 		case id == 2 && t == thrift.I32:
-			if tc.AppID, err = r.ReadI32(); err != nil {
-				return nil, "", err
-			}
+			tc.AppID, err = r.ReadI32()
 		case id == 3 && t == thrift.I32:
-			if tc.PartitionCount, err = r.ReadI32(); err != nil {
-				return nil, "", err
-			}
+			tc.PartitionCount, err = r.ReadI32()
 		case id == 4 && t == thrift.BOOL:
-			if tc.IsStateful, err = r.ReadBool(); err != nil {
-				return nil, "", err
-			}
+			tc.IsStateful, err = r.ReadBool()
 		case id == 5 && t == thrift.LIST:
 			et, n, err := r.ReadListHeader()
 			if err != nil {
-				return nil, "", err
+				return true, err
 			}
 			if et != thrift.STRUCT {
-				return nil, "", badType("partitions element", et, thrift.STRUCT)
+				return true, badType("partitions element", et, thrift.STRUCT)
 			}
 			tc.Partitions = make([]PartitionConfig, n)
 			for i := range tc.Partitions {
 				if err := decodePartitionConfig(r, &tc.Partitions[i]); err != nil {
-					return nil, "", fmt.Errorf("partitions[%d]: %w", i, err)
+					return true, fmt.Errorf("partitions[%d]: %w", i, err)
 				}
 			}
 		case id >= 1 && id <= 5:
-			return nil, "", fmt.Errorf("query_cfg_response field %d has unexpected type %v", id, t)
+			return true, fmt.Errorf("query_cfg_response field %d has unexpected type %v", id, t)
 		default:
-			if err := r.Skip(t); err != nil {
-				return nil, "", err
-			}
+			return false, nil
 		}
+		return true, err
+	})
+	if err != nil {
+		return nil, "", err
 	}
+	return tc, errName, nil
 }
 
 func decodePartitionConfig(r *thrift.Reader, p *PartitionConfig) error {
-	for {
-		t, id, err := r.ReadFieldHeader()
-		if err != nil {
-			return err
-		}
-		if t == thrift.STOP {
-			return nil
-		}
+	return r.ReadStruct(func(t thrift.Type, id int16) (bool, error) {
 		if want := partitionConfigFieldType(id); want != 0 && t != want {
-			return badType("partition_configuration."+strconv.Itoa(int(id)), t, want)
+			return true, badType("partition_configuration."+strconv.Itoa(int(id)), t, want)
 		}
+		var err error
 		switch id {
 		case 1:
 			p.AppID, p.Index, err = r.ReadGpid()
@@ -115,12 +98,10 @@ func decodePartitionConfig(r *thrift.Reader, p *PartitionConfig) error {
 				p.HPSecondaries = hps
 			}
 		default:
-			err = r.Skip(t)
+			return false, nil
 		}
-		if err != nil {
-			return err
-		}
-	}
+		return true, err
+	})
 }
 
 func readAddrList(r *thrift.Reader) ([]uint64, error) {
@@ -175,91 +156,70 @@ func readHostPortList(r *thrift.Reader) ([]string, error) {
 func decodeErrAndI32(r *thrift.Reader) (string, int32, error) {
 	errName := errOK
 	var v int32
-	for {
-		t, id, err := r.ReadFieldHeader()
-		if err != nil {
-			return "", 0, err
-		}
-		if t == thrift.STOP {
-			return errName, v, nil
-		}
+	err := r.ReadStruct(func(t thrift.Type, id int16) (bool, error) {
 		switch {
 		case id == 1 && t == thrift.STRUCT:
 			b, err := r.ReadString()
-			if err != nil {
-				return "", 0, err
-			}
 			errName = string(b)
+			return true, err
 		case id == 2 && t == thrift.I32:
-			if v, err = r.ReadI32(); err != nil {
-				return "", 0, err
-			}
+			var err error
+			v, err = r.ReadI32()
+			return true, err
 		case id == 1 || id == 2:
-			return "", 0, fmt.Errorf("response field %d has unexpected type %v", id, t)
-		default:
-			if err := r.Skip(t); err != nil {
-				return "", 0, err
-			}
+			return true, fmt.Errorf("response field %d has unexpected type %v", id, t)
 		}
+		return false, nil
+	})
+	if err != nil {
+		return "", 0, err
 	}
+	return errName, v, nil
 }
 
 // decodeListApps reads configuration_list_apps_response (wire.md §4.3).
 func decodeListApps(r *thrift.Reader) ([]AppInfo, string, error) {
 	errName := errOK
 	var infos []AppInfo
-	for {
-		t, id, err := r.ReadFieldHeader()
-		if err != nil {
-			return nil, "", err
-		}
-		if t == thrift.STOP {
-			return infos, errName, nil
-		}
+	err := r.ReadStruct(func(t thrift.Type, id int16) (bool, error) {
 		switch {
 		case id == 1 && t == thrift.STRUCT:
 			b, err := r.ReadString()
-			if err != nil {
-				return nil, "", err
-			}
 			errName = string(b)
+			return true, err
 		case id == 2 && t == thrift.LIST:
 			et, n, err := r.ReadListHeader()
 			if err != nil {
-				return nil, "", err
+				return true, err
 			}
 			if et != thrift.STRUCT {
-				return nil, "", badType("infos element", et, thrift.STRUCT)
+				return true, badType("infos element", et, thrift.STRUCT)
 			}
 			infos = make([]AppInfo, n)
 			for i := range infos {
 				if err := decodeAppInfo(r, &infos[i]); err != nil {
-					return nil, "", fmt.Errorf("infos[%d]: %w", i, err)
+					return true, fmt.Errorf("infos[%d]: %w", i, err)
 				}
 			}
-		default:
-			if err := r.Skip(t); err != nil {
-				return nil, "", err
-			}
+			return true, nil
 		}
+		return false, nil
+	})
+	if err != nil {
+		return nil, "", err
 	}
+	return infos, errName, nil
 }
 
 func decodeAppInfo(r *thrift.Reader, a *AppInfo) error {
 	a.InitPartitionCount = -1
-	for {
-		t, id, err := r.ReadFieldHeader()
-		if err != nil {
-			return err
-		}
-		if t == thrift.STOP {
-			return nil
-		}
+	return r.ReadStruct(func(t thrift.Type, id int16) (bool, error) {
 		if want := appInfoFieldType(id); want != 0 && t != want {
-			return badType("app_info."+strconv.Itoa(int(id)), t, want)
+			return true, badType("app_info."+strconv.Itoa(int(id)), t, want)
 		}
 		var b []byte
 		var i32 int32
+		var err error
 		switch id {
 		case 1:
 			i32, err = r.ReadI32()
@@ -295,12 +255,10 @@ func decodeAppInfo(r *thrift.Reader, a *AppInfo) error {
 		case 15:
 			a.AtomicIdempotent, err = r.ReadBool()
 		default:
-			err = r.Skip(t)
+			return false, nil
 		}
-		if err != nil {
-			return err
-		}
-	}
+		return true, err
+	})
 }
 
 func readStringMap(r *thrift.Reader) (map[string]string, error) {
