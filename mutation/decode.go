@@ -92,49 +92,40 @@ type decoder struct {
 
 // Typed field readers: each reads only when the wire type matches.
 
-func (d *decoder) blob(typ thrift.Type, dst *[]byte) (bool, error) {
-	if typ != thrift.STRUCT {
+// field reads a value with read into *dst when the wire type is want;
+// handled=false (skip it) otherwise.
+func field[T any](typ, want thrift.Type, dst *T, read func() (T, error)) (bool, error) {
+	if typ != want {
 		return false, nil
 	}
-	b, err := d.r.ReadBlob()
-	*dst = b
+	v, err := read()
+	*dst = v
 	return true, err
 }
 
-func (d *decoder) str(typ thrift.Type, dst *string) (bool, error) {
-	if typ != thrift.STRING {
-		return false, nil
-	}
-	b, err := d.r.ReadString()
-	*dst = string(b)
-	return true, err
+func (d *decoder) blob(typ thrift.Type, dst *[]byte) (bool, error) {
+	return field(typ, thrift.STRUCT, dst, d.r.ReadBlob)
 }
 
 func (d *decoder) i32(typ thrift.Type, dst *int32) (bool, error) {
-	if typ != thrift.I32 {
-		return false, nil
-	}
-	v, err := d.r.ReadI32()
-	*dst = v
-	return true, err
+	return field(typ, thrift.I32, dst, d.r.ReadI32)
 }
 
 func (d *decoder) i64(typ thrift.Type, dst *int64) (bool, error) {
-	if typ != thrift.I64 {
-		return false, nil
-	}
-	v, err := d.r.ReadI64()
-	*dst = v
-	return true, err
+	return field(typ, thrift.I64, dst, d.r.ReadI64)
 }
 
 func (d *decoder) boolean(typ thrift.Type, dst *bool) (bool, error) {
-	if typ != thrift.BOOL {
-		return false, nil
+	return field(typ, thrift.BOOL, dst, d.r.ReadBool)
+}
+
+func (d *decoder) str(typ thrift.Type, dst *string) (bool, error) {
+	var b []byte
+	ok, err := field(typ, thrift.STRING, &b, d.r.ReadString)
+	if ok {
+		*dst = string(b)
 	}
-	v, err := d.r.ReadBool()
-	*dst = v
-	return true, err
+	return ok, err
 }
 
 // listOf reads a list (element type unchecked, as C++) into *dst, each
