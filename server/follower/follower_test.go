@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/dupbridge/dupbridge/codec"
 	"github.com/dupbridge/dupbridge/config"
+	"github.com/dupbridge/dupbridge/internal/promtext"
 	"github.com/dupbridge/dupbridge/mutation"
 	"github.com/dupbridge/dupbridge/pegasussim"
 	"github.com/dupbridge/dupbridge/server"
@@ -186,26 +186,14 @@ func checkMetrics(t *testing.T, srv *server.Server, fs *Set, entries int) {
 	if rec.Code != http.StatusOK {
 		t.Fatalf("GET /metrics: %d", rec.Code)
 	}
-	got := map[string]float64{}
-	help := map[string]string{}
+	got, help, err := promtext.Parse(rec.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
 	routerSeries := map[string]int{} // table label → dupbridge_router_* series
-	for _, line := range strings.Split(rec.Body.String(), "\n") {
-		if rest, ok := strings.CutPrefix(line, "# HELP "); ok {
-			name, text, _ := strings.Cut(rest, " ")
-			help[name] = text
-			continue
-		}
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		v, err := strconv.ParseFloat(line[i+1:], 64)
-		if err != nil {
-			t.Fatalf("sample %q: %v", line, err)
-		}
-		got[line[:i]] = v
-		if strings.HasPrefix(line, "dupbridge_router_") {
-			_, rest, _ := strings.Cut(line, `table="`)
+	for series := range got {
+		if strings.HasPrefix(series, "dupbridge_router_") {
+			_, rest, _ := strings.Cut(series, `table="`)
 			tn, _, _ := strings.Cut(rest, `"`)
 			routerSeries[tn]++
 		}
