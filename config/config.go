@@ -29,6 +29,10 @@ const (
 	FollowerWriteLimit = 1 << 20
 )
 
+// DefaultStateDir is where durable state goes unless state_dir says otherwise
+// (the systemd unit's StateDirectory).
+const DefaultStateDir = "/var/lib/dupbridge"
+
 // Config is a validated configuration file.
 type Config struct {
 	// File is the path the configuration was read from (for messages).
@@ -102,6 +106,10 @@ type Bridge struct {
 	// LaggingWriteThreshold: a received entry whose lag (bridge now minus
 	// the entry's master timestamp) exceeds it counts in dup_lagging_writes.
 	LaggingWriteThreshold time.Duration
+	// StateDir holds the bridge's durable state: the edge's spool, persisted
+	// table controls (pause, remove, fail mode) and create/load progress of
+	// full duplication. Created (0700) on start if missing.
+	StateDir string
 }
 
 // FailurePolicy is what happens when a follower keeps failing a part.

@@ -167,7 +167,7 @@ var bridgeKeys = map[string]bool{
 	"listen": true, "advertised_address": true, "advertised_host": true, "http_listen": true,
 	"max_inflight_bytes": true, "max_frame_size": true, "send_host_port": true, "legacy_peers": true, "cluster_name": true,
 	"shutdown_timeout": true, "event_loops": true, "full_duplication": true,
-	"lagging_write_threshold": true,
+	"lagging_write_threshold": true, "state_dir": true,
 }
 
 func (p *parser) bridge(f *ini.File, c *Config) {
@@ -177,6 +177,7 @@ func (p *parser) bridge(f *ini.File, c *Config) {
 	b.SendHostPort = true
 	b.ShutdownTimeout = DefaultShutdownTimeout
 	b.LaggingWriteThreshold = DefaultLaggingWriteThreshold
+	b.StateDir = DefaultStateDir
 	s, err := f.GetSection(SectionBridge)
 	if err != nil {
 		p.problems = append(p.problems, Problem{Section: SectionBridge, Msg: "missing section (needs at least listen and advertised_address)"})
@@ -232,6 +233,14 @@ func (p *parser) bridge(f *ini.File, c *Config) {
 		}
 	} else if b.AdvertisedAddr.IsValid() {
 		b.AdvertisedHost = b.AdvertisedAddr.Addr().String()
+	}
+
+	if v, ok := get("state_dir"); ok && v != "" {
+		if strings.ContainsRune(v, 0) {
+			p.errKey(sec, "state_dir", "%q: not a usable path", v)
+		} else {
+			b.StateDir = v
+		}
 	}
 
 	if v, ok := get("http_listen"); ok && v != "" {
