@@ -10,7 +10,6 @@ require (
 	github.com/spf13/cobra v1.10.2
 	go.uber.org/zap v1.28.0
 	golang.org/x/term v0.48.0
-	gopkg.in/ini.v1 v1.67.3
 )
 
 require (

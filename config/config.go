@@ -7,6 +7,7 @@
 package config
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -24,6 +25,13 @@ const (
 	// counts in dup_lagging_writes (Pegasus's follower uses
 	// dup_lagging_write_threshold_ms, duplication.md §6.1).
 	DefaultLaggingWriteThreshold = 10 * time.Second
+	// DefaultReadyFollowerTimeout: /readyz fails for a table whose follower
+	// has been unreachable this long (a master's duplication retries far
+	// longer, so this only tells the operator early).
+	DefaultReadyFollowerTimeout = 30 * time.Second
+	// DefaultReadyLagThreshold: /readyz fails while the oldest request not
+	// yet acknowledged to a master is older than this.
+	DefaultReadyLagThreshold = 60 * time.Second
 	// FollowerWriteLimit is the follower's [replication]
 	// max_allowed_write_size default (duplication.md §4.1, §5).
 	FollowerWriteLimit = 1 << 20
@@ -82,6 +90,17 @@ type Bridge struct {
 	AdvertisedHost string
 	// HTTPListen is the status HTTP address; empty disables it.
 	HTTPListen string
+	// AdminToken, when set, is the bearer token every mutating admin HTTP
+	// call must carry (Authorization: Bearer TOKEN).
+	AdminToken string
+	// AdminInsecure allows a non-loopback HTTPListen without AdminToken:
+	// the operator vouches that the network is private.
+	AdminInsecure bool
+	// ReadyFollowerTimeout and ReadyLagThreshold are when /readyz fails:
+	// a follower unreachable that long, or the oldest unacknowledged
+	// request that old.
+	ReadyFollowerTimeout time.Duration
+	ReadyLagThreshold    time.Duration
 	// MaxInflightBytes caps bytes held for requests not yet acknowledged.
 	MaxInflightBytes int64
 	// MaxFrameSize bounds one incoming frame (header + body).
@@ -219,6 +238,8 @@ type Problem struct {
 	Msg     string
 }
 
+// String is the problem for a terminal: bytes of the file that are not
+// printable are escaped (a binary file must not reach the terminal raw).
 func (p Problem) String() string {
 	var b strings.Builder
 	if p.Line > 0 {
@@ -231,7 +252,7 @@ func (p Problem) String() string {
 		fmt.Fprintf(&b, "%s: ", p.Key)
 	}
 	b.WriteString(p.Msg)
-	return b.String()
+	return printable(b.String())
 }
 
 // Error lists every problem found in a file.
@@ -242,11 +263,11 @@ type Error struct {
 
 func (e *Error) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "config: %s: %d problem(s)", e.File, len(e.Problems))
+	fmt.Fprintf(&b, "config: %s: %d problem(s)", printable(e.File), len(e.Problems))
 	for _, p := range e.Problems {
 		b.WriteString("\n  ")
 		if e.File != "" {
-			b.WriteString(e.File + ":")
+			b.WriteString(printable(e.File) + ":")
 		}
 		b.WriteString(p.String())
 	}
@@ -256,10 +277,13 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return ErrInvalid }
 
 // Load reads and validates the file at path.
-func Load(path string) (*Config, error) {
+func Load(path string) (*Config, error) { return LoadContext(context.Background(), path) }
+
+// LoadContext is Load that gives up when ctx ends.
+func LoadContext(ctx context.Context, path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: reading %s: %w", path, err)
 	}
-	return Parse(data, path)
+	return ParseContext(ctx, data, path)
 }

@@ -35,7 +35,7 @@ number, and exits (non-zero when the file is invalid). See examples/dupbridge.in
 			if path == "" {
 				return errors.New("serve: --config FILE is required")
 			}
-			cfg, err := config.Load(path)
+			cfg, err := config.LoadContext(cmd.Context(), path)
 			if check {
 				return reportCheck(cmd, path, cfg, err)
 			}
