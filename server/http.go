@@ -1,10 +1,13 @@
 package server
 
 import (
+	"crypto/subtle"
 	"encoding/json"
+	"mime"
 	"net/http"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
@@ -83,7 +86,7 @@ type PauseResult struct {
 // HTTPHandler serves /status (JSON), /healthz ("ok", or 503 while
 // draining), /metrics (Prometheus text format, from the Server's registry)
 // and POST /tables/{name}/pause and /resume (404 for a table not
-// configured). Any goroutine.
+// configured; guarded by adminOnly). Any goroutine.
 func (s *Server) HTTPHandler() http.Handler {
 	mux := http.NewServeMux()
 	errLog, _ := zap.NewStdLogAt(s.log, zap.WarnLevel) // only fails for an invalid level
@@ -103,8 +106,8 @@ func (s *Server) HTTPHandler() http.Handler {
 			_ = json.NewEncoder(w).Encode(PauseResult{Table: name, Paused: paused, WasPaused: was})
 		}
 	}
-	mux.HandleFunc("POST /tables/{name}/pause", pause(true))
-	mux.HandleFunc("POST /tables/{name}/resume", pause(false))
+	mux.Handle("POST /tables/{name}/pause", s.adminOnly(pause(true)))
+	mux.Handle("POST /tables/{name}/resume", s.adminOnly(pause(false)))
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		enc := json.NewEncoder(w)
@@ -119,4 +122,45 @@ func (s *Server) HTTPHandler() http.Handler {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	return mux
+}
+
+// adminOnly guards a mutating call. With admin_token set, the request must
+// carry it as a bearer token (compared in constant time). Without one (the
+// configuration allows that on loopback, or with admin_insecure), a browser
+// must not be able to forge the call from another site's page: the request
+// must declare a JSON body, which a cross-site form or no-cors fetch cannot
+// send without a CORS preflight that is never answered, and carry no
+// cross-origin Origin or Sec-Fetch-Site (net/http's CrossOriginProtection).
+func (s *Server) adminOnly(h http.Handler) http.Handler {
+	token := []byte(s.cfg.Bridge.AdminToken)
+	csrf := http.NewCrossOriginProtection()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if len(token) > 0 {
+			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if !ok || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), token) != 1 {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="dupbridge"`)
+				s.refuseAdmin(w, r, http.StatusUnauthorized, "missing or wrong bearer token (admin_token)")
+				return
+			}
+			h.ServeHTTP(w, r)
+			return
+		}
+		if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+			s.refuseAdmin(w, r, http.StatusUnsupportedMediaType, "send Content-Type: application/json (cross-site request guard)")
+			return
+		}
+		if err := csrf.Check(r); err != nil {
+			s.refuseAdmin(w, r, http.StatusForbidden, "cross-origin request refused")
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// refuseAdmin answers a refused admin call and logs who tried it (sampled
+// like every repeated warning).
+func (s *Server) refuseAdmin(w http.ResponseWriter, r *http.Request, code int, reason string) {
+	s.log.Warn("admin HTTP call refused", zap.String("path", r.URL.Path), zap.String("remote", r.RemoteAddr),
+		zap.String("origin", r.Header.Get("Origin")), zap.String("reason", reason))
+	http.Error(w, reason, code)
 }
