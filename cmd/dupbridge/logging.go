@@ -6,6 +6,8 @@ import (
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+
+	"github.com/dupbridge/dupbridge/logsample"
 )
 
 // globalFlags are the flags every subcommand shares.
@@ -16,6 +18,7 @@ type globalFlags struct {
 
 // logger builds the structured logger the subcommands use; logs go to
 // stderr so that stdout stays machine-readable (decode, wal dump, key).
+// Repeated warnings are sampled (logsample).
 func (g *globalFlags) logger() (*zap.Logger, error) {
 	lvl, err := zapcore.ParseLevel(g.logLevel)
 	if err != nil {
@@ -35,5 +38,7 @@ func (g *globalFlags) logger() (*zap.Logger, error) {
 		return nil, fmt.Errorf("--log-format: want console or json, got %q", g.logFormat)
 	}
 	core := zapcore.NewCore(enc, zapcore.Lock(os.Stderr), lvl)
-	return zap.New(core), nil
+	// A dead follower makes every partition warn on every retry: repeated
+	// warnings are written once per interval with a count.
+	return zap.New(logsample.Wrap(core, logsample.Options{})), nil
 }
