@@ -178,6 +178,10 @@ type Table struct {
 	deferred    []*queue
 	deferredAll bool
 	logNext     map[string]time.Time
+	// metaFailingSince is when the meta's current run of failed refreshes
+	// began (zero after a success); metaLastErr names the latest.
+	metaFailingSince time.Time
+	metaLastErr      string
 
 	counters
 }
@@ -461,6 +465,32 @@ func (t *Table) Stats() Stats {
 	}
 	t.mu.Unlock()
 	return st
+}
+
+// Health is whether a table's follower answers: the oldest run of failures
+// not yet ended by a success, among the partitions' RPCs and the meta's
+// refreshes.
+type Health struct {
+	// FailingSince is when that run began; zero when nothing is failing.
+	FailingSince time.Time
+	// Partition is the failing partition, or -1 for the meta.
+	Partition int
+	// LastError names the run's latest failure ("transport", "ERR_BUSY",
+	// "meta:transport", ...).
+	LastError string
+}
+
+// Health reports the follower's reachability. Any goroutine.
+func (t *Table) Health() Health {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	h := Health{FailingSince: t.metaFailingSince, Partition: -1, LastError: t.metaLastErr}
+	for _, q := range t.queues {
+		if !q.failingSince.IsZero() && (h.FailingSince.IsZero() || q.failingSince.Before(h.FailingSince)) {
+			h = Health{FailingSince: q.failingSince, Partition: q.idx, LastError: q.lastErr}
+		}
+	}
+	return h
 }
 
 // logSampled reports whether a log line under key may be written now (at

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
@@ -84,7 +85,7 @@ type PauseResult struct {
 }
 
 // HTTPHandler serves /status (JSON), /healthz ("ok", or 503 while
-// draining), /metrics (Prometheus text format, from the Server's registry)
+// draining), /readyz (Readiness as JSON, 503 when not ready), /metrics (Prometheus text format, from the Server's registry)
 // and POST /tables/{name}/pause and /resume (404 for a table not
 // configured; guarded by adminOnly). Any goroutine.
 func (s *Server) HTTPHandler() http.Handler {
@@ -114,6 +115,18 @@ func (s *Server) HTTPHandler() http.Handler {
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(s.Status())
 	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		r := s.Readiness(time.Now())
+		w.Header().Set("Content-Type", "application/json")
+		if !r.Ready {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(r)
+	})
+	// Liveness only: the process serves HTTP and is not draining. A dead
+	// follower is /readyz's business, not a reason to restart the bridge.
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		if s.draining.Load() {
 			http.Error(w, "draining", http.StatusServiceUnavailable)

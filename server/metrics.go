@@ -135,6 +135,7 @@ func (s *Server) newMetrics() error {
 				}
 				return 0
 			}))
+		cs = append(cs, s.readinessCollectors(ts)...)
 	}
 	s.metrics = m
 

@@ -63,6 +63,11 @@ type pendingDup struct {
 	failed    atomic.Bool
 	skipped   atomic.Int32
 	hint      string // set by the callback that wins failed's CAS
+	// list holds p from shipping to answer, since is when it joined it,
+	// prev and next are its neighbours (guarded by list.mu): readiness.
+	list       *pendingList
+	since      time.Time
+	prev, next *pendingDup
 }
 
 // partDone is the done callback of every part of p. Any goroutine.
@@ -91,6 +96,7 @@ func (p *pendingDup) partDone(r PartResult) {
 		reply = mutation.AppendDupResponse(p.reply, 0, 0, "")
 	}
 	p.cs.post(codec.FinishResponse(reply, p.mark))
+	p.list.remove(p)
 	s.stats.inflightRequests.Add(-1)
 	s.release(p.bytes)
 }
@@ -372,6 +378,8 @@ func (cs *connState) onDuplicate(f *codec.Frame, size int) bool {
 	shipped = true
 	p.bytes = total
 	p.remaining.Store(int32(len(parts)))
+	p.list = &ts.pending
+	p.list.add(p)
 	s.stats.inflightRequests.Add(1)
 	s.stats.dupEntries.Add(int64(len(entries)))
 	s.stats.dupParts.Add(int64(len(parts)))

@@ -114,6 +114,8 @@ type tableState struct {
 	order  *keyorder.Guard
 	shipMu sync.Mutex
 
+	pending pendingList // requests shipped, not yet answered (/readyz)
+
 	mu sync.Mutex // guards the create_app state below
 	// create_app protocol state (duplication.md §1.6 step 6), in memory.
 	exists         bool   // created through create_app

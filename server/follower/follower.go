@@ -60,11 +60,18 @@ type Set struct {
 type entry struct {
 	t  *config.Table
 	rt atomic.Pointer[router.Table]
+
+	mu sync.Mutex
+	// openFailingSince is when the first failed attempt to open the
+	// follower table was made (zero once open), openErr the latest error.
+	openFailingSince time.Time
+	openErr          string
 }
 
 var (
-	_ server.Shipper      = (*Set)(nil)
-	_ server.TableCreator = (*Set)(nil)
+	_ server.Shipper        = (*Set)(nil)
+	_ server.TableCreator   = (*Set)(nil)
+	_ server.FollowerHealth = (*Set)(nil)
 )
 
 // New builds the Set; Open starts opening the tables.
@@ -115,6 +122,7 @@ func (s *Set) open(ctx context.Context, e *entry) {
 		zap.String("follower_table", e.t.FollowerTable))
 	for attempt := 1; ; attempt++ {
 		err := s.openOnce(ctx, e)
+		e.noteOpen(err)
 		if err == nil {
 			log.Info("follower table open", zap.Int("partitions", e.rt.Load().PartitionCount()))
 			return
@@ -131,6 +139,43 @@ func (s *Set) open(ctx context.Context, e *entry) {
 		}
 		delay = min(delay*2, s.opts.RetryMax)
 	}
+}
+
+// noteOpen books an open attempt's outcome for FollowerFailing.
+func (e *entry) noteOpen(err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err == nil {
+		e.openFailingSince, e.openErr = time.Time{}, ""
+		return
+	}
+	if e.openFailingSince.IsZero() {
+		e.openFailingSince = time.Now()
+	}
+	e.openErr = "opening the follower table: " + err.Error()
+}
+
+// FollowerFailing implements server.FollowerHealth: before the follower
+// table is open, since the first failed attempt to open it; then the
+// router's Health.
+func (s *Set) FollowerFailing(table string) (time.Time, string) {
+	e := s.tables[table]
+	if e == nil {
+		return time.Time{}, ""
+	}
+	if rt := e.rt.Load(); rt != nil {
+		h := rt.Health()
+		if h.FailingSince.IsZero() {
+			return h.FailingSince, ""
+		}
+		if h.Partition < 0 {
+			return h.FailingSince, h.LastError
+		}
+		return h.FailingSince, fmt.Sprintf("partition %d: %s", h.Partition, h.LastError)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.openFailingSince, e.openErr
 }
 
 func (s *Set) openOnce(ctx context.Context, e *entry) error {
