@@ -143,6 +143,7 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	for _, p := range parts {
 		sum.Partitions = append(sum.Partitions, p.sum)
 		sum.Skipped.add(p.sum.Skipped)
+		sum.Corrupt.add(p.sum.Corrupt)
 	}
 	sum.Mutations = r.c.mutations.Load()
 	sum.Entries = r.c.entries.Load()
