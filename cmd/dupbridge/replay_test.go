@@ -57,6 +57,14 @@ func TestReplayCommand(t *testing.T) {
 		t.Fatalf("a/a = %q, want d", rec.Value)
 	}
 
+	// By directory, as `wal gen --fixture` lays it out.
+	root := t.TempDir()
+	genFixture(t, root)
+	out, err = run(append(base, "--json-summary", root)...)
+	if err != nil || json.Unmarshal([]byte(out), &s) != nil || s.Mutations != 4 || len(s.Partitions) != 1 {
+		t.Fatalf("replay of %s: %v\n%s", root, err, out)
+	}
+
 	out, err = run(append(base, "--discipline", "pipelined", path)...)
 	if err != nil || !strings.Contains(out, "4 mutations") || !strings.Contains(out, "discipline pipelined") {
 		t.Fatalf("text summary: %v\n%s", err, out)
