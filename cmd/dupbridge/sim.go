@@ -42,7 +42,10 @@ addresses and runs until interrupted.`,
 				return err
 			}
 			defer log.Sync()
-			specs, err := parseSimTables(tables)
+			if replicas < 1 || replicas > maxSimReplicas {
+				return fmt.Errorf("sim: --replicas %d: want 1..%d", replicas, maxSimReplicas)
+			}
+			specs, err := parseSimTables(tables, replicas)
 			if err != nil {
 				return err
 			}
@@ -99,7 +102,12 @@ addresses and runs until interrupted.`,
 	return cmd
 }
 
-func parseSimTables(s string) ([]pegasussim.TableSpec, error) {
+// maxSimReplicas bounds --replicas (each is a listening endpoint).
+const maxSimReplicas = 64
+
+// parseSimTables parses --tables; a table's replica count cannot exceed the
+// replica endpoints (Pegasus's create_app checks it against alive nodes).
+func parseSimTables(s string, replicas int) ([]pegasussim.TableSpec, error) {
 	var out []pegasussim.TableSpec
 	for _, item := range strings.Split(s, ",") {
 		item = strings.TrimSpace(item)
@@ -111,13 +119,13 @@ func parseSimTables(s string) ([]pegasussim.TableSpec, error) {
 			return nil, fmt.Errorf("sim: --tables %q: want name:partitions[:replicas]", item)
 		}
 		n, err := strconv.Atoi(parts[1])
-		if err != nil || n < 1 {
-			return nil, fmt.Errorf("sim: --tables %q: bad partition count", item)
+		if err != nil || n < 1 || n > maxPartitions {
+			return nil, fmt.Errorf("sim: --tables %q: partition count: want 1..%d", item, maxPartitions)
 		}
 		spec := pegasussim.TableSpec{Name: parts[0], Partitions: n}
 		if len(parts) == 3 {
-			if spec.ReplicaCount, err = strconv.Atoi(parts[2]); err != nil || spec.ReplicaCount < 1 {
-				return nil, fmt.Errorf("sim: --tables %q: bad replica count", item)
+			if spec.ReplicaCount, err = strconv.Atoi(parts[2]); err != nil || spec.ReplicaCount < 1 || spec.ReplicaCount > replicas {
+				return nil, fmt.Errorf("sim: --tables %q: replica count: want 1..%d (--replicas)", item, replicas)
 			}
 		}
 		out = append(out, spec)
