@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dupbridge/dupbridge/localcluster"
 	"github.com/dupbridge/dupbridge/internal/testfix"
+	"github.com/dupbridge/dupbridge/localcluster"
 	"github.com/dupbridge/dupbridge/replay"
 	"github.com/dupbridge/dupbridge/verify"
 	"github.com/dupbridge/dupbridge/walwriter"
