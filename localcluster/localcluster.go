@@ -43,6 +43,8 @@ type Options struct {
 	VerifyTimetag bool
 	// MaxInflightBytes of the bridge (default 64 MiB).
 	MaxInflightBytes int64
+	// LaggingWriteThreshold of the bridge (0: config's default).
+	LaggingWriteThreshold time.Duration
 	// HTTP serves the bridge's HTTP interface (/metrics, /status, ...) on
 	// a loopback port (Env.HTTPAddr) that stays the same across bridge
 	// restarts, as a scrape target does.
@@ -144,6 +146,10 @@ func (e *Env) startBridge(ctx context.Context) error {
 	if o.FailurePolicy == "skip" {
 		skip = fmt.Sprintf("skip_after_attempts = %d\n", max(o.SkipAfterAttempts, 1))
 	}
+	lagging := ""
+	if o.LaggingWriteThreshold > 0 {
+		lagging = fmt.Sprintf("lagging_write_threshold = %s\n", o.LaggingWriteThreshold)
+	}
 	ini := fmt.Sprintf(`[pegasus.clusters]
 follower = %s
 [duplication-group]
@@ -154,7 +160,7 @@ listen = %s
 advertised_address = %s
 max_inflight_bytes = %d
 shutdown_timeout = 5s
-[table.%s]
+%s[table.%s]
 follower_cluster = follower
 follower_table = %s
 advertised_partition_count = %d
@@ -162,7 +168,7 @@ failure_policy = %s
 verify_timetag = %v
 %smaster_cluster = master
 `, e.Sim.MetaAddr(), MasterClusterID, FollowerClusterID, e.BridgeAddr, e.BridgeAddr,
-		o.MaxInflightBytes, o.Table, o.Table, o.AdvertisedPartitions, o.FailurePolicy, o.VerifyTimetag, skip)
+		o.MaxInflightBytes, lagging, o.Table, o.Table, o.AdvertisedPartitions, o.FailurePolicy, o.VerifyTimetag, skip)
 	cfg, err := config.Parse([]byte(ini), "localcluster.ini")
 	if err != nil {
 		return fmt.Errorf("localcluster: bridge configuration: %w", err)
