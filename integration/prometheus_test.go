@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/dupbridge/dupbridge/internal/dashboard"
+	"github.com/dupbridge/dupbridge/internal/promtext"
 	"github.com/dupbridge/dupbridge/internal/testdeps"
 	"github.com/dupbridge/dupbridge/internal/testfix"
 	"github.com/dupbridge/dupbridge/localcluster"
@@ -272,7 +273,7 @@ func checkMetricsDocumented(t *testing.T, metricsURL, docPath string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	text, err := io.ReadAll(resp.Body)
+	_, help, err := promtext.Parse(resp.Body)
 	resp.Body.Close()
 	if err != nil {
 		t.Fatal(err)
@@ -281,11 +282,10 @@ func checkMetricsDocumented(t *testing.T, metricsURL, docPath string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	names := metricNames(string(text))
-	if len(names) < 40 {
-		t.Fatalf("only %d metric families scraped", len(names))
+	if len(help) < 40 {
+		t.Fatalf("only %d metric families scraped", len(help))
 	}
-	for _, n := range names {
+	for n := range help {
 		if strings.HasPrefix(n, "go_") || strings.HasPrefix(n, "process_") {
 			continue
 		}
@@ -514,13 +514,3 @@ func closeTo(got, want float64) bool {
 	return math.Abs(got-want) <= 1e-9*math.Max(1, math.Abs(want))
 }
 
-// metricNames reads the metric family names of a Prometheus text exposition.
-func metricNames(text string) []string {
-	var out []string
-	for _, l := range strings.Split(text, "\n") {
-		if f := strings.Fields(l); len(f) >= 3 && f[0] == "#" && f[1] == "TYPE" {
-			out = append(out, f[2])
-		}
-	}
-	return out
-}
