@@ -513,4 +513,3 @@ func (p *promServer) rangeValues(expr string, start, end float64, step int) ([]f
 func closeTo(got, want float64) bool {
 	return math.Abs(got-want) <= 1e-9*math.Max(1, math.Abs(want))
 }
-
