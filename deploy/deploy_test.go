@@ -33,8 +33,13 @@ func run(t *testing.T, dir, bin string, args ...string) string {
 // stays silent beside it, with the annotations rendered as written).
 func TestAlertRules(t *testing.T) {
 	promtool := testdeps.Tool(t, "prometheus", "promtool")
+	text, err := os.ReadFile(filepath.Join("prometheus", "alerts.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := strings.Count(string(text), "- alert: ")
 	out := run(t, "prometheus", promtool, "check", "rules", "alerts.yml")
-	if !strings.Contains(out, "SUCCESS: 8 rules found") {
+	if rules < 8 || !strings.Contains(out, fmt.Sprintf("SUCCESS: %d rules found", rules)) {
 		t.Errorf("promtool check rules: %s", out)
 	}
 	out = run(t, "prometheus", promtool, "test", "rules", "alerts_test.yml")
