@@ -168,6 +168,8 @@ var bridgeKeys = map[string]bool{
 	"max_inflight_bytes": true, "max_frame_size": true, "send_host_port": true, "legacy_peers": true, "cluster_name": true,
 	"shutdown_timeout": true, "event_loops": true, "full_duplication": true,
 	"lagging_write_threshold": true, "state_dir": true,
+	"max_connections": true, "max_connections_per_peer": true, "max_connection_bytes": true,
+	"frame_timeout": true, "idle_timeout": true, "allowed_peers": true,
 }
 
 func (p *parser) bridge(f *ini.File, c *Config) {
@@ -178,6 +180,10 @@ func (p *parser) bridge(f *ini.File, c *Config) {
 	b.ShutdownTimeout = DefaultShutdownTimeout
 	b.LaggingWriteThreshold = DefaultLaggingWriteThreshold
 	b.StateDir = DefaultStateDir
+	b.MaxConnections = DefaultMaxConnections
+	b.MaxConnectionsPerPeer = DefaultMaxConnectionsPerPeer
+	b.FrameTimeout = DefaultFrameTimeout
+	b.IdleTimeout = DefaultIdleTimeout
 	s, err := f.GetSection(SectionBridge)
 	if err != nil {
 		p.problems = append(p.problems, Problem{Section: SectionBridge, Msg: "missing section (needs at least listen and advertised_address)"})
@@ -335,6 +341,7 @@ func (p *parser) bridge(f *ini.File, c *Config) {
 			b.EventLoops = n
 		}
 	}
+	p.bridgeLimits(sec, get, b)
 	if v, ok := get("full_duplication"); ok {
 		switch v {
 		case "reject":
@@ -343,6 +350,61 @@ func (p *parser) bridge(f *ini.File, c *Config) {
 			b.FullDuplication = FullDupWithoutCheckpoint
 		default:
 			p.errKey(sec, "full_duplication", "%q: want reject or without_checkpoint", v)
+		}
+	}
+}
+
+// bridgeLimits reads the RPC port's connection and memory limits (issue 8).
+func (p *parser) bridgeLimits(sec string, get func(string) (string, bool), b *Bridge) {
+	if v, ok := get("max_connections"); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1<<20 {
+			p.errKey(sec, "max_connections", "%q: want 1 to 1048576", v)
+		} else {
+			b.MaxConnections = n
+		}
+	}
+	if v, ok := get("max_connections_per_peer"); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > b.MaxConnections {
+			p.errKey(sec, "max_connections_per_peer", "%q: want 1 to max_connections (%d)", v, b.MaxConnections)
+		} else {
+			b.MaxConnectionsPerPeer = n
+		}
+	}
+	b.MaxConnectionBytes = min(2*int64(b.MaxFrameSize), b.MaxInflightBytes)
+	if v, ok := get("max_connection_bytes"); ok {
+		n, err := ParseSize(v)
+		if err != nil || n < int64(b.MaxFrameSize) || n > b.MaxInflightBytes {
+			p.errKey(sec, "max_connection_bytes", "%q: want a size from max_frame_size (%d) to max_inflight_bytes (%d)", v, b.MaxFrameSize, b.MaxInflightBytes)
+		} else {
+			b.MaxConnectionBytes = n
+		}
+	}
+	if v, ok := get("frame_timeout"); ok {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			p.errKey(sec, "frame_timeout", "%q: want a positive duration such as 60s", v)
+		} else {
+			b.FrameTimeout = d
+		}
+	}
+	if v, ok := get("idle_timeout"); ok {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			p.errKey(sec, "idle_timeout", "%q: want a duration such as 10m (0 disables)", v)
+		} else {
+			b.IdleTimeout = d
+		}
+	}
+	if v, ok := get("allowed_peers"); ok && v != "" {
+		for _, item := range strings.Split(v, ",") {
+			pf, err := netip.ParsePrefix(strings.TrimSpace(item))
+			if err != nil {
+				p.errKey(sec, "allowed_peers", "%q: want CIDR prefixes such as 10.0.0.0/24, 127.0.0.1/32 (%v)", item, err)
+				continue
+			}
+			b.AllowedPeers = append(b.AllowedPeers, pf.Masked())
 		}
 	}
 }
