@@ -117,9 +117,8 @@ type Bridge struct {
 	MaxConnections int
 	// MaxConnectionsPerPeer caps open connections from one peer IP.
 	MaxConnectionsPerPeer int
-	// MaxConnectionBytes is one connection's share of MaxInflightBytes:
-	// its partial and decoded requests and its unread replies. Default
-	// min(2 × MaxFrameSize, MaxInflightBytes).
+	// MaxConnectionBytes caps what one connection may hold undecoded, and
+	// its admitted requests in flight. Default 2 × MaxFrameSize.
 	MaxConnectionBytes int64
 	// FrameTimeout: a frame must arrive whole this long after its first
 	// byte, or its connection is closed.

@@ -183,7 +183,6 @@ func TestParseErrors(t *testing.T) {
 		{"max_connections", "  cluster_name = B\n", "  cluster_name = B\n  max_connections = 0\n", 9, "1 to 1048576"},
 		{"per peer above total", "  cluster_name = B\n", "  cluster_name = B\n  max_connections = 10\n  max_connections_per_peer = 11\n", 10, "to max_connections"},
 		{"connection bytes below frame", "  cluster_name = B\n", "  cluster_name = B\n  max_connection_bytes = 1MiB\n", 9, "from max_frame_size"},
-		{"connection bytes above inflight", "  cluster_name = B\n", "  cluster_name = B\n  max_connection_bytes = 1GiB\n", 9, "to max_inflight_bytes"},
 		{"frame timeout", "  cluster_name = B\n", "  cluster_name = B\n  frame_timeout = 0s\n", 9, "positive duration"},
 		{"idle timeout", "  cluster_name = B\n", "  cluster_name = B\n  idle_timeout = -1s\n", 9, "0 disables"},
 		{"allowed_peers bare address", "  cluster_name = B\n", "  cluster_name = B\n  allowed_peers = 10.0.0.1\n", 9, "CIDR prefixes"},

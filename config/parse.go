@@ -372,11 +372,11 @@ func (p *parser) bridgeLimits(sec string, get func(string) (string, bool), b *Br
 			b.MaxConnectionsPerPeer = n
 		}
 	}
-	b.MaxConnectionBytes = min(2*int64(b.MaxFrameSize), b.MaxInflightBytes)
+	b.MaxConnectionBytes = 2 * int64(b.MaxFrameSize)
 	if v, ok := get("max_connection_bytes"); ok {
 		n, err := ParseSize(v)
-		if err != nil || n < int64(b.MaxFrameSize) || n > b.MaxInflightBytes {
-			p.errKey(sec, "max_connection_bytes", "%q: want a size from max_frame_size (%d) to max_inflight_bytes (%d)", v, b.MaxFrameSize, b.MaxInflightBytes)
+		if err != nil || n < int64(b.MaxFrameSize) || n > 1<<40 {
+			p.errKey(sec, "max_connection_bytes", "%q: want a size from max_frame_size (%d) up", v, b.MaxFrameSize)
 		} else {
 			b.MaxConnectionBytes = n
 		}

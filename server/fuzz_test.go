@@ -47,8 +47,12 @@ func FuzzConnDispatch(f *testing.F) {
 			sh.ackPending(PartResult{Status: PartAcked}, false)
 			cs.onTraffic()
 		}
-		if st := s.Stats(); st.InflightBytes != 0 || st.InflightRequests != 0 {
-			t.Fatalf("accounting leaked: %+v", st)
+		if st := s.Stats(); st.InflightBytes != cs.outHeld || st.WaitingBytes != cs.inHeld || st.InflightRequests != 0 {
+			t.Fatalf("accounting differs from what the connection holds (%d undecoded, %d unread): %+v", cs.inHeld, cs.outHeld, st)
+		}
+		cs.onClose()
+		if st := s.Stats(); st.InflightBytes != 0 || st.WaitingBytes != 0 {
+			t.Fatalf("accounting leaked after close: %+v", st)
 		}
 	})
 }
