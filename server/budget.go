@@ -32,7 +32,8 @@ import (
 // never closed, unless the memory is really gone. At most max_inflight_bytes
 // + waitRoom + connections × waitGrace are held.
 
-// waitRoom caps the undecoded bytes of all connections together.
+// waitRoom caps the undecoded bytes of all connections together
+// (Options.WaitRoom overrides it).
 const waitRoom = 128 << 20
 
 // waitGrace is what a connection may hold undecoded while the waiting room
@@ -98,7 +99,7 @@ func (cs *connState) settle() (closeReason, bool) {
 	s := cs.s
 	in := int64(cs.c.InboundBuffered() + cap(cs.asm))
 	cs.setHeld(in, int64(cs.c.OutboundBuffered()))
-	over := in > s.maxConn || (in > waitGrace && s.waiting.Load() > waitRoom)
+	over := in > s.maxConn || (in > waitGrace && s.waiting.Load() > s.waitRoom)
 	switch {
 	case !over:
 		return 0, false

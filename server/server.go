@@ -54,6 +54,9 @@ type Options struct {
 	// MaxConnectionBytes overrides Config.Bridge.MaxConnectionBytes (the
 	// per-connection budget) when > 0.
 	MaxConnectionBytes int64
+	// WaitRoom caps the undecoded bytes of all connections together
+	// (budget.go); waitRoom when 0. Tests lower it.
+	WaitRoom int64
 	// Listener, when set, is used instead of listening on Listen (tests
 	// wrap one to inject accept errors). Run closes it.
 	Listener net.Listener
@@ -89,6 +92,7 @@ type Server struct {
 
 	maxInflight int64
 	maxConn     int64        // per-connection budget (budget.go)
+	waitRoom    int64        // cap of Server.waiting (budget.go)
 	inflight    atomic.Int64 // admitted requests and unread replies (budget.go)
 	waiting     atomic.Int64 // undecoded inbound bytes (budget.go)
 	stats       counters
@@ -202,6 +206,7 @@ func New(opts Options) (*Server, error) {
 	if s.maxConn <= 0 {
 		s.maxConn = 2 * int64(cmp.Or(b.MaxFrameSize, config.DefaultMaxFrameSize))
 	}
+	s.waitRoom = cmp.Or(opts.WaitRoom, waitRoom)
 	s.gate = &gate{
 		maxConns: connCap(cmp.Or(b.MaxConnections, config.DefaultMaxConnections)),
 		perPeer:  cmp.Or(b.MaxConnectionsPerPeer, config.DefaultMaxConnectionsPerPeer),
