@@ -29,6 +29,22 @@ func dialFrom(t testing.TB, s *Server, src string) *client {
 	return &client{t: t, c: c, fr: codec.FramingRDSN, dec: codec.Decoder{Role: codec.RoleClient, Framing: codec.FramingRDSN}}
 }
 
+// expectRefused dials from src and expects the server to reset the
+// connection, during the handshake or after it.
+func expectRefused(t testing.TB, s *Server, src string) {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 5 * time.Second}
+	c, err := d.Dial("tcp", s.Addr().String())
+	if err != nil {
+		if !isReset(err) {
+			t.Fatalf("dial from %s: %v", src, err)
+		}
+		return
+	}
+	defer c.Close()
+	(&client{t: t, c: c}).expectClosed()
+}
+
 // served checks that cl gets an answer (ERR_HANDLER_NOT_FOUND to an
 // unknown RPC).
 func served(t testing.TB, cl *client) {
@@ -74,7 +90,7 @@ func TestConnectionGate(t *testing.T) {
 				served(t, cl)
 				kept = append(kept, cl)
 			}
-			dialFrom(t, s, tc.refuse).expectClosed()
+			expectRefused(t, s, tc.refuse)
 			waitRefused(t, s, tc.because, 1)
 			for _, cl := range kept { // existing connections are still served
 				served(t, cl)
