@@ -16,7 +16,7 @@ import (
 //     acknowledges them (reserve, which may refuse: the connection then
 //     waits, parked), and replies the peer has not read yet (gnet's
 //     outbound buffer);
-//   - Server.waiting, capped by waitRoom: bytes received and not yet
+//   - Server.waiting, capped by WaitRoom: bytes received and not yet
 //     decoded (gnet's inbound buffer, or connState.asm for a large frame).
 //
 // Undecoded and unread bytes are measured after every callback and charged
@@ -30,11 +30,11 @@ import (
 // small (duplicate_log_batch_bytes, 4 KiB by default, duplication.md §3.4)
 // and it sends one per hash queue before waiting (§3.7), so it waits,
 // never closed, unless the memory is really gone. At most max_inflight_bytes
-// + waitRoom + connections × waitGrace are held.
+// + WaitRoom + connections × waitGrace are held.
 
-// waitRoom caps the undecoded bytes of all connections together
+// WaitRoom caps the undecoded bytes of all connections together
 // (Options.WaitRoom overrides it).
-const waitRoom = 128 << 20
+const WaitRoom = 128 << 20
 
 // waitGrace is what a connection may hold undecoded while the waiting room
 // is full before it is closed.

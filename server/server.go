@@ -55,7 +55,7 @@ type Options struct {
 	// per-connection budget) when > 0.
 	MaxConnectionBytes int64
 	// WaitRoom caps the undecoded bytes of all connections together
-	// (budget.go); waitRoom when 0. Tests lower it.
+	// (budget.go); WaitRoom when 0. Tests lower it.
 	WaitRoom int64
 	// Listener, when set, is used instead of listening on Listen (tests
 	// wrap one to inject accept errors). Run closes it.
@@ -206,7 +206,7 @@ func New(opts Options) (*Server, error) {
 	if s.maxConn <= 0 {
 		s.maxConn = 2 * int64(cmp.Or(b.MaxFrameSize, config.DefaultMaxFrameSize))
 	}
-	s.waitRoom = cmp.Or(opts.WaitRoom, waitRoom)
+	s.waitRoom = cmp.Or(opts.WaitRoom, WaitRoom)
 	s.gate = &gate{
 		maxConns: connCap(cmp.Or(b.MaxConnections, config.DefaultMaxConnections)),
 		perPeer:  cmp.Or(b.MaxConnectionsPerPeer, config.DefaultMaxConnectionsPerPeer),
