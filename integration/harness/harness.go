@@ -47,6 +47,9 @@ type Options struct {
 	VerifyTimetag bool
 	// MaxInflightBytes of the bridge (default 64 MiB).
 	MaxInflightBytes int64
+	// BridgeKeys are extra lines of the bridge's [dupbridge] section
+	// (e.g. "frame_timeout = 2s\n").
+	BridgeKeys string
 	Logger           *zap.Logger
 }
 
@@ -125,7 +128,7 @@ listen = %s
 advertised_address = %s
 max_inflight_bytes = %d
 shutdown_timeout = 5s
-[table.%s]
+%s[table.%s]
 follower_cluster = follower
 follower_table = %s
 advertised_partition_count = %d
@@ -133,7 +136,7 @@ failure_policy = %s
 verify_timetag = %v
 %smaster_cluster = master
 `, e.Sim.MetaAddr(), MasterClusterID, FollowerClusterID, e.BridgeAddr, e.BridgeAddr,
-		o.MaxInflightBytes, o.Table, o.Table, o.AdvertisedPartitions, o.FailurePolicy, o.VerifyTimetag, skip)
+		o.MaxInflightBytes, o.BridgeKeys, o.Table, o.Table, o.AdvertisedPartitions, o.FailurePolicy, o.VerifyTimetag, skip)
 	cfg, err := config.Parse([]byte(ini), "harness.ini")
 	if err != nil {
 		return fmt.Errorf("harness: bridge configuration: %w", err)
