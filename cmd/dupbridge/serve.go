@@ -80,8 +80,10 @@ func reportCheck(cmd *cobra.Command, path string, cfg *config.Config, err error)
 
 // memoryHeadroom is what the Go runtime may use above the bridge's own
 // budgets (max_inflight_bytes and the waiting room) before the GC works
-// harder: without a limit GOGC=100 lets the heap reach twice what is live.
-const memoryHeadroom = 224 << 20
+// harder and returns memory sooner: without a limit GOGC=100 lets the heap
+// reach twice what is live. The target is max_inflight_bytes +
+// 256 MiB of RSS; the waiting room takes 128 MiB of it.
+const memoryHeadroom = 64 << 20
 
 func runServe(ctx context.Context, cfg *config.Config, log *zap.Logger) (err error) {
 	defer func() {
