@@ -254,7 +254,7 @@ func (cs *connState) decodeFrames() gnet.Action {
 			return cs.framingError(err)
 		}
 		if size > n {
-			if size <= asmThreshold {
+			if size <= s.asmMin {
 				cs.markPartial(now)
 				return gnet.None
 			}
@@ -262,7 +262,7 @@ func (cs *connState) decodeFrames() gnet.Action {
 				cs.shut(reasonBudget) // can never be admitted
 				return gnet.Close
 			}
-			cs.asm, cs.asmSize = make([]byte, 0, min(size, 4*asmThreshold)), size
+			cs.asm, cs.asmSize = make([]byte, 0, min(size, 4*s.asmMin)), size
 			continue
 		}
 		buf, err := cs.c.Peek(size)

@@ -93,6 +93,7 @@ type Server struct {
 	maxInflight int64
 	maxConn     int64        // per-connection budget (budget.go)
 	waitRoom    int64        // cap of Server.waiting (budget.go)
+	asmMin      int          // frames above it are assembled in connState.asm: asmThreshold (the fuzz target lowers it)
 	inflight    atomic.Int64 // admitted requests and unread replies (budget.go)
 	waiting     atomic.Int64 // undecoded inbound bytes (budget.go)
 	stats       counters
@@ -207,6 +208,7 @@ func New(opts Options) (*Server, error) {
 		s.maxConn = 2 * int64(cmp.Or(b.MaxFrameSize, config.DefaultMaxFrameSize))
 	}
 	s.waitRoom = cmp.Or(opts.WaitRoom, WaitRoom)
+	s.asmMin = asmThreshold
 	s.gate = &gate{
 		maxConns: connCap(cmp.Or(b.MaxConnections, config.DefaultMaxConnections)),
 		perPeer:  cmp.Or(b.MaxConnectionsPerPeer, config.DefaultMaxConnectionsPerPeer),
