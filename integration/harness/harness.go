@@ -50,7 +50,7 @@ type Options struct {
 	// BridgeKeys are extra lines of the bridge's [dupbridge] section
 	// (e.g. "frame_timeout = 2s\n").
 	BridgeKeys string
-	Logger           *zap.Logger
+	Logger     *zap.Logger
 }
 
 // Env is a running deployment.
