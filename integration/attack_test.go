@@ -123,36 +123,42 @@ func connectFlood(ctx context.Context, addr, src string, attempts int) {
 	wg.Wait()
 }
 
-// slowPartialFrames opens conns connections that each send 150 bytes of a
-// frame, then one byte a second, until the bridge closes them.
-func slowPartialFrames(ctx context.Context, addr, src string, conns int) {
-	frame := codec.AppendRequest(nil, codec.FramingRDSN, &codec.RequestHeader{ID: 1, RPCName: codec.RPCDuplicate, AppID: 3}, make([]byte, 4096))
+// eachConn runs attack on conns connections from src at once, each closed
+// when its attack returns.
+func eachConn(ctx context.Context, addr, src string, conns int, attack func(c *net.TCPConn)) {
 	var wg sync.WaitGroup
 	for range conns {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c, err := dialFrom(ctx, addr, src)
-			if err != nil {
-				return
-			}
-			defer c.Close()
-			if _, err := c.Write(frame[:150]); err != nil {
-				return
-			}
-			for i := 150; i < len(frame) && ctx.Err() == nil; i++ {
-				select {
-				case <-time.After(time.Second):
-				case <-ctx.Done():
-					return
-				}
-				if _, err := c.Write(frame[i : i+1]); err != nil {
-					return
-				}
+			if c, err := dialFrom(ctx, addr, src); err == nil {
+				defer c.Close()
+				attack(c)
 			}
 		}()
 	}
 	wg.Wait()
+}
+
+// slowPartialFrames opens conns connections that each send 150 bytes of a
+// frame, then one byte a second, until the bridge closes them.
+func slowPartialFrames(ctx context.Context, addr, src string, conns int) {
+	frame := codec.AppendRequest(nil, codec.FramingRDSN, &codec.RequestHeader{ID: 1, RPCName: codec.RPCDuplicate, AppID: 3}, make([]byte, 4096))
+	eachConn(ctx, addr, src, conns, func(c *net.TCPConn) {
+		if _, err := c.Write(frame[:150]); err != nil {
+			return
+		}
+		for i := 150; i < len(frame) && ctx.Err() == nil; i++ {
+			select {
+			case <-time.After(time.Second):
+			case <-ctx.Done():
+				return
+			}
+			if _, err := c.Write(frame[i : i+1]); err != nil {
+				return
+			}
+		}
+	})
 }
 
 // hugePartialFrames: conns connections each send a 16 MiB duplicate frame
@@ -160,24 +166,12 @@ func slowPartialFrames(ctx context.Context, addr, src string, conns int) {
 func hugePartialFrames(ctx context.Context, addr, src string, conns int) {
 	h := codec.RequestHeader{ID: 1, RPCName: codec.RPCDuplicate, AppID: 3}
 	frame := codec.AppendRequest(nil, codec.FramingRDSN, &h, make([]byte, 16<<20-codec.RDSNHeaderSize))
-	var wg sync.WaitGroup
-	for range conns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c, err := dialFrom(ctx, addr, src)
-			if err != nil {
-				return
-			}
-			defer c.Close()
-			_ = c.SetDeadline(time.Now().Add(20 * time.Second))
-			if _, err := c.Write(frame[:len(frame)-2000]); err != nil {
-				return
-			}
+	eachConn(ctx, addr, src, conns, func(c *net.TCPConn) {
+		_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+		if _, err := c.Write(frame[:len(frame)-2000]); err == nil {
 			waitClosed(c)
-		}()
-	}
-	wg.Wait()
+		}
+	})
 }
 
 // unreadFlood writes query-config requests on one connection, up to limit
