@@ -70,7 +70,7 @@ type Options struct {
 // face and the replica face on one port (design.md steps 1, 2 and 6).
 //
 // Concurrency contract: New, Run and the exported getters may be called from
-// any goroutine. The gnet callbacks (OnBoot, OnOpen, OnClose, OnTraffic,
+// any goroutine. The gnet callbacks (OnOpen, OnClose, OnTraffic,
 // OnTick, OnShutdown) are called by gnet only: OnTraffic, OnOpen and OnClose
 // of one connection run on that connection's event loop, different loops run
 // concurrently, so per-connection state is touched only on its loop, and
@@ -114,7 +114,6 @@ type Server struct {
 	blocked map[*connState]struct{} // connections that stopped decoding at the cap
 	conns   map[*connState]struct{}
 
-	eng   gnet.Engine
 	addr  net.Addr
 	ready chan struct{}
 
@@ -423,14 +422,8 @@ func (s *Server) setPaused(table string, paused bool, source string) (was, ok bo
 	return was, true
 }
 
-// OnBoot records the engine. Called once by gnet.
-func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
-	s.eng = eng
-	return gnet.None
-}
-
 // OnOpen sets up a connection's state. Event-loop only. While draining, new
-// connections are closed at once (gnet offers no way to stop accepting).
+// connections are closed at once (one enrolled just before draining began).
 func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	if s.draining.Load() {
 		return nil, gnet.Close
