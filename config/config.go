@@ -35,6 +35,12 @@ const (
 	// FollowerWriteLimit is the follower's [replication]
 	// max_allowed_write_size default (duplication.md §4.1, §5).
 	FollowerWriteLimit = 1 << 20
+	// Connection limits of the RPC port (issue 8). A master replica server
+	// keeps a few connections to its follower; tools add one each.
+	DefaultMaxConnections        = 4096
+	DefaultMaxConnectionsPerPeer = 128
+	DefaultFrameTimeout          = 60 * time.Second
+	DefaultIdleTimeout           = 10 * time.Minute
 )
 
 // DefaultStateDir is where durable state goes unless state_dir says otherwise
@@ -125,6 +131,23 @@ type Bridge struct {
 	// LaggingWriteThreshold: a received entry whose lag (bridge now minus
 	// the entry's master timestamp) exceeds it counts in dup_lagging_writes.
 	LaggingWriteThreshold time.Duration
+	// MaxConnections caps the RPC port's open connections; the server also
+	// keeps it below the process's descriptor limit (RLIMIT_NOFILE).
+	MaxConnections int
+	// MaxConnectionsPerPeer caps open connections from one peer IP.
+	MaxConnectionsPerPeer int
+	// MaxConnectionBytes caps what one connection may hold undecoded, and
+	// its admitted requests in flight. Default 2 × MaxFrameSize.
+	MaxConnectionBytes int64
+	// FrameTimeout: a frame must arrive whole this long after its first
+	// byte, or its connection is closed.
+	FrameTimeout time.Duration
+	// IdleTimeout closes a connection with nothing in flight and no
+	// traffic for this long; 0 never does.
+	IdleTimeout time.Duration
+	// AllowedPeers, when not empty, are the only addresses (prefixes) that
+	// may connect to the RPC port; others are closed at accept.
+	AllowedPeers []netip.Prefix
 	// StateDir holds the bridge's durable state: the edge's spool, persisted
 	// table controls (pause, remove, fail mode) and create/load progress of
 	// full duplication. Created (0700) on start if missing.

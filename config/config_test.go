@@ -79,6 +79,10 @@ func TestParseExample(t *testing.T) {
 	if c.Bridge.ShutdownTimeout != 30*time.Second {
 		t.Errorf("shutdown_timeout = %v", c.Bridge.ShutdownTimeout)
 	}
+	if b := c.Bridge; b.MaxConnections != DefaultMaxConnections || b.MaxConnectionsPerPeer != DefaultMaxConnectionsPerPeer ||
+		b.MaxConnectionBytes != 32<<20 || b.FrameTimeout != DefaultFrameTimeout || b.IdleTimeout != DefaultIdleTimeout || b.AllowedPeers != nil {
+		t.Errorf("connection limits = %+v", b)
+	}
 	if c.Bridge.LaggingWriteThreshold != 10*time.Second {
 		t.Errorf("lagging_write_threshold = %v", c.Bridge.LaggingWriteThreshold)
 	}
@@ -101,6 +105,12 @@ func TestParseOptions(t *testing.T) {
   admin_insecure = yes
   ready_follower_timeout = 5s
   ready_lag_threshold = 2m
+  max_connections = 100
+  max_connections_per_peer = 10
+  max_connection_bytes = 8MiB
+  frame_timeout = 5s
+  idle_timeout = 0s
+  allowed_peers = 10.0.0.0/8, ::1/128
 `, 1) + `  app_id = 7
   source_table = src
   follower_table = dst
@@ -121,7 +131,9 @@ func TestParseOptions(t *testing.T) {
 		b.MaxInflightBytes != 1<<30 || b.MaxFrameSize != 4<<20 || b.SendHostPort || b.ShutdownTimeout != 5*time.Second ||
 		b.EventLoops != 4 || b.FullDuplication != FullDupWithoutCheckpoint || b.LaggingWriteThreshold != 1500*time.Millisecond ||
 		fmt.Sprint(b.LegacyPeers) != "[10.0.0.5/32 192.168.7.0/24]" || b.AdminToken != "0123456789abcdef+/=" || !b.AdminInsecure ||
-		b.ReadyFollowerTimeout != 5*time.Second || b.ReadyLagThreshold != 2*time.Minute {
+		b.ReadyFollowerTimeout != 5*time.Second || b.ReadyLagThreshold != 2*time.Minute ||
+		b.MaxConnections != 100 || b.MaxConnectionsPerPeer != 10 || b.MaxConnectionBytes != 8<<20 ||
+		b.FrameTimeout != 5*time.Second || b.IdleTimeout != 0 || fmt.Sprint(b.AllowedPeers) != "[10.0.0.0/8 ::1/128]" {
 		t.Errorf("bridge = %+v", b)
 	}
 	tb := c.Tables[0]
@@ -174,6 +186,12 @@ func TestParseErrors(t *testing.T) {
 		{"lagging threshold zero", "  cluster_name = B\n", "  cluster_name = B\n  lagging_write_threshold = 0s\n", 9, "lagging_write_threshold"},
 		{"lagging threshold negative", "  cluster_name = B\n", "  cluster_name = B\n  lagging_write_threshold = -1s\n", 9, "positive duration"},
 		{"event loops", "  cluster_name = B\n", "  cluster_name = B\n  event_loops = -1\n", 9, "1024"},
+		{"max_connections", "  cluster_name = B\n", "  cluster_name = B\n  max_connections = 0\n", 9, "1 to 1048576"},
+		{"per peer above total", "  cluster_name = B\n", "  cluster_name = B\n  max_connections = 10\n  max_connections_per_peer = 11\n", 10, "to max_connections"},
+		{"connection bytes below frame", "  cluster_name = B\n", "  cluster_name = B\n  max_connection_bytes = 1MiB\n", 9, "from max_frame_size"},
+		{"frame timeout", "  cluster_name = B\n", "  cluster_name = B\n  frame_timeout = 0s\n", 9, "positive duration"},
+		{"idle timeout", "  cluster_name = B\n", "  cluster_name = B\n  idle_timeout = -1s\n", 9, "0 disables"},
+		{"allowed_peers bare address", "  cluster_name = B\n", "  cluster_name = B\n  allowed_peers = 10.0.0.1\n", 9, "CIDR prefixes"},
 		{"full duplication", "  cluster_name = B\n", "  cluster_name = B\n  full_duplication = yes\n", 9, "reject or without_checkpoint"},
 		{"no tables", "[table.temp]\n  follower_cluster = B_real\n", "", 0, "no [table.NAME]"},
 		{"bad table name", "[table.temp]", "[table.te/mp]", 9, "table name"},

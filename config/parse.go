@@ -172,6 +172,8 @@ var bridgeKeys = map[string]bool{
 	"shutdown_timeout": true, "event_loops": true, "full_duplication": true,
 	"lagging_write_threshold": true, "state_dir": true,
 	"admin_token": true, "admin_insecure": true, "ready_follower_timeout": true, "ready_lag_threshold": true,
+	"max_connections": true, "max_connections_per_peer": true, "max_connection_bytes": true,
+	"frame_timeout": true, "idle_timeout": true, "allowed_peers": true,
 }
 
 func (p *parser) bridge(c *Config) {
@@ -184,6 +186,10 @@ func (p *parser) bridge(c *Config) {
 	b.StateDir = DefaultStateDir
 	b.ReadyFollowerTimeout = DefaultReadyFollowerTimeout
 	b.ReadyLagThreshold = DefaultReadyLagThreshold
+	b.MaxConnections = DefaultMaxConnections
+	b.MaxConnectionsPerPeer = DefaultMaxConnectionsPerPeer
+	b.FrameTimeout = DefaultFrameTimeout
+	b.IdleTimeout = DefaultIdleTimeout
 	s := p.f.byName[SectionBridge]
 	if s == nil {
 		p.add(Problem{Section: SectionBridge, Msg: "missing section (needs at least listen and advertised_address)"})
@@ -367,6 +373,7 @@ func (p *parser) bridge(c *Config) {
 			b.EventLoops = n
 		}
 	}
+	p.bridgeLimits(sec, get, b)
 	if v, ok := get("full_duplication"); ok {
 		switch v {
 		case "reject":
@@ -375,6 +382,61 @@ func (p *parser) bridge(c *Config) {
 			b.FullDuplication = FullDupWithoutCheckpoint
 		default:
 			p.errKey(sec, "full_duplication", "%q: want reject or without_checkpoint", v)
+		}
+	}
+}
+
+// bridgeLimits reads the RPC port's connection and memory limits (issue 8).
+func (p *parser) bridgeLimits(sec string, get func(string) (string, bool), b *Bridge) {
+	if v, ok := get("max_connections"); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1<<20 {
+			p.errKey(sec, "max_connections", "%q: want 1 to 1048576", v)
+		} else {
+			b.MaxConnections = n
+		}
+	}
+	if v, ok := get("max_connections_per_peer"); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > b.MaxConnections {
+			p.errKey(sec, "max_connections_per_peer", "%q: want 1 to max_connections (%d)", v, b.MaxConnections)
+		} else {
+			b.MaxConnectionsPerPeer = n
+		}
+	}
+	b.MaxConnectionBytes = 2 * int64(b.MaxFrameSize)
+	if v, ok := get("max_connection_bytes"); ok {
+		n, err := ParseSize(v)
+		if err != nil || n < int64(b.MaxFrameSize) || n > 1<<40 {
+			p.errKey(sec, "max_connection_bytes", "%q: want a size from max_frame_size (%d) up", v, b.MaxFrameSize)
+		} else {
+			b.MaxConnectionBytes = n
+		}
+	}
+	if v, ok := get("frame_timeout"); ok {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			p.errKey(sec, "frame_timeout", "%q: want a positive duration such as 60s", v)
+		} else {
+			b.FrameTimeout = d
+		}
+	}
+	if v, ok := get("idle_timeout"); ok {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			p.errKey(sec, "idle_timeout", "%q: want a duration such as 10m (0 disables)", v)
+		} else {
+			b.IdleTimeout = d
+		}
+	}
+	if v, ok := get("allowed_peers"); ok && v != "" {
+		for _, item := range strings.Split(v, ",") {
+			pf, err := netip.ParsePrefix(strings.TrimSpace(item))
+			if err != nil {
+				p.errKey(sec, "allowed_peers", "%q: want CIDR prefixes such as 10.0.0.0/24, 127.0.0.1/32 (%v)", item, err)
+				continue
+			}
+			b.AllowedPeers = append(b.AllowedPeers, pf.Masked())
 		}
 	}
 }

@@ -48,8 +48,11 @@ type Options struct {
 	// HTTP serves the bridge's HTTP interface (/metrics, /status, ...) on
 	// a loopback port (Env.HTTPAddr) that stays the same across bridge
 	// restarts, as a scrape target does.
-	HTTP   bool
-	Logger *zap.Logger
+	HTTP bool
+	// BridgeKeys are extra lines of the bridge's [dupbridge] section
+	// (e.g. "frame_timeout = 2s\n").
+	BridgeKeys string
+	Logger     *zap.Logger
 }
 
 // Env is a running deployment.
@@ -168,7 +171,7 @@ failure_policy = %s
 verify_timetag = %v
 %smaster_cluster = master
 `, e.Sim.MetaAddr(), MasterClusterID, FollowerClusterID, e.BridgeAddr, e.BridgeAddr,
-		o.MaxInflightBytes, lagging, o.Table, o.Table, o.AdvertisedPartitions, o.FailurePolicy, o.VerifyTimetag, skip)
+		o.MaxInflightBytes, lagging+o.BridgeKeys, o.Table, o.Table, o.AdvertisedPartitions, o.FailurePolicy, o.VerifyTimetag, skip)
 	cfg, err := config.Parse([]byte(ini), "localcluster.ini")
 	if err != nil {
 		return fmt.Errorf("localcluster: bridge configuration: %w", err)

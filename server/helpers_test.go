@@ -326,9 +326,11 @@ func entryBytes(e mutation.DupEntry) []byte {
 
 // fakeConn drives the decode/dispatch path without gnet (loopConn).
 type fakeConn struct {
-	in    []byte
-	out   []byte
-	woken int
+	in     []byte
+	out    []byte
+	woken  int
+	unread bool // the peer reads no replies: everything written stays outbound
+	closed bool
 }
 
 func (c *fakeConn) InboundBuffered() int { return len(c.in) }
@@ -348,6 +350,17 @@ func (c *fakeConn) Discard(n int) (int, error) {
 	c.in = c.in[n:]
 	return n, nil
 }
-func (c *fakeConn) Write(b []byte) (int, error)   { c.out = append(c.out, b...); return len(b), nil }
-func (c *fakeConn) OutboundBuffered() int         { return 0 }
+func (c *fakeConn) Read(p []byte) (int, error) {
+	n := copy(p, c.in)
+	c.in = c.in[n:]
+	return n, nil
+}
+func (c *fakeConn) Write(b []byte) (int, error) { c.out = append(c.out, b...); return len(b), nil }
+func (c *fakeConn) OutboundBuffered() int {
+	if c.unread {
+		return len(c.out)
+	}
+	return 0
+}
 func (c *fakeConn) Wake(gnet.AsyncCallback) error { c.woken++; return nil }
+func (c *fakeConn) Close() error                  { c.closed = true; return nil }

@@ -166,13 +166,20 @@ func (s *Server) newMetrics() error {
 		counter("dupbridge_failed_parts_total", "Parts the shipper reported failed (their requests got error 13).", c.partsFailed.Load, nil),
 		counter("dupbridge_skipped_parts_total", "Parts dropped by failure_policy=skip (data loss, acknowledged to the master).", c.partsSkipped.Load, nil),
 		counter("dupbridge_lost_replies_total", "Replies completed after their connection closed.", c.repliesLost.Load, nil),
-		gauge("dupbridge_inflight_bytes", "Bytes held for duplicate requests not yet acknowledged.", s.inflight.Load),
+		gauge("dupbridge_inflight_bytes", "Bytes held for duplicate requests not yet acknowledged and for replies not yet read by their peer.", s.inflight.Load),
+		gauge("dupbridge_waiting_bytes", "Bytes received from peers and not yet decoded (partial or waiting frames).", s.waiting.Load),
 		gauge("dupbridge_inflight_requests", "Duplicate requests shipped and not yet answered.", c.inflightRequests.Load),
 		gauge("dupbridge_max_inflight_bytes", "The max_inflight_bytes cap.", func() int64 { return s.maxInflight }),
 		counter("dupbridge_stalls_total", "Times a connection stopped decoding at the in-flight cap.", c.stalls.Load, nil),
+		counter("dupbridge_accept_errors_total", "Failed accepts on the RPC port (EMFILE, ENFILE, ...), each waited out with a back-off.", c.acceptErrors.Load, nil),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
+	for r := range numReasons {
+		cs = append(cs, counter("dupbridge_connections_refused_total",
+			"Connections refused at accept or closed by the bridge, by reason (limit, peer_limit, not_allowed, idle, frame_timeout, budget, unread_replies).",
+			c.refused[r].Load, prometheus.Labels{"reason": r.String()}))
+	}
 	cs = append(cs, s.opts.Collectors...)
 	for _, col := range cs {
 		if err := reg.Register(col); err != nil {

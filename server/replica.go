@@ -98,7 +98,7 @@ func (p *pendingDup) partDone(r PartResult) {
 	p.cs.post(codec.FinishResponse(reply, p.mark))
 	p.list.remove(p)
 	s.stats.inflightRequests.Add(-1)
-	s.release(p.bytes)
+	s.releaseFor(p.cs, p.bytes)
 }
 
 // replyRetryable answers f at once with RPC-level ERR_OK and
@@ -108,21 +108,6 @@ func (cs *connState) replyRetryable(f *codec.Frame, hint string) {
 	b, mark := codec.BeginResponse(cs.wbuf, f, codec.ErrorOK, cs.s.from)
 	b = mutation.AppendDupResponse(b, 0, ErrTryAgain, hint)
 	cs.wbuf = codec.FinishResponse(b, mark)
-}
-
-// reserve takes n bytes of the in-flight budget, or reports false when they
-// do not fit. A request larger than the whole cap is admitted alone, so that
-// no frame the decoder accepts can stall forever. Any goroutine.
-func (s *Server) reserve(n int64) bool {
-	for {
-		cur := s.inflight.Load()
-		if cur > 0 && cur+n > s.maxInflight {
-			return false
-		}
-		if s.inflight.CompareAndSwap(cur, cur+n) {
-			return true
-		}
-	}
 }
 
 // onDuplicate validates, splits and ships one duplicate request. It returns
@@ -147,7 +132,7 @@ func (cs *connState) onDuplicate(f *codec.Frame, size int) bool {
 	// Admission (design.md "Bounded memory"): the frame's size bounds what
 	// its parts will hold.
 	est := int64(size) + 256
-	if !s.reserve(est) {
+	if !s.reserve(cs, est) {
 		if !cs.stalled() {
 			s.stats.stalls.Add(1)
 		}
@@ -155,7 +140,7 @@ func (cs *connState) onDuplicate(f *codec.Frame, size int) bool {
 		s.block(cs)
 		// A release may have run between the failed reservation and
 		// block(): try once more so that no wake-up is lost.
-		if !s.reserve(est) {
+		if !s.reserve(cs, est) {
 			return false
 		}
 	}
@@ -167,7 +152,7 @@ func (cs *connState) onDuplicate(f *codec.Frame, size int) bool {
 	shipped := false
 	defer func() {
 		if !shipped {
-			s.release(est)
+			s.releaseFor(cs, est)
 		}
 	}()
 
@@ -375,6 +360,7 @@ func (cs *connState) onDuplicate(f *codec.Frame, size int) bool {
 	}
 	// Settle the reservation to the bytes really held.
 	s.inflight.Add(total - est)
+	cs.admitted.Add(total - est)
 	shipped = true
 	p.bytes = total
 	p.remaining.Store(int32(len(parts)))

@@ -1,14 +1,15 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -50,6 +51,15 @@ type Options struct {
 	// which the server stops decoding its requests (a master that does not
 	// read its replies); 4 MiB when 0.
 	MaxOutbound int
+	// MaxConnectionBytes overrides Config.Bridge.MaxConnectionBytes (the
+	// per-connection budget) when > 0.
+	MaxConnectionBytes int64
+	// WaitRoom caps the undecoded bytes of all connections together
+	// (budget.go); WaitRoom when 0. Tests lower it.
+	WaitRoom int64
+	// Listener, when set, is used instead of listening on Listen (tests
+	// wrap one to inject accept errors). Run closes it.
+	Listener net.Listener
 	// Collectors are registered on the Server's Prometheus registry next
 	// to its own metrics (e.g. the follower side's, server/follower). New
 	// fails if one cannot be registered.
@@ -60,7 +70,7 @@ type Options struct {
 // face and the replica face on one port (design.md steps 1, 2 and 6).
 //
 // Concurrency contract: New, Run and the exported getters may be called from
-// any goroutine. The gnet callbacks (OnBoot, OnOpen, OnClose, OnTraffic,
+// any goroutine. The gnet callbacks (OnOpen, OnClose, OnTraffic,
 // OnTick, OnShutdown) are called by gnet only: OnTraffic, OnOpen and OnClose
 // of one connection run on that connection's event loop, different loops run
 // concurrently, so per-connection state is touched only on its loop, and
@@ -81,8 +91,18 @@ type Server struct {
 	startSec int64
 
 	maxInflight int64
-	inflight    atomic.Int64
+	maxConn     int64        // per-connection budget (budget.go)
+	waitRoom    int64        // cap of Server.waiting (budget.go)
+	asmMin      int          // frames above it are assembled in connState.asm: asmThreshold (the fuzz target lowers it)
+	inflight    atomic.Int64 // admitted requests and unread replies (budget.go)
+	waiting     atomic.Int64 // undecoded inbound bytes (budget.go)
 	stats       counters
+	gate        *gate
+	refusedLog  [numReasons]atomic.Int64 // UnixNano of the last log line per reason
+	bigFreed    atomic.Int64             // large-frame buffer bytes dropped since memory was last returned
+	freeing     atomic.Bool
+	lastSweep   time.Time // OnTick only
+	lastTick    atomic.Int64
 
 	reg     *prometheus.Registry // served at /metrics
 	metrics *serverMetrics
@@ -94,7 +114,6 @@ type Server struct {
 	blocked map[*connState]struct{} // connections that stopped decoding at the cap
 	conns   map[*connState]struct{}
 
-	eng   gnet.Engine
 	addr  net.Addr
 	ready chan struct{}
 
@@ -181,6 +200,22 @@ func New(opts Options) (*Server, error) {
 	if s.maxInflight <= 0 {
 		s.maxInflight = config.DefaultMaxInflightBytes
 	}
+	b := &opts.Config.Bridge
+	s.maxConn = b.MaxConnectionBytes
+	if opts.MaxConnectionBytes > 0 {
+		s.maxConn = opts.MaxConnectionBytes
+	}
+	if s.maxConn <= 0 {
+		s.maxConn = 2 * int64(cmp.Or(b.MaxFrameSize, config.DefaultMaxFrameSize))
+	}
+	s.waitRoom = cmp.Or(opts.WaitRoom, WaitRoom)
+	s.asmMin = asmThreshold
+	s.gate = &gate{
+		maxConns: connCap(cmp.Or(b.MaxConnections, config.DefaultMaxConnections)),
+		perPeer:  cmp.Or(b.MaxConnectionsPerPeer, config.DefaultMaxConnectionsPerPeer),
+		allowed:  b.AllowedPeers,
+		byPeer:   map[netip.Addr]int{},
+	}
 	s.lagUs = opts.Config.Bridge.LaggingWriteThreshold.Microseconds()
 	if s.lagUs <= 0 {
 		s.lagUs = config.DefaultLaggingWriteThreshold.Microseconds()
@@ -208,65 +243,105 @@ func New(opts Options) (*Server, error) {
 func (s *Server) Run(ctx context.Context) error {
 	s.runCtx = ctx
 	b := &s.cfg.Bridge
-	loops := b.EventLoops
 	gopts := []gnet.Option{
 		gnet.WithMulticore(true),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 		gnet.WithTicker(true),
-		gnet.WithReuseAddr(true), // a restarted bridge rebinds at once
 		gnet.WithLogger(s.log.Sugar()),
 	}
-	if loops > 0 {
-		gopts = append(gopts, gnet.WithNumEventLoop(loops))
+	if b.EventLoops > 0 {
+		gopts = append(gopts, gnet.WithNumEventLoop(b.EventLoops))
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- gnet.Run(s, "tcp://"+s.opts.Listen, gopts...) }()
-
-	select {
-	case <-s.ready:
-	case err := <-errc:
-		return fmt.Errorf("server: listening on %s: %w", s.opts.Listen, err)
+	ln := s.opts.Listener
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", s.opts.Listen); err != nil {
+			return fmt.Errorf("server: listening on %s: %w", s.opts.Listen, err)
+		}
 	}
+	// gnet's event loops without a listener of their own: the bridge
+	// accepts (listener.go) and enrolls each admitted connection.
+	cli, err := gnet.NewClient(s, gopts...)
+	if err == nil {
+		err = cli.Start()
+	}
+	if err != nil {
+		_ = ln.Close()
+		return fmt.Errorf("server: starting event loops: %w", err)
+	}
+	s.addr = ln.Addr()
+	s.lastTick.Store(time.Now().UnixNano())
+	acceptCtx, stopAccept := context.WithCancel(context.Background())
+	accepting := make(chan struct{})
+	go func() { defer close(accepting); s.acceptLoop(acceptCtx, ln, cli) }()
+	stopLoops := func() {
+		stopAccept()
+		_ = ln.Close()
+		<-accepting
+		if err := cli.Stop(); err != nil {
+			s.log.Warn("stopping event loops", zap.Error(err))
+		}
+	}
+	close(s.ready)
 	s.log.Info("dupbridge serving", zap.Stringer("addr", s.addr), zap.String("advertised", b.AdvertisedAddr.String()),
-		zap.Int("tables", len(s.tables)), zap.Int64("max_inflight_bytes", s.maxInflight))
+		zap.Int("tables", len(s.tables)), zap.Int64("max_inflight_bytes", s.maxInflight),
+		zap.Int64("max_connection_bytes", s.maxConn), zap.Int("max_connections", s.gate.maxConns))
+	if s.gate.maxConns < b.MaxConnections {
+		s.log.Warn("max_connections lowered to stay below the descriptor limit (ulimit -n)",
+			zap.Int("configured", b.MaxConnections), zap.Int("effective", s.gate.maxConns))
+	}
 
 	var hs *http.Server
 	if s.opts.HTTPListen != "" && s.opts.HTTPListen != "-" {
-		ln, err := net.Listen("tcp", s.opts.HTTPListen)
+		hln, err := net.Listen("tcp", s.opts.HTTPListen)
 		if err != nil {
-			_ = s.eng.Stop(context.Background())
-			<-errc
+			stopLoops()
 			return fmt.Errorf("server: http listen on %s: %w", s.opts.HTTPListen, err)
 		}
 		hs = &http.Server{Handler: s.HTTPHandler(), ReadHeaderTimeout: 10 * time.Second}
-		go func() { _ = hs.Serve(ln) }()
-		s.log.Info("status http serving", zap.Stringer("addr", ln.Addr()))
+		go func() { _ = hs.Serve(hln) }()
+		s.log.Info("status http serving", zap.Stringer("addr", hln.Addr()))
 	}
 
-	var runErr error
-	select {
-	case <-ctx.Done():
-	case runErr = <-errc:
-		if runErr != nil {
-			runErr = fmt.Errorf("server: event loop: %w", runErr)
-		}
+	if err := s.watch(ctx); err != nil {
+		// The event loops are gone: nothing can be drained.
+		s.log.Error("server stopped", zap.Error(err))
+		stopLoops()
 		if hs != nil {
 			_ = hs.Close()
 		}
-		return runErr
+		return err
 	}
-
 	s.drain(b.ShutdownTimeout)
-	stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := s.eng.Stop(stopCtx); err != nil {
-		s.log.Warn("stopping event loops", zap.Error(err))
-	}
-	<-errc
+	stopLoops()
 	if hs != nil {
+		stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
 		_ = hs.Shutdown(stopCtx)
 	}
 	return nil
+}
+
+// loopsDeadAfter: gnet's ticker stops when any event loop exits (the
+// engine's context is cancelled), so ticks missing this long mean the
+// loops died.
+const loopsDeadAfter = 10 * time.Second
+
+// watch waits for ctx, returning nil, or for the event loops to stop on
+// their own, returning why that is fatal.
+func (s *Server) watch(ctx context.Context) error {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			if since := time.Since(time.Unix(0, s.lastTick.Load())); since > loopsDeadAfter {
+				return fmt.Errorf("server: event loops stopped (no tick for %v)", since.Round(time.Second))
+			}
+		}
+	}
 }
 
 // drain stops decoding new requests (and accepting connections), waits for
@@ -316,7 +391,11 @@ func (s *Server) Addr() net.Addr {
 func (s *Server) Ready() <-chan struct{} { return s.ready }
 
 // Stats returns a snapshot of the counters.
-func (s *Server) Stats() Stats { return s.stats.snapshot(s.inflight.Load()) }
+func (s *Server) Stats() Stats {
+	st := s.stats.snapshot(s.inflight.Load())
+	st.WaitingBytes = s.waiting.Load()
+	return st
+}
 
 // SetPaused pauses or resumes a table: while paused, masters get a retryable
 // error (13, never 4) and nothing is shipped. It reports whether the table
@@ -345,26 +424,8 @@ func (s *Server) setPaused(table string, paused bool, source string) (was, ok bo
 	return was, true
 }
 
-// OnBoot records the engine and the bound address. Called once by gnet.
-func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
-	s.eng = eng
-	if fd, err := eng.Dup(); err == nil {
-		if sa, err := syscall.Getsockname(fd); err == nil {
-			switch a := sa.(type) {
-			case *syscall.SockaddrInet4:
-				s.addr = &net.TCPAddr{IP: net.IP(a.Addr[:]).To16(), Port: a.Port}
-			case *syscall.SockaddrInet6:
-				s.addr = &net.TCPAddr{IP: net.IP(a.Addr[:]), Port: a.Port}
-			}
-		}
-		_ = syscall.Close(fd)
-	}
-	close(s.ready)
-	return gnet.None
-}
-
 // OnOpen sets up a connection's state. Event-loop only. While draining, new
-// connections are closed at once (gnet offers no way to stop accepting).
+// connections are closed at once (one enrolled just before draining began).
 func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	if s.draining.Load() {
 		return nil, gnet.Close
@@ -374,6 +435,10 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 		remote = ra.String()
 	}
 	cs := newConnState(s, c, remote)
+	if tk, ok := c.Context().(*ticket); ok {
+		cs.peer = tk.peer
+		tk.opened.Store(true)
+	}
 	c.SetContext(cs)
 	s.mu.Lock()
 	s.conns[cs] = struct{}{}
@@ -390,11 +455,12 @@ func (s *Server) OnClose(c gnet.Conn, err error) gnet.Action {
 	if !ok {
 		return gnet.None
 	}
-	cs.closed.Store(true)
+	cs.onClose()
 	s.mu.Lock()
 	delete(s.conns, cs)
 	delete(s.blocked, cs)
 	s.mu.Unlock()
+	s.gate.leave(cs.peer)
 	s.stats.connectionsOpen.Add(-1)
 	if err != nil {
 		s.log.Debug("connection closed", zap.String("remote", cs.remote), zap.Error(err))
@@ -417,7 +483,13 @@ func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {
 // that found the cap still reached, and for connections stalled on their
 // own outbound buffer (gnet has no "drained" event).
 func (s *Server) OnTick() (time.Duration, gnet.Action) {
+	now := time.Now()
+	s.lastTick.Store(now.UnixNano())
 	s.wakeBlocked()
+	if now.Sub(s.lastSweep) >= sweepEvery {
+		s.lastSweep = now
+		s.sweep(now)
+	}
 	return 50 * time.Millisecond, gnet.None
 }
 

@@ -37,9 +37,16 @@ type Stats struct {
 	PartsSkipped  int64 `json:"parts_skipped"`  // parts dropped by failure_policy=skip
 	RepliesLost   int64 `json:"replies_lost"`   // replies completed after their connection closed
 
-	InflightBytes    int64 `json:"inflight_bytes"`    // gauge
+	InflightBytes    int64 `json:"inflight_bytes"`    // gauge: admitted requests and unread replies
+	WaitingBytes     int64 `json:"waiting_bytes"`     // gauge: received, not yet decoded
 	InflightRequests int64 `json:"inflight_requests"` // gauge
 	Stalls           int64 `json:"stalls"`            // times a connection stopped decoding at the cap
+
+	// ConnectionsRefused counts connections refused at accept or closed by
+	// the bridge, by reason (limit, peer_limit, not_allowed, idle,
+	// frame_timeout, budget, unread_replies).
+	ConnectionsRefused map[string]int64 `json:"connections_refused"`
+	AcceptErrors       int64            `json:"accept_errors"` // failed accepts, each waited out
 }
 
 // counters are the live atomics behind Stats.
@@ -50,37 +57,49 @@ type counters struct {
 	clusterIDRej, malformed, badTaskCode, unknownTable, paused, noLayout                      atomic.Int64
 	partsFailed, partsSkipped, repliesLost                                                    atomic.Int64
 	inflightRequests, stalls                                                                  atomic.Int64
+	refused                                                                                   [numReasons]atomic.Int64
+	acceptErrors                                                                              atomic.Int64
 }
 
 func (c *counters) snapshot(inflight int64) Stats {
 	return Stats{
-		ConnectionsOpened: c.connectionsOpened.Load(),
-		ConnectionsOpen:   c.connectionsOpen.Load(),
-		FramingErrors:     c.framingErrors.Load(),
-		UnknownRPCs:       c.unknownRPCs.Load(),
-		StrayResponses:    c.strayResponses.Load(),
-		BadBodies:         c.badBodies.Load(),
-		QueryConfig:       c.queryConfig.Load(),
-		ListApps:          c.listApps.Load(),
-		CreateApp:         c.createApp.Load(),
-		DupRequests:       c.dupRequests.Load(),
-		DupEntries:        c.dupEntries.Load(),
-		DupParts:          c.dupParts.Load(),
-		DupMoved:          c.dupMoved.Load(),
-		DupSuperseded:     c.dupSuperseded.Load(),
-		DupAcked:          c.dupAcked.Load(),
-		DupRetryable:      c.dupRetryable.Load(),
-		ClusterIDRej:      c.clusterIDRej.Load(),
-		Malformed:         c.malformed.Load(),
-		BadTaskCode:       c.badTaskCode.Load(),
-		UnknownTable:      c.unknownTable.Load(),
-		Paused:            c.paused.Load(),
-		NoLayout:          c.noLayout.Load(),
-		PartsFailed:       c.partsFailed.Load(),
-		PartsSkipped:      c.partsSkipped.Load(),
-		RepliesLost:       c.repliesLost.Load(),
-		InflightBytes:     inflight,
-		InflightRequests:  c.inflightRequests.Load(),
-		Stalls:            c.stalls.Load(),
+		ConnectionsOpened:  c.connectionsOpened.Load(),
+		ConnectionsOpen:    c.connectionsOpen.Load(),
+		FramingErrors:      c.framingErrors.Load(),
+		UnknownRPCs:        c.unknownRPCs.Load(),
+		StrayResponses:     c.strayResponses.Load(),
+		BadBodies:          c.badBodies.Load(),
+		QueryConfig:        c.queryConfig.Load(),
+		ListApps:           c.listApps.Load(),
+		CreateApp:          c.createApp.Load(),
+		DupRequests:        c.dupRequests.Load(),
+		DupEntries:         c.dupEntries.Load(),
+		DupParts:           c.dupParts.Load(),
+		DupMoved:           c.dupMoved.Load(),
+		DupSuperseded:      c.dupSuperseded.Load(),
+		DupAcked:           c.dupAcked.Load(),
+		DupRetryable:       c.dupRetryable.Load(),
+		ClusterIDRej:       c.clusterIDRej.Load(),
+		Malformed:          c.malformed.Load(),
+		BadTaskCode:        c.badTaskCode.Load(),
+		UnknownTable:       c.unknownTable.Load(),
+		Paused:             c.paused.Load(),
+		NoLayout:           c.noLayout.Load(),
+		PartsFailed:        c.partsFailed.Load(),
+		PartsSkipped:       c.partsSkipped.Load(),
+		RepliesLost:        c.repliesLost.Load(),
+		InflightBytes:      inflight,
+		InflightRequests:   c.inflightRequests.Load(),
+		Stalls:             c.stalls.Load(),
+		ConnectionsRefused: c.refusedMap(),
+		AcceptErrors:       c.acceptErrors.Load(),
 	}
+}
+
+func (c *counters) refusedMap() map[string]int64 {
+	m := make(map[string]int64, numReasons)
+	for r := range numReasons {
+		m[r.String()] = c.refused[r].Load()
+	}
+	return m
 }

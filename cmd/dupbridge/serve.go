@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"runtime/debug"
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
@@ -75,7 +77,25 @@ func reportCheck(cmd *cobra.Command, path string, cfg *config.Config, err error)
 	return nil
 }
 
-func runServe(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
+// memoryHeadroom is what the Go runtime may use above the bridge's own
+// budgets (max_inflight_bytes and the waiting room) before the GC works
+// harder and returns memory sooner: without a limit GOGC=100 lets the heap
+// reach twice what is live. The target is max_inflight_bytes +
+// 256 MiB of RSS; the waiting room takes 128 MiB of it.
+const memoryHeadroom = 64 << 20
+
+func runServe(ctx context.Context, cfg *config.Config, log *zap.Logger) (err error) {
+	defer func() {
+		// Every stop other than a clean shutdown exits non-zero (main),
+		// with its cause logged here: systemd's Restart=on-failure
+		// restarts the bridge.
+		if err != nil {
+			log.Error("dupbridge serve failed", zap.Error(err))
+		}
+	}()
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(cfg.Bridge.MaxInflightBytes + server.WaitRoom + memoryHeadroom)
+	}
 	fs, err := follower.New(cfg, follower.Options{Logger: log})
 	if err != nil {
 		return err
