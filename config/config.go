@@ -172,6 +172,17 @@ func (p FailurePolicy) String() string {
 	return "slow"
 }
 
+// ParseFailurePolicy parses "slow" (or "") and "skip".
+func ParseFailurePolicy(s string) (FailurePolicy, error) {
+	switch s {
+	case "", "slow":
+		return PolicySlow, nil
+	case "skip":
+		return PolicySkip, nil
+	}
+	return PolicySlow, fmt.Errorf("failure policy %q: want slow or skip", s)
+}
+
 // Table is one [table.NAME] section.
 type Table struct {
 	// Name is the table name masters use (their remote_app_name): the

@@ -510,13 +510,10 @@ func (p *parser) tables(c *Config) {
 		t.AdvertisedPartitionCount = p.partitionCount(s, sec, "advertised_partition_count")
 
 		pv, hasPolicy := get("failure_policy")
-		switch pv {
-		case "", "slow":
-			t.FailurePolicy = PolicySlow
-		case "skip":
-			t.FailurePolicy = PolicySkip
-		default:
+		if fp, err := ParseFailurePolicy(pv); err != nil {
 			p.errKey(sec, "failure_policy", "%q: want slow or skip", pv)
+		} else {
+			t.FailurePolicy = fp
 		}
 		_ = hasPolicy
 		if v, ok := get("skip_after_attempts"); ok {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"sync/atomic"
 	"time"
 
@@ -49,6 +50,9 @@ type Options struct {
 	// a loopback port (Env.HTTPAddr) that stays the same across bridge
 	// restarts, as a scrape target does.
 	HTTP bool
+	// StateDir is the bridge's state_dir (persisted table controls); a
+	// temporary directory removed by Close when empty.
+	StateDir string
 	// BridgeKeys are extra lines of the bridge's [dupbridge] section
 	// (e.g. "frame_timeout = 2s\n").
 	BridgeKeys string
@@ -72,6 +76,8 @@ type Env struct {
 	done    chan error
 	http    *http.Server
 	handler atomic.Pointer[http.Handler] // the running bridge's
+	// tempState is Opts.StateDir when Start made it (Close removes it).
+	tempState string
 }
 
 // Start starts the simulated follower, then the bridge, and waits until the
@@ -94,6 +100,12 @@ func Start(ctx context.Context, o Options) (*Env, error) {
 	}
 	e := &Env{Opts: o, done: make(chan error, 1)}
 	var err error
+	if e.Opts.StateDir == "" {
+		if e.Opts.StateDir, err = os.MkdirTemp("", "dupbridge-state-"); err != nil {
+			return nil, fmt.Errorf("localcluster: state dir: %w", err)
+		}
+		e.tempState = e.Opts.StateDir
+	}
 	e.Sim, err = pegasussim.Start(ctx, pegasussim.Options{
 		Tables:    []pegasussim.TableSpec{{Name: o.Table, Partitions: o.FollowerPartitions}},
 		Replicas:  3,
@@ -107,6 +119,7 @@ func Start(ctx context.Context, o Options) (*Env, error) {
 	}
 	if err := e.startBridge(ctx); err != nil {
 		e.Sim.Close()
+		e.removeState()
 		return nil, err
 	}
 	if o.HTTP {
@@ -171,7 +184,7 @@ failure_policy = %s
 verify_timetag = %v
 %smaster_cluster = master
 `, e.Sim.MetaAddr(), MasterClusterID, FollowerClusterID, e.BridgeAddr, e.BridgeAddr,
-		o.MaxInflightBytes, lagging+o.BridgeKeys, o.Table, o.Table, o.AdvertisedPartitions, o.FailurePolicy, o.VerifyTimetag, skip)
+		o.MaxInflightBytes, lagging+fmt.Sprintf("state_dir = %s\n", o.StateDir)+o.BridgeKeys, o.Table, o.Table, o.AdvertisedPartitions, o.FailurePolicy, o.VerifyTimetag, skip)
 	cfg, err := config.Parse([]byte(ini), "localcluster.ini")
 	if err != nil {
 		return fmt.Errorf("localcluster: bridge configuration: %w", err)
@@ -335,6 +348,13 @@ func (e *Env) Close() {
 	}
 	e.stopBridge()
 	e.Sim.Close()
+	e.removeState()
+}
+
+func (e *Env) removeState() {
+	if e.tempState != "" {
+		_ = os.RemoveAll(e.tempState)
+	}
 }
 
 // FollowerMetas are the follower's meta addresses (for reading through its

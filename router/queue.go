@@ -104,6 +104,9 @@ func (t *Table) finishLocked(q *queue, items []*item, r Result, calls *[]func())
 			q.pc.shippedBatches.Add(1)
 			q.pc.shippedEntries.Add(uint64(it.s.Entries))
 			q.pc.shippedBytes.Add(uint64(it.size))
+			if it.s.LastTimestamp > q.pc.lastAcked.Load() {
+				q.pc.lastAcked.Store(it.s.LastTimestamp) // under t.mu: no lost update
+			}
 		case StatusSkipped:
 			q.pc.skippedBatches.Add(1)
 			q.pc.skippedEntries.Add(uint64(it.s.Entries))
@@ -466,11 +469,11 @@ func (t *Table) failedLocked(q *queue, items []*item, rt route, o outcome, calls
 	} else if head.attempts == 1 || head.attempts&(head.attempts-1) == 0 || head.attempts%64 == 0 {
 		t.log.Warn("duplicate batch failed, will retry", fields...)
 	}
-	if t.opts.Policy == PolicySkip {
+	if pol := t.policy.Load(); pol.Policy == PolicySkip {
 		// Attempts never grow along the queue (later items joined later
 		// batches), so the items at MaxAttempts are a prefix.
 		n := 0
-		for n < len(items) && items[n].attempts >= t.opts.MaxAttempts {
+		for n < len(items) && items[n].attempts >= pol.MaxAttempts {
 			n++
 		}
 		for _, it := range items[:n] {

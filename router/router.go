@@ -157,6 +157,9 @@ type Table struct {
 	refreshCh chan struct{}
 	refreshed chan struct{} // closed when a meta query completes (under mu)
 
+	// policy is Options.Policy and MaxAttempts, changeable by SetPolicy.
+	policy atomic.Pointer[PolicyOptions]
+
 	// Atomic mirrors for lock-free readers.
 	countA      atomic.Int64
 	appIDA      atomic.Int32
@@ -205,6 +208,7 @@ func New(ctx context.Context, opts Options) (*Table, error) {
 		logNext:   make(map[string]time.Time),
 	}
 	t.idle = sync.NewCond(&t.mu)
+	t.policy.Store(&PolicyOptions{Policy: opts.Policy, MaxAttempts: opts.MaxAttempts})
 	if t.meta == nil {
 		if len(opts.Metas) == 0 {
 			return nil, errors.New("router: New: no follower meta addresses")
@@ -246,6 +250,28 @@ func New(ctx context.Context, opts Options) (*Table, error) {
 		zap.Stringer("policy", opts.Policy))
 	return t, nil
 }
+
+// PolicyOptions are a failure policy and, for PolicySkip, the failed
+// attempts before a shipment is dropped.
+type PolicyOptions struct {
+	Policy      Policy
+	MaxAttempts int
+}
+
+// SetPolicy changes the failure policy from the next failed attempt on
+// (maxAttempts <= 0 keeps the current count). Shipments already past the
+// new MaxAttempts are dropped at their next failure, not at once. Any
+// goroutine.
+func (t *Table) SetPolicy(p Policy, maxAttempts int) {
+	if maxAttempts <= 0 {
+		maxAttempts = t.policy.Load().MaxAttempts
+	}
+	t.policy.Store(&PolicyOptions{Policy: p, MaxAttempts: maxAttempts})
+	t.log.Info("failure policy changed", zap.Stringer("policy", p), zap.Int("max_attempts", maxAttempts))
+}
+
+// Policy is the current failure policy. Any goroutine.
+func (t *Table) Policy() PolicyOptions { return *t.policy.Load() }
 
 // PartitionCount is the follower's effective partition count: split
 // entries with it (mutation.PartitionIndex(hash, PartitionCount())).
@@ -445,8 +471,12 @@ func (t *Table) Stats() Stats {
 		p.Retries = pc.retries.Load()
 		p.SkippedBatches = pc.skippedBatches.Load()
 		p.SkippedEntries = pc.skippedEntries.Load()
+		p.LastAckedTimestamp = pc.lastAcked.Load()
 		if i < len(t.queues) {
 			q := t.queues[i]
+			if !q.failingSince.IsZero() {
+				p.LastError = q.lastErr
+			}
 			p.Queued = len(q.items)
 			p.QueuedBytes = q.bytes
 			p.InFlight = q.onWire > 0

@@ -75,12 +75,18 @@ type PartitionStats struct {
 	QueuedBytes int64 `json:"queued_bytes"`
 	// InFlight is true while an RPC of this partition is on the wire.
 	InFlight bool `json:"in_flight"`
+	// LastAckedTimestamp is the newest master timestamp (µs) of an entry
+	// the follower acknowledged (0: none yet); LastError the latest failed
+	// attempt's error name, empty once an attempt succeeds.
+	LastAckedTimestamp int64  `json:"last_acked_timestamp_us"`
+	LastError          string `json:"last_error,omitempty"`
 }
 
 type partCounters struct {
 	shippedBatches, shippedEntries, shippedBytes atomic.Uint64
 	rpcs, retries                                atomic.Uint64
 	skippedBatches, skippedEntries               atomic.Uint64
+	lastAcked                                    atomic.Int64
 }
 
 // Stats is a snapshot of a Table's counters, for logs and for Prometheus

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -54,6 +55,9 @@ func testConfig(t testing.TB, edit func(string) string) *config.Config {
 	c, err := config.Parse([]byte(text), "test.ini")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !strings.Contains(text, "state_dir") {
+		c.Bridge.StateDir = t.TempDir() // never the system's /var/lib/dupbridge
 	}
 	return c
 }

@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"mime"
 	"net/http"
+	"net/http/pprof"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -98,17 +98,26 @@ func (s *Server) HTTPHandler() http.Handler {
 	pause := func(paused bool) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
 			name := r.PathValue("name")
-			was, ok := s.setPaused(name, paused, "http "+r.RemoteAddr)
-			if !ok {
-				http.Error(w, "unknown table "+strconv.Quote(name), http.StatusNotFound)
+			res, err := s.setPaused(name, paused, "http "+r.RemoteAddr)
+			if err != nil {
+				writeControlError(w, err)
 				return
 			}
-			w.Header().Set("Content-Type", "application/json")
-			_ = json.NewEncoder(w).Encode(PauseResult{Table: name, Paused: paused, WasPaused: was})
+			writeJSON(w, http.StatusOK, PauseResult{Table: name, Paused: paused, WasPaused: res.WasState == StatePaused})
 		}
 	}
 	mux.Handle("POST /tables/{name}/pause", s.adminOnly(pause(true)))
 	mux.Handle("POST /tables/{name}/resume", s.adminOnly(pause(false)))
+	mux.Handle("POST /tables/{name}/control", s.adminOnly(http.HandlerFunc(s.serveControl)))
+	mux.Handle("POST /log-level", s.adminOnly(http.HandlerFunc(s.serveLogLevel)))
+	mux.Handle("POST /reload", s.adminOnly(http.HandlerFunc(s.serveReload)))
+	mux.HandleFunc("GET /duplication", s.serveDuplication)
+	mux.Handle("/debug/pprof/", s.tokenOnly(http.HandlerFunc(pprof.Index)))
+	mux.Handle("/debug/pprof/cmdline", s.tokenOnly(http.HandlerFunc(pprof.Cmdline)))
+	mux.Handle("/debug/pprof/profile", s.tokenOnly(http.HandlerFunc(pprof.Profile)))
+	mux.Handle("/debug/pprof/symbol", s.tokenOnly(http.HandlerFunc(pprof.Symbol)))
+	mux.Handle("/debug/pprof/trace", s.tokenOnly(http.HandlerFunc(pprof.Trace)))
+	mux.HandleFunc("GET /{$}", s.servePage)
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		enc := json.NewEncoder(w)
@@ -137,6 +146,32 @@ func (s *Server) HTTPHandler() http.Handler {
 	return mux
 }
 
+// tokenOnly guards a reading call that exposes the process (pprof): with
+// admin_token set the request must carry it; without one the HTTP port is
+// loopback or declared trusted (admin_insecure), and a cross-site page can
+// start a profile but never read it.
+func (s *Server) tokenOnly(h http.Handler) http.Handler {
+	token := []byte(s.cfg.Bridge.AdminToken)
+	if len(token) == 0 {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !bearerOK(r, token) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="dupbridge"`)
+			s.refuseAdmin(w, r, http.StatusUnauthorized, "missing or wrong bearer token (admin_token)")
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// bearerOK reports whether r carries token as its bearer token (compared
+// in constant time).
+func bearerOK(r *http.Request, token []byte) bool {
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return ok && subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), token) == 1
+}
+
 // adminOnly guards a mutating call. With admin_token set, the request must
 // carry it as a bearer token (compared in constant time). Without one (the
 // configuration allows that on loopback, or with admin_insecure), a browser
@@ -149,8 +184,7 @@ func (s *Server) adminOnly(h http.Handler) http.Handler {
 	csrf := http.NewCrossOriginProtection()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if len(token) > 0 {
-			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-			if !ok || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), token) != 1 {
+			if !bearerOK(r, token) {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="dupbridge"`)
 				s.refuseAdmin(w, r, http.StatusUnauthorized, "missing or wrong bearer token (admin_token)")
 				return

@@ -26,6 +26,7 @@ const (
 	causeMalformed
 	causeBadTaskCode
 	causeClusterID
+	causeRemoved
 	numCauses
 )
 
@@ -41,6 +42,8 @@ func (c refuseCause) String() string {
 		return "bad_task_code"
 	case causeClusterID:
 		return "cluster_id"
+	case causeRemoved:
+		return "removed"
 	}
 	return "unknown"
 }

@@ -13,7 +13,8 @@ import (
 // says the process serves; /readyz says whether duplication is moving: a
 // table is not ready when its follower has failed for longer than
 // ready_follower_timeout, or when its oldest request not yet acknowledged
-// to a master is older than ready_lag_threshold.
+// to a master is older than ready_lag_threshold. The bridge is not ready
+// while its state directory cannot be written.
 
 // pendingList is a table's duplicate requests shipped and not yet answered,
 // oldest first (each is added when shipped, so arrival order is age order).
@@ -75,15 +76,19 @@ type TableReadiness struct {
 
 // Readiness is the /readyz document.
 type Readiness struct {
-	Ready    bool             `json:"ready"`
-	Draining bool             `json:"draining"`
-	Tables   []TableReadiness `json:"tables"`
+	Ready    bool `json:"ready"`
+	Draining bool `json:"draining"`
+	// StateDirProblem: why state_dir cannot be written (the persisted
+	// table controls and the spool live there); empty when it can.
+	StateDirProblem string           `json:"state_dir_problem,omitempty"`
+	Tables          []TableReadiness `json:"tables"`
 }
 
 // Readiness evaluates every table at now. Any goroutine.
 func (s *Server) Readiness(now time.Time) Readiness {
 	b := &s.cfg.Bridge
-	r := Readiness{Ready: !s.draining.Load(), Draining: s.draining.Load()}
+	r := Readiness{Ready: !s.draining.Load(), Draining: s.draining.Load(), StateDirProblem: s.stateDirProblem()}
+	r.Ready = r.Ready && r.StateDirProblem == ""
 	for _, ts := range s.tables {
 		tr := TableReadiness{Table: ts.cfg.Name, Ready: true}
 		if since, cause := s.followerFailing(ts); !since.IsZero() {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/dupbridge/dupbridge/codec"
 	"github.com/dupbridge/dupbridge/config"
+	"github.com/dupbridge/dupbridge/ctlstate"
 	"github.com/dupbridge/dupbridge/keyorder"
 )
 
@@ -60,6 +61,14 @@ type Options struct {
 	// Listener, when set, is used instead of listening on Listen (tests
 	// wrap one to inject accept errors). Run closes it.
 	Listener net.Listener
+	// LogLevel, when set, is the process's log level, changeable through
+	// POST /log-level (dupbridge ctl log-level).
+	LogLevel *zap.AtomicLevel
+	// Reload, when set, serves POST /reload (dupbridge ctl reload).
+	Reload Reloader
+	// StateDir overrides Config.Bridge.StateDir (where table controls are
+	// persisted, ctlstate).
+	StateDir string
 	// Collectors are registered on the Server's Prometheus registry next
 	// to its own metrics (e.g. the follower side's, server/follower). New
 	// fails if one cannot be registered.
@@ -118,14 +127,20 @@ type Server struct {
 	ready chan struct{}
 
 	runCtx context.Context // set by Run; parent of create_app calls
+
+	stateDir string         // config state_dir, or Options.StateDir
+	ctlMu    sync.Mutex     // serialises control calls and their persistence
+	ctl      ctlstate.State // persisted controls, as on disk (guarded by ctlMu)
 }
 
 // tableState is the run-time state of one configured table.
 type tableState struct {
 	cfg     *config.Table
 	paused  atomic.Bool
-	m       *tableMetrics // set by newMetrics
-	allowed [128]bool     // cluster ids accepted in entries (config.Config.Allows)
+	removed atomic.Bool              // ctl remove: every request refused (control.go)
+	fail    atomic.Pointer[failMode] // failure policy now (ctl fail-mode)
+	m       *tableMetrics            // set by newMetrics
+	allowed [128]bool                // cluster ids accepted in entries (config.Config.Allows)
 
 	// order drops writes older than one of the same key already forwarded
 	// (keyorder); shipMu makes its decisions and the Ship calls of this
@@ -224,11 +239,16 @@ func New(opts Options) (*Server, error) {
 		t := &opts.Config.Tables[i]
 		ts := &tableState{cfg: t, order: keyorder.New(keyorder.Options{})}
 		ts.paused.Store(t.Paused)
+		ts.fail.Store(&failMode{policy: t.FailurePolicy, attempts: t.SkipAfterAttempts})
 		for id := 1; id < 128; id++ {
 			ts.allowed[id] = opts.Config.Allows(t, int8(id))
 		}
 		s.tables[t.Name] = ts
 		s.byAppID[t.AppID] = ts
+	}
+	s.stateDir = cmp.Or(opts.StateDir, opts.Config.Bridge.StateDir, config.DefaultStateDir)
+	if err := s.loadControls(); err != nil {
+		return nil, fmt.Errorf("server: table controls: %w", err)
 	}
 	if err := s.newMetrics(); err != nil {
 		return nil, fmt.Errorf("server: metrics: %w", err)
@@ -394,34 +414,26 @@ func (s *Server) Ready() <-chan struct{} { return s.ready }
 func (s *Server) Stats() Stats {
 	st := s.stats.snapshot(s.inflight.Load())
 	st.WaitingBytes = s.waiting.Load()
+	s.metrics.addTableCounts(&st, s.tables)
 	return st
 }
 
-// SetPaused pauses or resumes a table: while paused, masters get a retryable
-// error (13, never 4) and nothing is shipped. It reports whether the table
-// exists. Each call is logged. Any goroutine.
+// SetPaused pauses or resumes (starts) a table: while paused, masters get
+// a retryable error (13, never 4) and nothing is shipped. It reports
+// whether the table exists; the change is persisted and logged like
+// Control's. Any goroutine.
 func (s *Server) SetPaused(table string, paused bool) bool {
-	_, ok := s.setPaused(table, paused, "api")
-	return ok
+	_, err := s.setPaused(table, paused, "api")
+	return err == nil
 }
 
-// setPaused is SetPaused, logging who asked (source); it also reports the
-// state before the call.
-func (s *Server) setPaused(table string, paused bool, source string) (was, ok bool) {
-	ts := s.tables[table]
-	if ts == nil {
-		return false, false
-	}
-	was = ts.paused.Swap(paused)
-	msg := "table resumed"
+// setPaused is Control with pause or start, logging who asked (source).
+func (s *Server) setPaused(table string, paused bool, source string) (ControlResult, error) {
+	a := ActionStart
 	if paused {
-		msg = "table paused: masters get a retryable error, nothing is shipped"
+		a = ActionPause
 	}
-	if was == paused {
-		msg = "table pause state unchanged"
-	}
-	s.log.Info(msg, zap.String("table", table), zap.Bool("paused", paused), zap.Bool("was_paused", was), zap.String("by", source))
-	return was, true
+	return s.Control(table, ControlRequest{Action: a}, source)
 }
 
 // OnOpen sets up a connection's state. Event-loop only. While draining, new

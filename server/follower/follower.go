@@ -66,12 +66,17 @@ type entry struct {
 	// follower table was made (zero once open), openErr the latest error.
 	openFailingSince time.Time
 	openErr          string
+	// failMode, when set, overrides the configured failure policy
+	// (SetFailMode); a router opened later starts with it.
+	failMode *router.PolicyOptions
 }
 
 var (
-	_ server.Shipper        = (*Set)(nil)
-	_ server.TableCreator   = (*Set)(nil)
-	_ server.FollowerHealth = (*Set)(nil)
+	_ server.Shipper          = (*Set)(nil)
+	_ server.TableCreator     = (*Set)(nil)
+	_ server.FollowerHealth   = (*Set)(nil)
+	_ server.FailModeSetter   = (*Set)(nil)
+	_ server.FollowerReporter = (*Set)(nil)
 )
 
 // New builds the Set; Open starts opening the tables.
@@ -194,6 +199,11 @@ func (s *Set) openOnce(ctx context.Context, e *entry) error {
 		ro.Policy = router.PolicySkip
 		ro.MaxAttempts = e.t.SkipAfterAttempts
 	}
+	e.mu.Lock()
+	if fm := e.failMode; fm != nil {
+		ro.Policy, ro.MaxAttempts = fm.Policy, fm.MaxAttempts
+	}
+	e.mu.Unlock()
 	// The router lives until Close, not until ctx: the server drains
 	// in-flight requests after ctx is cancelled and needs their acks.
 	rt, err := router.New(context.WithoutCancel(ctx), ro)
@@ -332,6 +342,52 @@ func (s *Set) Stats() map[string]router.Stats {
 		if rt := e.rt.Load(); rt != nil {
 			out[name] = rt.Stats()
 		}
+	}
+	return out
+}
+
+// SetFailMode implements server.FailModeSetter: the table's router (now,
+// or when it opens) drops a part after skipAfterAttempts failed attempts
+// under PolicySkip, or retries forever under PolicySlow.
+func (s *Set) SetFailMode(table string, p config.FailurePolicy, skipAfterAttempts int) {
+	e := s.tables[table]
+	if e == nil {
+		return
+	}
+	fm := &router.PolicyOptions{Policy: router.PolicySlow}
+	if p == config.PolicySkip {
+		fm = &router.PolicyOptions{Policy: router.PolicySkip, MaxAttempts: skipAfterAttempts}
+	}
+	e.mu.Lock()
+	e.failMode = fm
+	e.mu.Unlock()
+	if rt := e.rt.Load(); rt != nil {
+		rt.SetPolicy(fm.Policy, fm.MaxAttempts)
+	}
+}
+
+// FollowerPartitions implements server.FollowerReporter from the router's
+// statistics (nil until the follower table is open).
+func (s *Set) FollowerPartitions(table string) []server.FollowerPartition {
+	e := s.tables[table]
+	if e == nil {
+		return nil
+	}
+	rt := e.rt.Load()
+	if rt == nil {
+		return nil
+	}
+	st := rt.Stats()
+	out := make([]server.FollowerPartition, 0, st.PartitionCount)
+	for i, p := range st.Partitions {
+		if i >= st.PartitionCount {
+			break // counters kept from a layout before a merge
+		}
+		out = append(out, server.FollowerPartition{
+			Partition: i, LastAckedTimestampUs: p.LastAckedTimestamp, InFlight: p.InFlight,
+			Queued: p.Queued, QueuedBytes: p.QueuedBytes, ShippedEntries: p.ShippedEntries,
+			Retries: p.Retries, SkippedEntries: p.SkippedEntries, LastError: p.LastError,
+		})
 	}
 	return out
 }

@@ -50,10 +50,11 @@ func TestReadyWhenFollowerDies(t *testing.T) {
   event_loops = 1
   ready_follower_timeout = 300ms
   ready_lag_threshold = 500ms
+  state_dir = %s
 [table.temp]
   follower_cluster = F
   master_cluster = A
-`, sim.MetaAddr())), "ready.ini")
+`, sim.MetaAddr(), t.TempDir())), "ready.ini")
 	if err != nil {
 		t.Fatal(err)
 	}
