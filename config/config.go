@@ -152,7 +152,35 @@ type Bridge struct {
 	// table controls (pause, remove, fail mode) and create/load progress of
 	// full duplication. Created (0700) on start if missing.
 	StateDir string
+	// HTTPTLSCert and HTTPTLSKey (PEM files), when set, make http_listen
+	// serve HTTPS.
+	HTTPTLSCert, HTTPTLSKey string
+	// Log is where and how serve logs.
+	Log Log
 }
+
+// Log configures serve's logger.
+type Log struct {
+	// Level: debug, info, warn or error (changeable at run time: ctl
+	// log-level).
+	Level string
+	// Format: json or console.
+	Format string
+	// File, when set, receives the log instead of stderr, rotated at
+	// MaxSizeMB, keeping MaxBackups old files for MaxAgeDays (0: forever).
+	File       string
+	MaxSizeMB  int
+	MaxBackups int
+	MaxAgeDays int
+}
+
+// Log defaults.
+const (
+	DefaultLogLevel      = "info"
+	DefaultLogFormat     = "json"
+	DefaultLogMaxSizeMB  = 100
+	DefaultLogMaxBackups = 10
+)
 
 // FailurePolicy is what happens when a follower keeps failing a part.
 type FailurePolicy uint8

@@ -174,6 +174,61 @@ var bridgeKeys = map[string]bool{
 	"admin_token": true, "admin_insecure": true, "ready_follower_timeout": true, "ready_lag_threshold": true,
 	"max_connections": true, "max_connections_per_peer": true, "max_connection_bytes": true,
 	"frame_timeout": true, "idle_timeout": true, "allowed_peers": true,
+	"http_tls_cert": true, "http_tls_key": true, "log_level": true, "log_format": true,
+	"log_file": true, "log_file_max_size": true, "log_file_max_backups": true, "log_file_max_age": true,
+}
+
+// bridgeOps reads the operator's keys of [dupbridge]: HTTPS and logs.
+func (p *parser) bridgeOps(b *Bridge, get func(string) (string, bool)) {
+	const sec = SectionBridge
+	cert, hasCert := get("http_tls_cert")
+	key, hasKey := get("http_tls_key")
+	switch {
+	case (hasCert && cert != "") != (hasKey && key != ""):
+		p.errKey(sec, "http_tls_cert", "http_tls_cert and http_tls_key go together (both PEM files, or neither)")
+	case hasCert && cert != "":
+		b.HTTPTLSCert, b.HTTPTLSKey = cert, key
+	}
+	l := &b.Log
+	l.Level, l.Format = DefaultLogLevel, DefaultLogFormat
+	l.MaxSizeMB, l.MaxBackups = DefaultLogMaxSizeMB, DefaultLogMaxBackups
+	if v, ok := get("log_level"); ok && v != "" {
+		switch v {
+		case "debug", "info", "warn", "error":
+			l.Level = v
+		default:
+			p.errKey(sec, "log_level", "%q: want debug, info, warn or error", v)
+		}
+	}
+	if v, ok := get("log_format"); ok && v != "" {
+		if v != "json" && v != "console" {
+			p.errKey(sec, "log_format", "%q: want json or console", v)
+		} else {
+			l.Format = v
+		}
+	}
+	if v, ok := get("log_file"); ok && v != "" {
+		if strings.ContainsRune(v, 0) {
+			p.errKey(sec, "log_file", "%q: not a usable path", v)
+		} else {
+			l.File = v
+		}
+	}
+	for _, k := range []struct {
+		name string
+		dst  *int
+	}{{"log_file_max_size", &l.MaxSizeMB}, {"log_file_max_backups", &l.MaxBackups}, {"log_file_max_age", &l.MaxAgeDays}} {
+		v, ok := get(k.name)
+		if !ok || v == "" {
+			continue
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || (k.name == "log_file_max_size" && n == 0) {
+			p.errKey(sec, k.name, "%q: want a non-negative integer (max_size: MiB, at least 1; max_age: days)", v)
+			continue
+		}
+		*k.dst = n
+	}
 }
 
 func (p *parser) bridge(c *Config) {
@@ -249,6 +304,7 @@ func (p *parser) bridge(c *Config) {
 			b.StateDir = v
 		}
 	}
+	p.bridgeOps(b, get)
 
 	if v, ok := get("http_listen"); ok && v != "" {
 		if err := checkHostPort(v); err != nil {

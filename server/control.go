@@ -119,24 +119,37 @@ func (s *Server) loadControls() error {
 		return err
 	}
 	s.ctl = st
-	for name, c := range st.Tables {
-		ts := s.tables[name]
-		if ts == nil {
-			continue
+	for _, ts := range s.tabs().byName {
+		if err := s.applyControls(ts); err != nil {
+			return err
 		}
-		ts.paused.Store(c.Paused)
-		ts.removed.Store(c.Removed)
-		if c.FailMode != "" {
-			p, err := config.ParseFailurePolicy(c.FailMode)
-			if err != nil {
-				return fmt.Errorf("server: %s: table %s: %w", ctlstate.FileName, name, err)
-			}
-			ts.fail.Store(&failMode{policy: p, attempts: c.SkipAfterAttempts})
-		}
-		s.log.Info("table controls restored from the state directory", zap.String("table", name),
-			zap.String("state", ts.state()), zap.String("fail_mode", ts.fail.Load().policy.String()),
-			zap.String("state_dir", s.stateDir))
 	}
+	return nil
+}
+
+// applyControls applies ts's persisted controls, if any (New, Reload).
+// Called with ctlMu held, or before the server is shared.
+func (s *Server) applyControls(ts *tableState) error {
+	name := ts.cfg.Name
+	c, ok := s.ctl.Tables[name]
+	if !ok {
+		return nil
+	}
+	ts.paused.Store(c.Paused)
+	ts.removed.Store(c.Removed)
+	if c.FailMode != "" {
+		p, err := config.ParseFailurePolicy(c.FailMode)
+		if err != nil {
+			return fmt.Errorf("server: %s: table %s: %w", ctlstate.FileName, name, err)
+		}
+		ts.fail.Store(&failMode{policy: p, attempts: c.SkipAfterAttempts})
+		if fs, ok := s.shipper.(FailModeSetter); ok {
+			fs.SetFailMode(name, p, c.SkipAfterAttempts)
+		}
+	}
+	s.log.Info("table controls restored from the state directory", zap.String("table", name),
+		zap.String("state", ts.state()), zap.String("fail_mode", ts.fail.Load().policy.String()),
+		zap.String("state_dir", s.stateDir))
 	return nil
 }
 
@@ -144,7 +157,7 @@ func (s *Server) loadControls() error {
 // first (when that fails, nothing changes), then takes effect and is
 // logged with by (who asked). Any goroutine.
 func (s *Server) Control(table string, req ControlRequest, by string) (ControlResult, error) {
-	ts := s.tables[table]
+	ts := s.tabs().byName[table]
 	if ts == nil {
 		return ControlResult{}, fmt.Errorf("%w %q", ErrUnknownTable, table)
 	}
@@ -228,7 +241,7 @@ func (s *Server) persistControl(table string, paused, removed bool, fm failMode)
 		next.Tables[k] = v
 	}
 	c := ctlstate.Table{Paused: paused, Removed: removed, Updated: time.Now().UTC()}
-	if fm.policy != s.tables[table].cfg.FailurePolicy || fm.attempts != s.tables[table].cfg.SkipAfterAttempts {
+	if fm != s.tabs().byName[table].confFail {
 		c.FailMode, c.SkipAfterAttempts = fm.policy.String(), fm.attempts
 	}
 	if c.Paused || c.Removed || c.FailMode != "" {

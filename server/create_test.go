@@ -153,7 +153,7 @@ func TestCreateAppFollowerErrors(t *testing.T) {
 	b := dial(t, s, codec.FramingRDSN)
 	a.send(a.request(1, codec.RPCCreateApp, 0, 0, createBody(0, "orders", 4, nil)))
 	// While the first creation runs, a second request is told to wait.
-	ts := s.tables["orders"]
+	ts := s.tabs().byName["orders"]
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
 		ts.mu.Lock()
 		creating := ts.creating

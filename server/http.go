@@ -48,7 +48,7 @@ func (s *Server) Status() Status {
 		AdvertisedAddr:   s.cfg.Bridge.AdvertisedAddr.String(),
 		AdvertisedHost:   s.cfg.Bridge.AdvertisedHost,
 		SendHostPort:     s.cfg.Bridge.SendHostPort,
-		MaxInflightBytes: s.maxInflight,
+		MaxInflightBytes: s.maxInflight.Load(),
 		Draining:         s.draining.Load(),
 		Counters:         s.Stats(),
 	}
@@ -58,7 +58,7 @@ func (s *Server) Status() Status {
 	if a := s.Addr(); a != nil {
 		st.Listen = a.String()
 	}
-	for _, ts := range s.tables {
+	for _, ts := range s.tabs().byName {
 		ts.mu.Lock()
 		created, status := ts.exists, ts.status
 		ts.mu.Unlock()

@@ -56,7 +56,7 @@ func TestAdminGuard(t *testing.T) {
 			if rec.Code != tc.code {
 				t.Fatalf("code %d (%s), want %d", rec.Code, strings.TrimSpace(rec.Body.String()), tc.code)
 			}
-			paused := s.tables["orders"].paused.Load()
+			paused := s.tabs().byName["orders"].paused.Load()
 			if paused != (tc.code == 200) {
 				t.Errorf("paused = %v after %d", paused, tc.code)
 			}

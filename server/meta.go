@@ -149,7 +149,7 @@ func (cs *connState) onQueryConfig(f *codec.Frame) {
 		cs.replyNow(f, codec.ErrorInvalidData, nil)
 		return
 	}
-	ts := s.tables[string(q.appName)]
+	ts := s.tabs().byName[string(q.appName)]
 	if ts == nil {
 		cs.replyNow(f, codec.ErrorOK, s.appendQueryCfgResponse(nil, codec.ErrorObjectNotFound, nil, 0, nil, cs.hostPort))
 		return
@@ -332,11 +332,12 @@ func (cs *connState) onListApps(f *codec.Frame) {
 		cs.replyNow(f, codec.ErrorInvalidData, nil)
 		return
 	}
-	names := make([]string, 0, len(s.tables))
-	for name := range s.tables {
+	tables := s.tabs().byName
+	names := make([]string, 0, len(tables))
+	for name := range tables {
 		names = append(names, name)
 	}
-	sort.Slice(names, func(i, j int) bool { return s.tables[names[i]].cfg.AppID < s.tables[names[j]].cfg.AppID })
+	sort.Slice(names, func(i, j int) bool { return tables[names[i]].cfg.AppID < tables[names[j]].cfg.AppID })
 	errName := codec.ErrorOK
 	var picked []*tableState
 	if q.status == asInvalid || q.status == asAvailable {
@@ -348,7 +349,7 @@ func (cs *connState) onListApps(f *codec.Frame) {
 				break
 			}
 			if ok {
-				picked = append(picked, s.tables[n])
+				picked = append(picked, tables[n])
 			}
 		}
 	}
@@ -529,7 +530,7 @@ func (cs *connState) onCreateApp(f *codec.Frame) {
 		return
 	}
 	reply, mark := cs.beginLater(f, 64)
-	ts := s.tables[q.appName]
+	ts := s.tabs().byName[q.appName]
 	go s.runCreate(cs, ts, &q, reply, mark)
 }
 
@@ -537,7 +538,7 @@ func (cs *connState) onCreateApp(f *codec.Frame) {
 // the table. It returns the answer, or create = true when the follower table
 // must be ensured first (ts.creating is then set). Any goroutine.
 func (s *Server) decideCreate(q *createAppRequest, remote string) (errName string, appID int32, create bool) {
-	ts := s.tables[q.appName]
+	ts := s.tabs().byName[q.appName]
 	if ts == nil {
 		s.log.Warn("create_app for a table not configured in [table.*]", zap.String("table", q.appName), zap.String("remote", remote))
 		return codec.ErrorOperationDisabled, 0, false

@@ -117,30 +117,10 @@ func (s *Server) newMetrics() error {
 	m.unknownRPCs = m.rpcs.WithLabelValues("")
 	cs := []prometheus.Collector{m.requests, m.lag, m.lagging, m.rpcs, m.superseded, m.moved, m.refused}
 
-	for name, ts := range s.tables {
-		tm := &tableMetrics{
-			requests:   m.requests.WithLabelValues(name),
-			lag:        m.lag.WithLabelValues(name),
-			lagging:    m.lagging.WithLabelValues(name),
-			rpcs:       m.rpcs.WithLabelValues(name),
-			superseded: m.superseded.WithLabelValues(name),
-			moved:      m.moved.WithLabelValues(name),
-		}
-		for c := range numCauses {
-			tm.refused[c] = m.refused.WithLabelValues(name, c.String())
-		}
-		ts.m = tm
-		cs = append(cs, prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "dupbridge_table_paused",
-			Help: "1 while the table is paused (masters get error 13, nothing is shipped).", ConstLabels: prometheus.Labels{"table": name}},
-			func() float64 {
-				if ts.paused.Load() {
-					return 1
-				}
-				return 0
-			}))
-		cs = append(cs, s.readinessCollectors(ts)...)
-	}
 	s.metrics = m
+	for _, ts := range s.tabs().byName {
+		cs = append(cs, s.bindTableMetrics(ts)...)
+	}
 
 	c := &s.stats
 	counter := func(name, help string, v func() int64, labels prometheus.Labels) prometheus.Collector {
@@ -172,7 +152,7 @@ func (s *Server) newMetrics() error {
 		gauge("dupbridge_inflight_bytes", "Bytes held for duplicate requests not yet acknowledged and for replies not yet read by their peer.", s.inflight.Load),
 		gauge("dupbridge_waiting_bytes", "Bytes received from peers and not yet decoded (partial or waiting frames).", s.waiting.Load),
 		gauge("dupbridge_inflight_requests", "Duplicate requests shipped and not yet answered.", c.inflightRequests.Load),
-		gauge("dupbridge_max_inflight_bytes", "The max_inflight_bytes cap.", func() int64 { return s.maxInflight }),
+		gauge("dupbridge_max_inflight_bytes", "The max_inflight_bytes cap.", s.maxInflight.Load),
 		counter("dupbridge_stalls_total", "Times a connection stopped decoding at the in-flight cap.", c.stalls.Load, nil),
 		counter("dupbridge_accept_errors_total", "Failed accepts on the RPC port (EMFILE, ENFILE, ...), each waited out with a back-off.", c.acceptErrors.Load, nil),
 		collectors.NewGoCollector(),
@@ -190,6 +170,50 @@ func (s *Server) newMetrics() error {
 		}
 	}
 	return nil
+}
+
+// bindTableMetrics resolves ts's children of the labelled metrics and
+// returns its own collectors (paused gauge, readiness gauges), which the
+// caller registers; ts keeps them so that a reload can unregister them.
+func (s *Server) bindTableMetrics(ts *tableState) []prometheus.Collector {
+	m, name := s.metrics, ts.cfg.Name
+	tm := &tableMetrics{
+		requests:   m.requests.WithLabelValues(name),
+		lag:        m.lag.WithLabelValues(name),
+		lagging:    m.lagging.WithLabelValues(name),
+		rpcs:       m.rpcs.WithLabelValues(name),
+		superseded: m.superseded.WithLabelValues(name),
+		moved:      m.moved.WithLabelValues(name),
+	}
+	for c := range numCauses {
+		tm.refused[c] = m.refused.WithLabelValues(name, c.String())
+	}
+	ts.m = tm
+	ts.collectors = append([]prometheus.Collector{prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "dupbridge_table_paused",
+		Help: "1 while the table is paused (masters get error 13, nothing is shipped).", ConstLabels: prometheus.Labels{"table": name}},
+		func() float64 {
+			if ts.paused.Load() {
+				return 1
+			}
+			return 0
+		})}, s.readinessCollectors(ts)...)
+	return ts.collectors
+}
+
+// dropTableMetrics forgets a table removed by a reload: its collectors and
+// its series of the labelled metrics (the table label stays bounded by the
+// configured tables).
+func (s *Server) dropTableMetrics(ts *tableState) {
+	for _, c := range ts.collectors {
+		s.reg.Unregister(c)
+	}
+	m, name := s.metrics, ts.cfg.Name
+	for _, v := range []interface{ DeleteLabelValues(...string) bool }{m.requests, m.lag, m.lagging, m.rpcs, m.superseded, m.moved} {
+		v.DeleteLabelValues(name)
+	}
+	for c := range numCauses {
+		m.refused.DeleteLabelValues(name, c.String())
+	}
 }
 
 // Registry is the Server's Prometheus registry (served at /metrics); more

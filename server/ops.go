@@ -74,7 +74,7 @@ type Duplication struct {
 func (s *Server) Duplication(table string) (Duplication, error) {
 	now := time.Now()
 	d := Duplication{Time: now.UTC()}
-	for name, ts := range s.tables {
+	for name, ts := range s.tabs().byName {
 		if table != "" && name != table {
 			continue
 		}

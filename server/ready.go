@@ -86,10 +86,10 @@ type Readiness struct {
 
 // Readiness evaluates every table at now. Any goroutine.
 func (s *Server) Readiness(now time.Time) Readiness {
-	b := &s.cfg.Bridge
+	b := s.live.Load()
 	r := Readiness{Ready: !s.draining.Load(), Draining: s.draining.Load(), StateDirProblem: s.stateDirProblem()}
 	r.Ready = r.Ready && r.StateDirProblem == ""
-	for _, ts := range s.tables {
+	for _, ts := range s.tabs().byName {
 		tr := TableReadiness{Table: ts.cfg.Name, Ready: true}
 		if since, cause := s.followerFailing(ts); !since.IsZero() {
 			d := now.Sub(since)

@@ -136,7 +136,7 @@ func (cs *connState) refuse(f *codec.Frame, ts *tableState, r *refusal) {
 // exactly once, into the parts' bodies. Event-loop only.
 func (cs *connState) onDuplicate(f *codec.Frame, size int) bool {
 	s := cs.s
-	ts := s.byAppID[f.AppID]
+	ts := s.tabs().byAppID[f.AppID]
 	if ts == nil {
 		// Like a replica that does not host the gpid (wire.md §4.5): the
 		// master's resolver refreshes its config and resends.
@@ -264,7 +264,7 @@ func (cs *connState) validate(f *codec.Frame, ts *tableState, count int) (entrie
 	// entry's timestamp. One histogram observation per entry; the counters
 	// are added once per request.
 	tm := ts.m
-	nowUs := time.Now().UnixMicro()
+	nowUs, lagUs := time.Now().UnixMicro(), s.lagUs.Load()
 	received, lagging := 0, 0
 	defer func() { tm.received(received, lagging) }()
 	var e mutation.DupEntry
@@ -272,7 +272,7 @@ func (cs *connState) validate(f *codec.Frame, ts *tableState, count int) (entrie
 		received++
 		if lag := nowUs - e.Timestamp; lag > 0 {
 			tm.lag.Observe(float64(lag) / 1e3)
-			if lag > s.lagUs {
+			if lag > lagUs {
 				lagging++
 			}
 		}

@@ -3,6 +3,7 @@ package server
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -92,14 +93,15 @@ type Server struct {
 	log     *zap.Logger
 	shipper Shipper
 
-	tables  map[string]*tableState // by config name; read-only after New
-	byAppID map[int32]*tableState  // read-only after New
+	// tables is the configured tables; a reload swaps in a new set
+	// (copy-on-write), so a reader keeps a consistent one.
+	tables atomic.Pointer[tableSet]
 
 	from     uint64 // advertised rpc_address (wire.md §1.5)
 	ballot   int64  // advertised ballot: start time in seconds, so that it grows across restarts
 	startSec int64
 
-	maxInflight int64
+	maxInflight atomic.Int64 // max_inflight_bytes (reloadable)
 	maxConn     int64        // per-connection budget (budget.go)
 	waitRoom    int64        // cap of Server.waiting (budget.go)
 	asmMin      int          // frames above it are assembled in connState.asm: asmThreshold (the fuzz target lowers it)
@@ -115,7 +117,10 @@ type Server struct {
 
 	reg     *prometheus.Registry // served at /metrics
 	metrics *serverMetrics
-	lagUs   int64 // lagging_write_threshold in µs
+	lagUs   atomic.Int64 // lagging_write_threshold in µs (reloadable)
+	// live is the [dupbridge] section now: a reload swaps in the new
+	// one; keys that need a restart stay as in cfg.
+	live atomic.Pointer[config.Bridge]
 
 	draining atomic.Bool
 
@@ -131,6 +136,9 @@ type Server struct {
 	stateDir string         // config state_dir, or Options.StateDir
 	ctlMu    sync.Mutex     // serialises control calls and their persistence
 	ctl      ctlstate.State // persisted controls, as on disk (guarded by ctlMu)
+
+	reloadMu sync.Mutex     // one reload at a time
+	current  *config.Config // the configuration applied last (guarded by reloadMu)
 }
 
 // tableState is the run-time state of one configured table.
@@ -139,8 +147,13 @@ type tableState struct {
 	paused  atomic.Bool
 	removed atomic.Bool              // ctl remove: every request refused (control.go)
 	fail    atomic.Pointer[failMode] // failure policy now (ctl fail-mode)
-	m       *tableMetrics            // set by newMetrics
-	allowed [128]bool                // cluster ids accepted in entries (config.Config.Allows)
+	// confFail is the configured failure policy (guarded by
+	// Server.ctlMu; a reload changes it).
+	confFail failMode
+	m        *tableMetrics // set by bindTableMetrics
+	// collectors are the table's own registered collectors (bindTableMetrics).
+	collectors []prometheus.Collector
+	allowed    [128]bool // cluster ids accepted in entries (config.Config.Allows)
 
 	// order drops writes older than one of the same key already forwarded
 	// (keyorder); shipMu makes its decisions and the Ship calls of this
@@ -158,6 +171,34 @@ type tableState struct {
 	status         string // duplication.follower_app_status: "creating" / "created" / ""
 	partitionCount int    // master's count from create_app
 	envs           map[string]string
+}
+
+// tableSet is the configured tables, by name and by app id. Read-only
+// once published (Server.tables).
+type tableSet struct {
+	byName  map[string]*tableState
+	byAppID map[int32]*tableState
+}
+
+func (set *tableSet) add(ts *tableState) {
+	set.byName[ts.cfg.Name] = ts
+	set.byAppID[ts.cfg.AppID] = ts
+}
+
+// tabs is the current table set. Any goroutine.
+func (s *Server) tabs() *tableSet { return s.tables.Load() }
+
+// newTableState is the run-time state of table t of cfg, before its
+// metrics and persisted controls.
+func newTableState(cfg *config.Config, t *config.Table) *tableState {
+	ts := &tableState{cfg: t, order: keyorder.New(keyorder.Options{})}
+	ts.paused.Store(t.Paused)
+	ts.confFail = failMode{policy: t.FailurePolicy, attempts: t.SkipAfterAttempts}
+	ts.fail.Store(&failMode{policy: t.FailurePolicy, attempts: t.SkipAfterAttempts})
+	for id := 1; id < 128; id++ {
+		ts.allowed[id] = cfg.Allows(t, int8(id))
+	}
+	return ts
 }
 
 // allows reports whether entries with cluster id id are accepted for the
@@ -194,27 +235,23 @@ func New(opts Options) (*Server, error) {
 	}
 	now := time.Now().Unix()
 	s := &Server{
-		cfg:         opts.Config,
-		opts:        opts,
-		log:         opts.Logger,
-		shipper:     opts.Shipper,
-		tables:      map[string]*tableState{},
-		byAppID:     map[int32]*tableState{},
-		from:        codec.MakeAddress(ap.Addr().As4(), ap.Port()),
-		ballot:      now,
-		startSec:    now,
-		maxInflight: opts.Config.Bridge.MaxInflightBytes,
-		blocked:     map[*connState]struct{}{},
-		conns:       map[*connState]struct{}{},
-		ready:       make(chan struct{}),
-		runCtx:      context.Background(),
+		cfg:      opts.Config,
+		current:  opts.Config,
+		opts:     opts,
+		log:      opts.Logger,
+		shipper:  opts.Shipper,
+		from:     codec.MakeAddress(ap.Addr().As4(), ap.Port()),
+		ballot:   now,
+		startSec: now,
+		blocked:  map[*connState]struct{}{},
+		conns:    map[*connState]struct{}{},
+		ready:    make(chan struct{}),
+		runCtx:   context.Background(),
 	}
 	if opts.Ballot > 0 {
 		s.ballot = opts.Ballot
 	}
-	if s.maxInflight <= 0 {
-		s.maxInflight = config.DefaultMaxInflightBytes
-	}
+	s.setLimits(&opts.Config.Bridge)
 	b := &opts.Config.Bridge
 	s.maxConn = b.MaxConnectionBytes
 	if opts.MaxConnectionBytes > 0 {
@@ -231,21 +268,12 @@ func New(opts Options) (*Server, error) {
 		allowed:  b.AllowedPeers,
 		byPeer:   map[netip.Addr]int{},
 	}
-	s.lagUs = opts.Config.Bridge.LaggingWriteThreshold.Microseconds()
-	if s.lagUs <= 0 {
-		s.lagUs = config.DefaultLaggingWriteThreshold.Microseconds()
-	}
+
+	set := &tableSet{byName: map[string]*tableState{}, byAppID: map[int32]*tableState{}}
 	for i := range opts.Config.Tables {
-		t := &opts.Config.Tables[i]
-		ts := &tableState{cfg: t, order: keyorder.New(keyorder.Options{})}
-		ts.paused.Store(t.Paused)
-		ts.fail.Store(&failMode{policy: t.FailurePolicy, attempts: t.SkipAfterAttempts})
-		for id := 1; id < 128; id++ {
-			ts.allowed[id] = opts.Config.Allows(t, int8(id))
-		}
-		s.tables[t.Name] = ts
-		s.byAppID[t.AppID] = ts
+		set.add(newTableState(opts.Config, &opts.Config.Tables[i]))
 	}
+	s.tables.Store(set)
 	s.stateDir = cmp.Or(opts.StateDir, opts.Config.Bridge.StateDir, config.DefaultStateDir)
 	if err := s.loadControls(); err != nil {
 		return nil, fmt.Errorf("server: table controls: %w", err)
@@ -304,7 +332,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	close(s.ready)
 	s.log.Info("dupbridge serving", zap.Stringer("addr", s.addr), zap.String("advertised", b.AdvertisedAddr.String()),
-		zap.Int("tables", len(s.tables)), zap.Int64("max_inflight_bytes", s.maxInflight),
+		zap.Int("tables", len(s.tabs().byName)), zap.Int64("max_inflight_bytes", s.maxInflight.Load()),
 		zap.Int64("max_connection_bytes", s.maxConn), zap.Int("max_connections", s.gate.maxConns))
 	if s.gate.maxConns < b.MaxConnections {
 		s.log.Warn("max_connections lowered to stay below the descriptor limit (ulimit -n)",
@@ -319,8 +347,19 @@ func (s *Server) Run(ctx context.Context) error {
 			return fmt.Errorf("server: http listen on %s: %w", s.opts.HTTPListen, err)
 		}
 		hs = &http.Server{Handler: s.HTTPHandler(), ReadHeaderTimeout: 10 * time.Second}
+		if b.HTTPTLSCert != "" {
+			// Load now, so that a bad certificate fails the start.
+			cert, err := tls.LoadX509KeyPair(b.HTTPTLSCert, b.HTTPTLSKey)
+			if err != nil {
+				_ = hln.Close()
+				stopLoops()
+				return fmt.Errorf("server: http_tls_cert %s, http_tls_key %s: %w", b.HTTPTLSCert, b.HTTPTLSKey, err)
+			}
+			hs.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+			hln = tls.NewListener(hln, hs.TLSConfig)
+		}
 		go func() { _ = hs.Serve(hln) }()
-		s.log.Info("status http serving", zap.Stringer("addr", hln.Addr()))
+		s.log.Info("status http serving", zap.Stringer("addr", hln.Addr()), zap.Bool("tls", b.HTTPTLSCert != ""))
 	}
 
 	if err := s.watch(ctx); err != nil {
@@ -414,7 +453,7 @@ func (s *Server) Ready() <-chan struct{} { return s.ready }
 func (s *Server) Stats() Stats {
 	st := s.stats.snapshot(s.inflight.Load())
 	st.WaitingBytes = s.waiting.Load()
-	s.metrics.addTableCounts(&st, s.tables)
+	s.metrics.addTableCounts(&st, s.tabs().byName)
 	return st
 }
 
@@ -539,7 +578,7 @@ func (s *Server) wakeBlocked() {
 // level is below the cap. Any goroutine.
 func (s *Server) release(n int64) {
 	left := s.inflight.Add(-n)
-	if left < s.maxInflight {
+	if left < s.maxInflight.Load() {
 		s.mu.Lock()
 		any := len(s.blocked) > 0
 		s.mu.Unlock()

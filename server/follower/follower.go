@@ -23,6 +23,10 @@ import (
 	"github.com/dupbridge/dupbridge/server"
 )
 
+// errStopOpening ends the attempts to open a table: the Set is closed or a
+// reload removed the table.
+var errStopOpening = errors.New("follower: set closed or table removed")
+
 // ErrNotOpen is the result of a part shipped for a table whose follower
 // table is not open yet (the server normally refuses such requests first).
 var ErrNotOpen = errors.New("follower: table not open")
@@ -46,15 +50,18 @@ type Options struct {
 // Set is the follower side of every configured table. All methods are safe
 // for concurrent use; PartitionCount and Ship never block.
 type Set struct {
-	cfg    *config.Config
-	opts   Options
-	log    *zap.Logger
-	metas  map[string]*rpcclient.Meta // by follower cluster
-	tables map[string]*entry          // by config table name
+	cfg   *config.Config
+	opts  Options
+	log   *zap.Logger
+	metas map[string]*rpcclient.Meta // by follower cluster
+	// tables is every configured table by name; Reconfigure swaps in a
+	// new map (copy-on-write).
+	tables atomic.Pointer[map[string]*entry]
 
-	wg     sync.WaitGroup
-	mu     sync.Mutex
-	closed bool
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	closed  bool
+	openCtx context.Context // Open's, for tables a reload adds
 }
 
 type entry struct {
@@ -66,6 +73,8 @@ type entry struct {
 	// follower table was made (zero once open), openErr the latest error.
 	openFailingSince time.Time
 	openErr          string
+	// dropped: a reload removed the table (guarded by Set.mu).
+	dropped bool
 	// failMode, when set, overrides the configured failure policy
 	// (SetFailMode); a router opened later starts with it.
 	failMode *router.PolicyOptions
@@ -93,7 +102,7 @@ func New(cfg *config.Config, opts Options) (*Set, error) {
 	if opts.RetryMax <= 0 {
 		opts.RetryMax = 30 * time.Second
 	}
-	s := &Set{cfg: cfg, opts: opts, log: opts.Logger, metas: map[string]*rpcclient.Meta{}, tables: map[string]*entry{}}
+	s := &Set{cfg: cfg, opts: opts, log: opts.Logger, metas: map[string]*rpcclient.Meta{}}
 	for name, addrs := range cfg.Clusters {
 		m, err := rpcclient.NewMeta(addrs, rpcclient.MetaOptions{Options: opts.Client})
 		if err != nil {
@@ -102,9 +111,11 @@ func New(cfg *config.Config, opts Options) (*Set, error) {
 		}
 		s.metas[name] = m
 	}
+	tables := map[string]*entry{}
 	for i := range cfg.Tables {
-		s.tables[cfg.Tables[i].Name] = &entry{t: &cfg.Tables[i]}
+		tables[cfg.Tables[i].Name] = &entry{t: &cfg.Tables[i]}
 	}
+	s.tables.Store(&tables)
 	return s, nil
 }
 
@@ -112,13 +123,72 @@ func New(cfg *config.Config, opts Options) (*Set, error) {
 // configured and opens its router, retrying with backoff until it succeeds
 // or ctx ends. The router tables live until Close.
 func (s *Set) Open(ctx context.Context) {
-	for _, e := range s.tables {
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			s.open(ctx, e)
-		}()
+	s.mu.Lock()
+	s.openCtx = ctx
+	s.mu.Unlock()
+	for _, e := range s.entries() {
+		s.startOpen(ctx, e)
 	}
+}
+
+func (s *Set) startOpen(ctx context.Context, e *entry) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.open(ctx, e)
+	}()
+}
+
+// entries is the current table map. Any goroutine.
+func (s *Set) entries() map[string]*entry { return *s.tables.Load() }
+
+// Reconfigure applies a reloaded configuration's tables (server.Reload
+// checked that nothing else changed): added tables start opening, removed
+// ones have their routers closed (their shipments not yet acknowledged end
+// as failed, so their masters resend), kept ones stay as they are (their
+// fail mode comes through SetFailMode). It returns what changed.
+func (s *Set) Reconfigure(ctx context.Context, cfg *config.Config) []string {
+	old := s.entries()
+	next := make(map[string]*entry, len(cfg.Tables))
+	var added []*entry
+	for i := range cfg.Tables {
+		t := &cfg.Tables[i]
+		if e := old[t.Name]; e != nil {
+			next[t.Name] = e
+			continue
+		}
+		e := &entry{t: t}
+		next[t.Name] = e
+		added = append(added, e)
+	}
+	s.mu.Lock()
+	s.tables.Store(&next)
+	var gone []*entry
+	for name, e := range old {
+		if next[name] == nil {
+			e.dropped = true
+			gone = append(gone, e)
+		}
+	}
+	closed := s.closed
+	if s.openCtx != nil {
+		ctx = s.openCtx // the tables live as long as Open's do
+	}
+	s.mu.Unlock()
+	var changes []string
+	if !closed {
+		for _, e := range added {
+			s.startOpen(ctx, e)
+			changes = append(changes, "follower table "+e.t.FollowerCluster+"/"+e.t.FollowerTable+" opening for table "+e.t.Name)
+		}
+	}
+	for _, e := range gone {
+		if rt := e.rt.Load(); rt != nil {
+			_ = rt.Close()
+		}
+		changes = append(changes, "router of table "+e.t.Name+" closed")
+	}
+	return changes
 }
 
 func (s *Set) open(ctx context.Context, e *entry) {
@@ -132,7 +202,7 @@ func (s *Set) open(ctx context.Context, e *entry) {
 			log.Info("follower table open", zap.Int("partitions", e.rt.Load().PartitionCount()))
 			return
 		}
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || errors.Is(err, errStopOpening) {
 			return
 		}
 		log.Warn("opening follower table failed; masters get a retryable error meanwhile",
@@ -164,7 +234,7 @@ func (e *entry) noteOpen(err error) {
 // table is open, since the first failed attempt to open it; then the
 // router's Health.
 func (s *Set) FollowerFailing(table string) (time.Time, string) {
-	e := s.tables[table]
+	e := s.entries()[table]
 	if e == nil {
 		return time.Time{}, ""
 	}
@@ -211,14 +281,14 @@ func (s *Set) openOnce(ctx context.Context, e *entry) error {
 		return err
 	}
 	s.mu.Lock()
-	closed := s.closed
+	closed := s.closed || e.dropped
 	if !closed {
 		e.rt.Store(rt)
 	}
 	s.mu.Unlock()
 	if closed {
 		_ = rt.Close()
-		return errors.New("follower: set closed")
+		return errStopOpening
 	}
 	return nil
 }
@@ -257,7 +327,7 @@ func (s *Set) EnsureTable(ctx context.Context, t *config.Table, partitionCount i
 
 // PartitionCount implements server.Shipper: 0 until the table is open.
 func (s *Set) PartitionCount(table string) int {
-	e := s.tables[table]
+	e := s.entries()[table]
 	if e == nil {
 		return 0
 	}
@@ -278,7 +348,7 @@ func (s *Set) ShipDeferred(p *server.Part, done func(server.PartResult)) { s.shi
 // Flush implements server.DeferredShipper: every open table starts sending
 // what is queued.
 func (s *Set) Flush() {
-	for _, e := range s.tables {
+	for _, e := range s.entries() {
 		if rt := e.rt.Load(); rt != nil {
 			rt.Flush()
 		}
@@ -286,7 +356,7 @@ func (s *Set) Flush() {
 }
 
 func (s *Set) ship(p *server.Part, done func(server.PartResult), deferred bool) {
-	e := s.tables[p.Table]
+	e := s.entries()[p.Table]
 	var rt *router.Table
 	if e != nil {
 		rt = e.rt.Load()
@@ -328,7 +398,7 @@ func (s *Set) Wire(o *server.Options) {
 
 // Router returns the router of a table once it is open (for status).
 func (s *Set) Router(table string) *router.Table {
-	if e := s.tables[table]; e != nil {
+	if e := s.entries()[table]; e != nil {
 		return e.rt.Load()
 	}
 	return nil
@@ -337,8 +407,8 @@ func (s *Set) Router(table string) *router.Table {
 // Stats returns the statistics of every open router, by table name (for
 // /status).
 func (s *Set) Stats() map[string]router.Stats {
-	out := make(map[string]router.Stats, len(s.tables))
-	for name, e := range s.tables {
+	out := make(map[string]router.Stats, len(s.entries()))
+	for name, e := range s.entries() {
 		if rt := e.rt.Load(); rt != nil {
 			out[name] = rt.Stats()
 		}
@@ -350,7 +420,7 @@ func (s *Set) Stats() map[string]router.Stats {
 // or when it opens) drops a part after skipAfterAttempts failed attempts
 // under PolicySkip, or retries forever under PolicySlow.
 func (s *Set) SetFailMode(table string, p config.FailurePolicy, skipAfterAttempts int) {
-	e := s.tables[table]
+	e := s.entries()[table]
 	if e == nil {
 		return
 	}
@@ -369,7 +439,7 @@ func (s *Set) SetFailMode(table string, p config.FailurePolicy, skipAfterAttempt
 // FollowerPartitions implements server.FollowerReporter from the router's
 // statistics (nil until the follower table is open).
 func (s *Set) FollowerPartitions(table string) []server.FollowerPartition {
-	e := s.tables[table]
+	e := s.entries()[table]
 	if e == nil {
 		return nil
 	}
@@ -400,7 +470,7 @@ func (s *Set) Close() error {
 	s.closed = true
 	s.mu.Unlock()
 	s.wg.Wait()
-	for _, e := range s.tables {
+	for _, e := range s.entries() {
 		if rt := e.rt.Load(); rt != nil {
 			_ = rt.Close()
 		}
@@ -441,8 +511,8 @@ func (c setCollector) Collect(ch chan<- prometheus.Metric) {
 			"Body bytes of duplicate requests acknowledged by the follower; mirrors the Pegasus master metric dup_shipped_bytes (which also counts headers).", tl, nil)
 	)
 	var open []*router.Table
-	names := make(map[*router.Table]string, len(c.s.tables))
-	for name, e := range c.s.tables {
+	names := make(map[*router.Table]string, len(c.s.entries()))
+	for name, e := range c.s.entries() {
 		var rpcs, retries, shipped uint64
 		if rt := e.rt.Load(); rt != nil {
 			open = append(open, rt)
