@@ -176,6 +176,9 @@ func (cs *connState) onDuplicate(f *codec.Frame, size int) bool {
 		cs.ackNow(f)
 		return true
 	}
+	if moved > 0 {
+		ts.m.moved.Add(float64(moved)) // validated entries, superseded or not, like dup_entries
+	}
 	// The per-key order guard (keyorder) decides, entry by entry, whether a
 	// newer write of the same key was already handed to the follower; the
 	// decisions and the Ship calls of one table form one sequence, so that
@@ -192,7 +195,7 @@ func (cs *connState) onDuplicate(f *codec.Frame, size int) bool {
 		cs.ackNow(f)
 		return true
 	}
-	cs.ship(f, ts, parts, est, len(entries), moved)
+	cs.ship(f, ts, parts, est, len(entries))
 	shipped = true
 	return true
 }
@@ -397,7 +400,7 @@ func (cs *connState) appendEntry(ts *tableState, pb *partBuild, er *entryRef, ve
 // registers it as pending and hands the parts to the shipper; the last
 // part's completion answers the master (pendingDup.partDone). Called with
 // ts.shipMu held. Event-loop only.
-func (cs *connState) ship(f *codec.Frame, ts *tableState, parts []*Part, est int64, entries, moved int) {
+func (cs *connState) ship(f *codec.Frame, ts *tableState, parts []*Part, est int64, entries int) {
 	s := cs.s
 	reply, mark := cs.beginLater(f, 32)
 	p := &pendingDup{s: s, cs: cs, reply: reply, mark: mark, table: ts.cfg.Name}
@@ -414,9 +417,6 @@ func (cs *connState) ship(f *codec.Frame, ts *tableState, parts []*Part, est int
 	s.stats.inflightRequests.Add(1)
 	s.stats.dupEntries.Add(int64(entries))
 	s.stats.dupParts.Add(int64(len(parts)))
-	if moved > 0 {
-		ts.m.moved.Add(float64(moved))
-	}
 	done := p.partDone
 	if ds, ok := s.shipper.(DeferredShipper); ok {
 		for _, pt := range parts {

@@ -290,6 +290,14 @@ func (s *Set) openOnce(ctx context.Context, e *entry) error {
 		_ = rt.Close()
 		return errStopOpening
 	}
+	// A SetFailMode that ran while the router was being made may have
+	// missed it: apply what it left (twice is harmless).
+	e.mu.Lock()
+	fm := e.failMode
+	e.mu.Unlock()
+	if fm != nil {
+		rt.SetPolicy(fm.Policy, fm.MaxAttempts)
+	}
 	return nil
 }
 
