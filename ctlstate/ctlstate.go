@@ -35,13 +35,13 @@ type State struct {
 // version of the file format.
 const version = 1
 
-// Load reads dir's state file; a missing file (or directory) is an empty
-// State.
+// Load reads dir's state file; a missing file (or directory, or a path
+// through a file, which CheckWritable reports) is an empty State.
 func Load(dir string) (State, error) {
 	st := State{Version: version, Tables: map[string]Table{}}
 	path := filepath.Join(dir, FileName)
 	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 		return st, nil
 	}
 	if err != nil {
