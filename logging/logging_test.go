@@ -23,7 +23,9 @@ func TestFormatsAndLevel(t *testing.T) {
 			var m map[string]any
 			return json.Unmarshal([]byte(l), &m) == nil && m["msg"] == "second" && m["k"] == "v"
 		}},
-		{"console", func(l string) bool { return strings.Contains(l, "INFO") && strings.Contains(l, "second") && strings.Contains(l, `"k": "v"`) }},
+		{"console", func(l string) bool {
+			return strings.Contains(l, "INFO") && strings.Contains(l, "second") && strings.Contains(l, `"k": "v"`)
+		}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.format, func(t *testing.T) {

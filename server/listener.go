@@ -106,6 +106,13 @@ func (g *gate) setLimits(maxConns, perPeer int, allowed []netip.Prefix) {
 	g.maxConns, g.perPeer, g.allowed = maxConns, perPeer, allowed
 }
 
+// limit is the connection limit now.
+func (g *gate) limit() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.maxConns
+}
+
 // leave returns the slot of a connection from peer.
 func (g *gate) leave(peer netip.Addr) {
 	g.mu.Lock()

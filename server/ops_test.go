@@ -7,9 +7,9 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strings"
 	"reflect"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 

@@ -330,13 +330,14 @@ func (s *Server) Run(ctx context.Context) error {
 			s.log.Warn("stopping event loops", zap.Error(err))
 		}
 	}
+	maxConns := s.gate.limit()
 	close(s.ready)
 	s.log.Info("dupbridge serving", zap.Stringer("addr", s.addr), zap.String("advertised", b.AdvertisedAddr.String()),
 		zap.Int("tables", len(s.tabs().byName)), zap.Int64("max_inflight_bytes", s.maxInflight.Load()),
-		zap.Int64("max_connection_bytes", s.maxConn), zap.Int("max_connections", s.gate.maxConns))
-	if s.gate.maxConns < b.MaxConnections {
+		zap.Int64("max_connection_bytes", s.maxConn), zap.Int("max_connections", maxConns))
+	if maxConns < b.MaxConnections {
 		s.log.Warn("max_connections lowered to stay below the descriptor limit (ulimit -n)",
-			zap.Int("configured", b.MaxConnections), zap.Int("effective", s.gate.maxConns))
+			zap.Int("configured", b.MaxConnections), zap.Int("effective", maxConns))
 	}
 
 	var hs *http.Server
