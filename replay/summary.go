@@ -27,18 +27,22 @@ func (s *Skipped) add(o Skipped) {
 
 // PartitionSummary is the outcome for one source partition.
 type PartitionSummary struct {
-	Path           string  `json:"path"`
-	AppID          int32   `json:"app_id"` // source gpid, from the plog
-	PartitionIndex int32   `json:"partition_index"`
-	StartDecree    int64   `json:"start_decree"` // first decree eligible
-	LastDecree     int64   `json:"last_decree"`  // last decree fully acknowledged (StartDecree-1 if none)
-	Mutations      int64   `json:"mutations"`    // committed mutations with at least one shipped entry
-	Entries        int64   `json:"entries"`
-	Bytes          int64   `json:"bytes"` // raw_message bytes
-	Batches        int64   `json:"batches"`
-	Rounds         int64   `json:"rounds"`
-	Skipped        Skipped `json:"skipped"`
-	Err            string  `json:"error,omitempty"`
+	Path           string `json:"path"`
+	AppID          int32  `json:"app_id"` // source gpid, from the plog
+	PartitionIndex int32  `json:"partition_index"`
+	StartDecree    int64  `json:"start_decree"` // first decree eligible
+	LastDecree     int64  `json:"last_decree"`  // last decree fully acknowledged (StartDecree-1 if none)
+	Mutations      int64  `json:"mutations"`    // committed mutations with at least one shipped entry
+	Entries        int64  `json:"entries"`
+	Bytes          int64  `json:"bytes"` // raw_message bytes
+	Batches        int64  `json:"batches"`
+	Rounds         int64  `json:"rounds"`
+	// MaxOpenRounds is the most rounds of the partition shipped and not
+	// yet acknowledged at one time: 1 in the pegasus discipline, the
+	// pipeline's depth in the pipelined one.
+	MaxOpenRounds int64   `json:"max_open_rounds"`
+	Skipped       Skipped `json:"skipped"`
+	Err           string  `json:"error,omitempty"`
 }
 
 // Summary is the outcome of Run.
@@ -57,6 +61,8 @@ type Summary struct {
 	Retries      int64   `json:"retries"` // resends after a failure
 	Errors       int64   `json:"errors"`  // failed attempts (RPC, transport or duplicate_response errors)
 	Refreshes    int64   `json:"config_refreshes"`
+	// MaxOpenRounds is the largest PartitionSummary.MaxOpenRounds.
+	MaxOpenRounds int64 `json:"max_open_rounds"`
 
 	Elapsed         time.Duration `json:"-"`
 	ElapsedSeconds  float64       `json:"elapsed_seconds"`
