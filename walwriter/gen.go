@@ -110,7 +110,7 @@ type GenOptions struct {
 	// Values is what values look like (default ValuesLetters). JSON
 	// documents are at least 200 bytes: smaller sizes are raised.
 	Values Values
-	Mix                []Weight // empty: DefaultMix
+	Mix    []Weight // empty: DefaultMix
 	// TTLFraction of value-writing writes get an expire_ts (seconds since
 	// 2016-01-01, §2.3) between 20 and 30 years after StartTimestamp.
 	TTLFraction float64
