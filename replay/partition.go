@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -107,16 +108,17 @@ func (p *partRunner) replay(ctx context.Context, start int64) error {
 			p.sum.Skipped.add(skipped)
 			break
 		}
-		if err := r.lim.wait(ctx, muts); err != nil {
+		offered, err := r.lim.wait(ctx, muts)
+		if err != nil {
 			return err
 		}
 		if r.tbl != nil {
-			if err := p.shipPipelined(ctx, roundLast, muts, skipped); err != nil {
+			if err := p.shipPipelined(ctx, offered, roundLast, muts, skipped); err != nil {
 				return err
 			}
 			continue
 		}
-		if err := p.shipRound(ctx, roundLast, muts, skipped); err != nil {
+		if err := p.shipRound(ctx, offered, roundLast, muts, skipped); err != nil {
 			return err
 		}
 	}
@@ -128,10 +130,13 @@ func (p *partRunner) replay(ctx context.Context, start int64) error {
 
 // shipRound ships a round in Pegasus's discipline and waits for it
 // (duplication.md §3.7: rounds never overlap), then commits it.
-func (p *partRunner) shipRound(ctx context.Context, last, muts int64, skipped Skipped) error {
+func (p *partRunner) shipRound(ctx context.Context, offered time.Time, last, muts int64, skipped Skipped) error {
 	batches, err := p.buildBatches()
 	if err != nil {
 		return err
+	}
+	for _, b := range batches {
+		b.offered = offered
 	}
 	if len(batches) > 0 {
 		if err := p.run.ship.shipRound(ctx, &p.fl, p.path, batches); err != nil {

@@ -136,7 +136,7 @@ func (r *runner) budget() int64 { return int64(r.o.Window) * int64(r.o.MaxWriteS
 // entry's own key into per-follower-partition requests of up to
 // BatchBytes / MaxWriteSize, hands them to the router without waiting, and
 // records the round as open.
-func (p *partRunner) shipPipelined(ctx context.Context, last, muts int64, skipped Skipped) error {
+func (p *partRunner) shipPipelined(ctx context.Context, offered time.Time, last, muts int64, skipped Skipped) error {
 	r := p.run
 	rd := &openRound{last: last, muts: muts, skipped: skipped}
 	ships, err := p.splitRound()
@@ -165,10 +165,11 @@ func (p *partRunner) shipPipelined(ctx context.Context, last, muts int64, skippe
 	f.mu.Unlock()
 	p.sum.MaxOpenRounds = max(p.sum.MaxOpenRounds, open)
 	for _, s := range ships {
-		n := int64(len(s.Body))
+		n, entries := int64(len(s.Body)), int64(s.Entries)
 		r.tbl.ShipDeferred(mutation.PartitionIndex(s.PartitionHash, s.PartitionCount), s, func(res router.Result) {
 			if res.Status == router.StatusOK {
 				r.lat.record(res.Latency)
+				r.lag.recordN(time.Since(offered), entries)
 			}
 			f.done(rd, n, res)
 		})

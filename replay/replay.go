@@ -22,6 +22,7 @@ type runner struct {
 	o    Options
 	c    counters
 	lat  histogram
+	lag  histogram // entries: round scheduled → batch acknowledged
 	lim  limiter
 	prog *progressFile
 	ship *shipper
@@ -69,7 +70,7 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	pool := rpcclient.NewPool(opts.Client)
 	defer pool.Close()
 	res := &resolver{meta: meta, table: opts.Table, refreshes: &r.c.refreshes}
-	r.ship = &shipper{o: &r.o, res: res, pool: pool, c: &r.c, lat: &r.lat, log: opts.Logger}
+	r.ship = &shipper{o: &r.o, res: res, pool: pool, c: &r.c, lat: &r.lat, lag: &r.lag, log: opts.Logger}
 	if opts.Client.Framing == codec.FramingTHFT {
 		r.ship.wrapp = 1
 	}
@@ -177,6 +178,9 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	sum.LatencyP50, sum.LatencyP99 = r.lat.quantile(0.50), r.lat.quantile(0.99)
 	sum.LatencyP50Ms = float64(sum.LatencyP50) / float64(time.Millisecond)
 	sum.LatencyP99Ms = float64(sum.LatencyP99) / float64(time.Millisecond)
+	sum.LagP50, sum.LagP99 = r.lag.quantile(0.50), r.lag.quantile(0.99)
+	sum.LagP50Ms = float64(sum.LagP50) / float64(time.Millisecond)
+	sum.LagP99Ms = float64(sum.LagP99) / float64(time.Millisecond)
 	return sum, errors.Join(errs...)
 }
 

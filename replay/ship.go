@@ -20,7 +20,8 @@ type batch struct {
 	body    []byte // RDSN body: wrapper(duplicate_request), wire.md §4.6
 	hash    uint64 // hash of the last entry (duplication.md §3.5)
 	entries int
-	bytes   int // raw_message bytes
+	bytes   int       // raw_message bytes
+	offered time.Time // when its round was scheduled (lag start)
 }
 
 // PERR_INVALID_ARGUMENT's RocksDB status (wire.md §4.6).
@@ -33,6 +34,7 @@ type shipper struct {
 	pool  *rpcclient.Pool
 	c     *counters
 	lat   *histogram
+	lag   *histogram
 	log   *zap.Logger
 	wrapp int16 // body wrapper field id: 0 for RDSN, 1 for THFT args (wire.md §1.9, §2.3)
 }
@@ -183,6 +185,7 @@ func (s *shipper) sendSequential(ctx context.Context, fl *failureLog, part strin
 		res, err := s.attempt(ctx, b)
 		switch res {
 		case attemptOK:
+			s.lag.recordN(time.Since(b.offered), int64(b.entries))
 			return nil
 		case attemptFatal:
 			return err

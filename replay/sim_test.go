@@ -298,8 +298,8 @@ func TestReplayUnderFaults(t *testing.T) {
 			c.SetDelay(codec.RPCDuplicate, 5*time.Millisecond)
 			return nil
 		}, check: func(t *testing.T, c *pegasussim.Cluster, s Summary) {
-			if c.Counters().DelaysInjected == 0 || s.LatencyP50 < 5*time.Millisecond {
-				t.Errorf("delays not seen: p50 %v", s.LatencyP50)
+			if c.Counters().DelaysInjected == 0 || s.LatencyP50 < 5*time.Millisecond || s.LagP50 < 5*time.Millisecond {
+				t.Errorf("delays not seen: batch latency p50 %v, lag p50 %v", s.LatencyP50, s.LagP50)
 			}
 		}},
 		{name: "injected errors", before: func(c *pegasussim.Cluster) error {

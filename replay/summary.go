@@ -72,6 +72,15 @@ type Summary struct {
 	LatencyP99      time.Duration `json:"-"`
 	LatencyP50Ms    float64       `json:"latency_p50_ms"` // batch round trips (successful attempts)
 	LatencyP99Ms    float64       `json:"latency_p99_ms"`
+	// LagP50 and LagP99 are per entry, from the moment its round was
+	// scheduled to go (Options.Rate's schedule; the round's load when
+	// Rate is 0) to the acknowledgement of its batch, i.e. applied on the
+	// follower: with Rate below what the path sustains, the end-to-end lag
+	// a master writing at that rate would see.
+	LagP50   time.Duration `json:"-"`
+	LagP99   time.Duration `json:"-"`
+	LagP50Ms float64       `json:"lag_p50_ms"`
+	LagP99Ms float64       `json:"lag_p99_ms"`
 
 	Partitions []PartitionSummary `json:"partitions"`
 }
@@ -104,7 +113,10 @@ type histogram struct {
 
 const histBase = 1.04
 
-func (h *histogram) record(d time.Duration) {
+func (h *histogram) record(d time.Duration) { h.recordN(d, 1) }
+
+// recordN records d n times.
+func (h *histogram) recordN(d time.Duration, n int64) {
 	us := float64(d) / float64(time.Microsecond)
 	if us < 1 {
 		us = 1
@@ -114,8 +126,8 @@ func (h *histogram) record(d time.Duration) {
 	if h.buckets == nil {
 		h.buckets = map[int]int64{}
 	}
-	h.buckets[b]++
-	h.n++
+	h.buckets[b] += n
+	h.n += n
 	h.mu.Unlock()
 }
 
