@@ -9,7 +9,7 @@ FUZZTIME  ?= 10s
 BENCHTIME ?= 1s
 TESTFLAGS ?= -timeout 15m
 
-.PHONY: all build test unit idl idl-check bench fuzz demo lint clean
+.PHONY: all build test unit idl idl-check bench bench-wan fuzz demo lint clean
 
 all: build
 
@@ -35,6 +35,11 @@ idl-check:
 # make bench: every benchmark, with side-by-side baselines and their ratios.
 bench: build
 	bash scripts/bench.sh $(BENCHTIME)
+
+# make bench-wan: the WAN comparison across a real toxiproxy link (30 ms RTT,
+# 100 Mbit/s; installs toxiproxy into .tools/). Separate from bench: minutes.
+bench-wan:
+	bash scripts/bench-wan.sh
 
 # make fuzz: a bounded run of every fuzz target (FUZZTIME each).
 fuzz:

@@ -1,0 +1,285 @@
+package integration
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/dupbridge/dupbridge/integration/harness"
+	"github.com/dupbridge/dupbridge/internal/wanlink"
+	"github.com/dupbridge/dupbridge/pegasussim"
+	"github.com/dupbridge/dupbridge/replay"
+	"github.com/dupbridge/dupbridge/rpcclient"
+	"github.com/dupbridge/dupbridge/verify"
+	"github.com/dupbridge/dupbridge/walwriter"
+)
+
+// The WAN benchmark (make bench-wan): the link, a real
+// toxiproxy-server at 15 ms each way (30 ms RTT) and 100 Mbit/s per
+// connection, between the master side (the replay) and the follower side.
+// It needs toxiproxy and minutes, so it runs only when DUPBRIDGE_BENCH_WAN
+// is set (scripts/bench-wan.sh sets it); make bench skips it.
+const wanEnv = "DUPBRIDGE_BENCH_WAN"
+
+// wanWrites is the size of the JSON log (DUPBRIDGE_WAN_WRITES overrides).
+const wanWrites = 200_000
+
+// wanResult is one row of the table the benchmark prints.
+type wanResult struct {
+	name         string
+	sum          replay.Summary // the full-speed run
+	linkBytes    int64          // both directions, full-speed run
+	lag          replay.Summary // the paced run at half the full-speed rate
+	edgeCPUPerGB float64        // edge CPU-seconds per GB of raw entries; <0: no edge
+	verifiedKeys int
+	note         string
+}
+
+// wanLog generates the benchmark's JSON log once and caches it under the
+// temp dir (as BenchmarkPlogDecode does): 8 master partitions, JSON
+// documents of 200..2000 bytes, the default write mix.
+func wanLog(b *testing.B) (paths []string, parts [][]string) {
+	b.Helper()
+	n := wanWrites
+	if v, err := strconv.Atoi(os.Getenv("DUPBRIDGE_WAN_WRITES")); err == nil && v > 0 {
+		n = v
+	}
+	const app, partitions = 6, 8
+	root := filepath.Join(os.TempDir(), fmt.Sprintf("dupbridge-bench-wan-json-%d-v1", n))
+	done := filepath.Join(root, "complete")
+	if _, err := os.Stat(done); err != nil {
+		os.RemoveAll(root)
+		start := time.Now()
+		if _, err := walwriter.Generate(context.Background(), walwriter.GenOptions{
+			Dir: root, AppID: app, Partitions: partitions, Mutations: n, Seed: 9, FinalEmpty: true,
+			Values: walwriter.ValuesJSON, HashKeys: 20_000, SortKeys: 8, RotateBytes: 64 << 20,
+		}); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.WriteFile(done, nil, 0o644); err != nil {
+			b.Fatal(err)
+		}
+		b.Logf("generated the %d-write JSON log in %v under %s", n, time.Since(start).Round(time.Millisecond), root)
+	}
+	for p := range partitions {
+		d := walwriter.PlogDir(root, app, p)
+		paths = append(paths, d)
+		parts = append(parts, []string{d})
+	}
+	return paths, parts
+}
+
+// BenchmarkWAN compares, on the JSON log across the emulated WAN link:
+//
+//	(a) the pegasus discipline into a direct bridge beside the simulated
+//	    follower (what Pegasus does today, with the bridge in front);
+//	(b) SLOT: replay → edge on loopback → link → sink → simulator, to be
+//	    wired when the relay (edge and sink roles) is on main;
+//	(c) the pipelined replay straight into the simulated follower.
+//
+// For each it prints throughput end to end (Run's time: from resolving the
+// table and shipping the first write to the acknowledgement of the last,
+// which the follower sends after applying it), end-to-end lag p50/p99 from
+// a 10 s run at half of that rate (replay.Summary.LagP50: a round's
+// scheduled time to its batch's acknowledgement), link bytes (both
+// directions, counted on the master side's sockets) relative to the raw
+// entry bytes, and edge CPU-seconds per GB where an edge exists. Every key
+// is verified on the follower after the full-speed run.
+func BenchmarkWAN(b *testing.B) {
+	if os.Getenv(wanEnv) == "" {
+		b.Skipf("set %s=1 (make bench-wan): needs toxiproxy and minutes", wanEnv)
+	}
+	paths, parts := wanLog(b)
+	ctx := context.Background()
+	link, err := wanlink.Start(ctx, wanlink.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer link.Close()
+	var rows []wanResult
+	b.Run("a-pegasus-bridge", func(b *testing.B) {
+		rows = append(rows, wanPegasusBridge(b, link, paths, parts))
+	})
+	b.Run("b-edge-sink", func(b *testing.B) {
+		// SLOT (b): replay → edge (loopback) → link → sink → simulator.
+		// Wire it here when the relay's edge and sink roles are on main:
+		// start the simulator, a sink beside it, an edge on the master
+		// side, put wanlink between edge and sink (relay_sink = the
+		// proxy), replay into the edge on loopback, and fill a wanResult
+		// with the edge's CPU-seconds per GB.
+		rows = append(rows, wanResult{name: "b-edge-sink", edgeCPUPerGB: -1, note: "not measured: the relay (edge/sink) is not on main yet"})
+		b.Skip("slot (b): the relay (edge/sink) is not on main yet")
+	})
+	b.Run("c-pipelined", func(b *testing.B) {
+		rows = append(rows, wanPipelined(b, link, paths, parts, 1))
+	})
+	// (c) again with the follower's usual 3 replica endpoints: 3
+	// connections, each capped at the link's rate by toxiproxy, which
+	// shows whether (c) is bound by the link's bandwidth.
+	b.Run("c-pipelined-3conns", func(b *testing.B) {
+		rows = append(rows, wanPipelined(b, link, paths, parts, 3))
+	})
+	printWAN(rows)
+}
+
+// wanPegasusBridge is (a): replay (pegasus discipline) → link → bridge →
+// loopback → simulator.
+func wanPegasusBridge(b *testing.B, link *wanlink.Server, paths []string, parts [][]string) wanResult {
+	ctx := context.Background()
+	env, err := harness.Start(ctx, harness.Options{FollowerPartitions: 8})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer env.Close()
+	px, err := link.Link(env.BridgeAddr, wanlink.WAN()) // the bridge keeps its address across restarts
+	if err != nil {
+		b.Fatal(err)
+	}
+	via := map[string]string{env.BridgeAddr: px.Addr}
+	run := func(ctx context.Context, o replay.Options, cnt *wanlink.Counter) (replay.Summary, error) {
+		o.Client = rpcclient.Options{Dial: wanlink.Dialer(via, cnt)}
+		return env.Replay(ctx, paths, o)
+	}
+	res := wanResult{name: "a-pegasus-bridge", edgeCPUPerGB: -1}
+	var cnt wanlink.Counter
+	b.ResetTimer()
+	res.sum, err = run(ctx, replay.Options{}, &cnt)
+	b.StopTimer()
+	if err != nil {
+		b.Fatal(err)
+	}
+	res.linkBytes = cnt.Sent.Load() + cnt.Received.Load()
+	c, err := env.Check(ctx, parts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := c.Err(); err != nil {
+		b.Fatal(err)
+	}
+	res.verifiedKeys = c.Report.Checked
+	// A fresh bridge for the paced run: its per-key order guard would drop
+	// the log's writes as already forwarded.
+	if err := env.RestartBridge(ctx); err != nil {
+		b.Fatal(err)
+	}
+	res.lag = pacedRun(b, res.sum.MutationsPerSec/2, func(ctx context.Context, o replay.Options) (replay.Summary, error) {
+		return run(ctx, o, nil)
+	})
+	reportWAN(b, res)
+	return res
+}
+
+// wanPipelined is (c): replay (pipelined) → link → simulator. With one
+// replica endpoint everything crosses the link on one connection as in
+// (a): toxiproxy's bandwidth toxic caps each connection, not the link.
+func wanPipelined(b *testing.B, link *wanlink.Server, paths []string, parts [][]string, replicas int) wanResult {
+	ctx := context.Background()
+	sim, err := pegasussim.Start(ctx, pegasussim.Options{
+		Tables:    []pegasussim.TableSpec{{Name: "demo", Partitions: 8, ReplicaCount: replicas}},
+		Replicas:  replicas,
+		ClusterID: harness.FollowerClusterID,
+		DupGroup:  map[string]uint8{"master": harness.MasterClusterID, "follower": harness.FollowerClusterID},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sim.Close()
+	via, err := link.Links(append([]string{sim.MetaAddr()}, sim.ReplicaAddrs()...), wanlink.WAN())
+	if err != nil {
+		b.Fatal(err)
+	}
+	run := func(ctx context.Context, o replay.Options, cnt *wanlink.Counter) (replay.Summary, error) {
+		o.MetaAddrs = []string{sim.MetaAddr()}
+		o.Table = "demo"
+		o.ClusterID = harness.MasterClusterID
+		o.Paths = paths
+		o.Discipline = replay.DisciplinePipelined
+		o.Window = 8
+		o.RetryDelay = 100 * time.Millisecond
+		o.Client = rpcclient.Options{Dial: wanlink.Dialer(via, cnt)}
+		return replay.Run(ctx, o)
+	}
+	res := wanResult{name: "c-pipelined", edgeCPUPerGB: -1}
+	if replicas > 1 {
+		res.name = fmt.Sprintf("c-pipelined-%dconns", replicas)
+	}
+	var cnt wanlink.Counter
+	b.ResetTimer()
+	res.sum, err = run(ctx, replay.Options{}, &cnt)
+	b.StopTimer()
+	if err != nil {
+		b.Fatal(err)
+	}
+	res.linkBytes = cnt.Sent.Load() + cnt.Received.Load()
+	want, err := verify.FromPlogs(parts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rep, err := verify.Follower(ctx, []string{sim.MetaAddr()}, "demo", want, verify.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if !rep.OK() {
+		b.Fatalf("%d of %d keys wrong on the follower after the pipelined replay", rep.Mismatches, rep.Checked)
+	}
+	res.verifiedKeys = rep.Checked
+	res.lag = pacedRun(b, res.sum.MutationsPerSec/2, func(ctx context.Context, o replay.Options) (replay.Summary, error) {
+		return run(ctx, o, nil)
+	})
+	reportWAN(b, res)
+	return res
+}
+
+// pacedRun replays at rate for 10 s and returns the summary (its lag).
+func pacedRun(b *testing.B, rate float64, run func(context.Context, replay.Options) (replay.Summary, error)) replay.Summary {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	sum, err := run(ctx, replay.Options{Rate: rate})
+	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		b.Fatal(err)
+	}
+	return sum
+}
+
+func reportWAN(b *testing.B, r wanResult) {
+	b.ReportMetric(r.sum.MutationsPerSec, "mutations/s")
+	b.ReportMetric(r.sum.MBPerSec, "raw-MB/s")
+	b.ReportMetric(r.lag.LagP50Ms, "lag-p50-ms@half-rate")
+	b.ReportMetric(r.lag.LagP99Ms, "lag-p99-ms@half-rate")
+	if r.sum.Bytes > 0 {
+		b.ReportMetric(float64(r.linkBytes)/float64(r.sum.Bytes), "link/raw-bytes")
+	}
+}
+
+func printWAN(rows []wanResult) {
+	fmt.Printf("\n== WAN link: 30 ms RTT (15 ms each way), 100 Mbit/s per connection (toxiproxy)\n")
+	fmt.Printf("%-18s %12s %9s %12s %12s %9s %12s %8s\n", "path", "mutations/s", "raw MB/s", "lag p50 ms", "lag p99 ms", "link/raw", "edge CPU s/GB", "keys")
+	var a float64
+	for _, r := range rows {
+		if r.note != "" {
+			fmt.Printf("%-18s %s\n", r.name, r.note)
+			continue
+		}
+		cpu := "n/a"
+		if r.edgeCPUPerGB >= 0 {
+			cpu = fmt.Sprintf("%.2f", r.edgeCPUPerGB)
+		}
+		ratio := 0.0
+		if r.sum.Bytes > 0 {
+			ratio = float64(r.linkBytes) / float64(r.sum.Bytes)
+		}
+		fmt.Printf("%-18s %12.0f %9.2f %12.1f %12.1f %9.3f %12s %8d\n", r.name, r.sum.MutationsPerSec, r.sum.MBPerSec,
+			r.lag.LagP50Ms, r.lag.LagP99Ms, ratio, cpu, r.verifiedKeys)
+		if r.name == "a-pegasus-bridge" {
+			a = r.sum.MutationsPerSec
+		} else if a > 0 {
+			fmt.Printf("%-18s %.1fx (a)\n", "", r.sum.MutationsPerSec/a)
+		}
+	}
+	fmt.Printf("(lag: at half of each path's full-speed rate, 10 s; keys: verified on the follower after the full-speed run)\n")
+}
