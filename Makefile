@@ -9,7 +9,7 @@ FUZZTIME  ?= 10s
 BENCHTIME ?= 1s
 TESTFLAGS ?= -timeout 15m
 
-.PHONY: all build test unit idl idl-check bench bench-wan fuzz demo lint clean
+.PHONY: all build test unit idl idl-check bench bench-wan fuzz demo demo-wan lint clean
 
 all: build
 
@@ -48,6 +48,11 @@ fuzz:
 # make demo: the end-to-end job on its embedded default.
 demo: build
 	./$(BIN) demo
+
+# make demo-wan: the JSON log across a real toxiproxy link at 30 ms RTT,
+# Pegasus's discipline against the fast path, every key verified.
+demo-wan:
+	bash scripts/demo-wan.sh
 
 lint:
 	@unformatted="$$(gofmt -l $$(git ls-files '*.go' | grep -v '^idl/gen/'))"; \

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -43,12 +44,8 @@ type wanResult struct {
 // wanLog generates the benchmark's JSON log once and caches it under the
 // temp dir (as BenchmarkPlogDecode does): 8 master partitions, JSON
 // documents of 200..2000 bytes, the default write mix.
-func wanLog(b *testing.B) (paths []string, parts [][]string) {
+func wanLog(b testing.TB, n int) (paths []string, parts [][]string) {
 	b.Helper()
-	n := wanWrites
-	if v, err := strconv.Atoi(os.Getenv("DUPBRIDGE_WAN_WRITES")); err == nil && v > 0 {
-		n = v
-	}
 	const app, partitions = 6, 8
 	root := filepath.Join(os.TempDir(), fmt.Sprintf("dupbridge-bench-wan-json-%d-v1", n))
 	done := filepath.Join(root, "complete")
@@ -94,7 +91,11 @@ func BenchmarkWAN(b *testing.B) {
 	if os.Getenv(wanEnv) == "" {
 		b.Skipf("set %s=1 (make bench-wan): needs toxiproxy and minutes", wanEnv)
 	}
-	paths, parts := wanLog(b)
+	n := wanWrites
+	if v, err := strconv.Atoi(os.Getenv("DUPBRIDGE_WAN_WRITES")); err == nil && v > 0 {
+		n = v
+	}
+	paths, parts := wanLog(b, n)
 	ctx := context.Background()
 	link, err := wanlink.Start(ctx, wanlink.Options{})
 	if err != nil {
@@ -103,7 +104,7 @@ func BenchmarkWAN(b *testing.B) {
 	defer link.Close()
 	var rows []wanResult
 	b.Run("a-pegasus-bridge", func(b *testing.B) {
-		rows = append(rows, wanPegasusBridge(b, link, paths, parts))
+		rows = append(rows, wanPegasusBridge(b, link, paths, parts, true))
 	})
 	b.Run("b-edge-sink", func(b *testing.B) {
 		// SLOT (b): replay → edge (loopback) → link → sink → simulator.
@@ -116,20 +117,21 @@ func BenchmarkWAN(b *testing.B) {
 		b.Skip("slot (b): the relay (edge/sink) is not on main yet")
 	})
 	b.Run("c-pipelined", func(b *testing.B) {
-		rows = append(rows, wanPipelined(b, link, paths, parts, 1))
+		rows = append(rows, wanPipelined(b, link, paths, parts, 1, true))
 	})
 	// (c) again with the follower's usual 3 replica endpoints: 3
 	// connections, each capped at the link's rate by toxiproxy, which
 	// shows whether (c) is bound by the link's bandwidth.
 	b.Run("c-pipelined-3conns", func(b *testing.B) {
-		rows = append(rows, wanPipelined(b, link, paths, parts, 3))
+		rows = append(rows, wanPipelined(b, link, paths, parts, 3, true))
 	})
 	printWAN(rows)
 }
 
 // wanPegasusBridge is (a): replay (pegasus discipline) → link → bridge →
 // loopback → simulator.
-func wanPegasusBridge(b *testing.B, link *wanlink.Server, paths []string, parts [][]string) wanResult {
+// paced adds the 10 s run at half rate for the lag.
+func wanPegasusBridge(b testing.TB, link *wanlink.Server, paths []string, parts [][]string, paced bool) wanResult {
 	ctx := context.Background()
 	env, err := harness.Start(ctx, harness.Options{FollowerPartitions: 8})
 	if err != nil {
@@ -147,9 +149,9 @@ func wanPegasusBridge(b *testing.B, link *wanlink.Server, paths []string, parts 
 	}
 	res := wanResult{name: "a-pegasus-bridge", edgeCPUPerGB: -1}
 	var cnt wanlink.Counter
-	b.ResetTimer()
+	timer(b, true)
 	res.sum, err = run(ctx, replay.Options{}, &cnt)
-	b.StopTimer()
+	timer(b, false)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -162,14 +164,16 @@ func wanPegasusBridge(b *testing.B, link *wanlink.Server, paths []string, parts 
 		b.Fatal(err)
 	}
 	res.verifiedKeys = c.Report.Checked
-	// A fresh bridge for the paced run: its per-key order guard would drop
-	// the log's writes as already forwarded.
-	if err := env.RestartBridge(ctx); err != nil {
-		b.Fatal(err)
+	if paced {
+		// A fresh bridge for the paced run: its per-key order guard would
+		// drop the log's writes as already forwarded.
+		if err := env.RestartBridge(ctx); err != nil {
+			b.Fatal(err)
+		}
+		res.lag = pacedRun(b, res.sum.MutationsPerSec/2, func(ctx context.Context, o replay.Options) (replay.Summary, error) {
+			return run(ctx, o, nil)
+		})
 	}
-	res.lag = pacedRun(b, res.sum.MutationsPerSec/2, func(ctx context.Context, o replay.Options) (replay.Summary, error) {
-		return run(ctx, o, nil)
-	})
 	reportWAN(b, res)
 	return res
 }
@@ -177,7 +181,7 @@ func wanPegasusBridge(b *testing.B, link *wanlink.Server, paths []string, parts 
 // wanPipelined is (c): replay (pipelined) → link → simulator. With one
 // replica endpoint everything crosses the link on one connection as in
 // (a): toxiproxy's bandwidth toxic caps each connection, not the link.
-func wanPipelined(b *testing.B, link *wanlink.Server, paths []string, parts [][]string, replicas int) wanResult {
+func wanPipelined(b testing.TB, link *wanlink.Server, paths []string, parts [][]string, replicas int, paced bool) wanResult {
 	ctx := context.Background()
 	sim, err := pegasussim.Start(ctx, pegasussim.Options{
 		Tables:    []pegasussim.TableSpec{{Name: "demo", Partitions: 8, ReplicaCount: replicas}},
@@ -209,9 +213,9 @@ func wanPipelined(b *testing.B, link *wanlink.Server, paths []string, parts [][]
 		res.name = fmt.Sprintf("c-pipelined-%dconns", replicas)
 	}
 	var cnt wanlink.Counter
-	b.ResetTimer()
+	timer(b, true)
 	res.sum, err = run(ctx, replay.Options{}, &cnt)
-	b.StopTimer()
+	timer(b, false)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -228,15 +232,17 @@ func wanPipelined(b *testing.B, link *wanlink.Server, paths []string, parts [][]
 		b.Fatalf("%d of %d keys wrong on the follower after the pipelined replay", rep.Mismatches, rep.Checked)
 	}
 	res.verifiedKeys = rep.Checked
-	res.lag = pacedRun(b, res.sum.MutationsPerSec/2, func(ctx context.Context, o replay.Options) (replay.Summary, error) {
-		return run(ctx, o, nil)
-	})
+	if paced {
+		res.lag = pacedRun(b, res.sum.MutationsPerSec/2, func(ctx context.Context, o replay.Options) (replay.Summary, error) {
+			return run(ctx, o, nil)
+		})
+	}
 	reportWAN(b, res)
 	return res
 }
 
 // pacedRun replays at rate for 10 s and returns the summary (its lag).
-func pacedRun(b *testing.B, rate float64, run func(context.Context, replay.Options) (replay.Summary, error)) replay.Summary {
+func pacedRun(b testing.TB, rate float64, run func(context.Context, replay.Options) (replay.Summary, error)) replay.Summary {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	sum, err := run(ctx, replay.Options{Rate: rate})
@@ -246,7 +252,23 @@ func pacedRun(b *testing.B, rate float64, run func(context.Context, replay.Optio
 	return sum
 }
 
-func reportWAN(b *testing.B, r wanResult) {
+// timer starts (reset) or stops a benchmark's timer; tests have none.
+func timer(tb testing.TB, start bool) {
+	b, ok := tb.(*testing.B)
+	switch {
+	case !ok:
+	case start:
+		b.ResetTimer()
+	default:
+		b.StopTimer()
+	}
+}
+
+func reportWAN(tb testing.TB, r wanResult) {
+	b, ok := tb.(*testing.B)
+	if !ok {
+		return
+	}
 	b.ReportMetric(r.sum.MutationsPerSec, "mutations/s")
 	b.ReportMetric(r.sum.MBPerSec, "raw-MB/s")
 	b.ReportMetric(r.lag.LagP50Ms, "lag-p50-ms@half-rate")
@@ -257,12 +279,16 @@ func reportWAN(b *testing.B, r wanResult) {
 }
 
 func printWAN(rows []wanResult) {
-	fmt.Printf("\n== WAN link: 30 ms RTT (15 ms each way), 100 Mbit/s per connection (toxiproxy)\n")
-	fmt.Printf("%-18s %12s %9s %12s %12s %9s %12s %8s\n", "path", "mutations/s", "raw MB/s", "lag p50 ms", "lag p99 ms", "link/raw", "edge CPU s/GB", "keys")
+	printWANTo(os.Stdout, rows)
+}
+
+func printWANTo(w io.Writer, rows []wanResult) {
+	fmt.Fprintf(w, "\n== WAN link: 30 ms RTT (15 ms each way), 100 Mbit/s per connection (toxiproxy)\n")
+	fmt.Fprintf(w, "%-18s %12s %9s %12s %12s %9s %12s %8s\n", "path", "mutations/s", "raw MB/s", "lag p50 ms", "lag p99 ms", "link/raw", "edge CPU s/GB", "keys")
 	var a float64
 	for _, r := range rows {
 		if r.note != "" {
-			fmt.Printf("%-18s %s\n", r.name, r.note)
+			fmt.Fprintf(w, "%-18s %s\n", r.name, r.note)
 			continue
 		}
 		cpu := "n/a"
@@ -273,13 +299,17 @@ func printWAN(rows []wanResult) {
 		if r.sum.Bytes > 0 {
 			ratio = float64(r.linkBytes) / float64(r.sum.Bytes)
 		}
-		fmt.Printf("%-18s %12.0f %9.2f %12.1f %12.1f %9.3f %12s %8d\n", r.name, r.sum.MutationsPerSec, r.sum.MBPerSec,
-			r.lag.LagP50Ms, r.lag.LagP99Ms, ratio, cpu, r.verifiedKeys)
+		p50, p99 := "-", "-" // no paced run
+		if r.lag.Mutations > 0 {
+			p50, p99 = fmt.Sprintf("%.1f", r.lag.LagP50Ms), fmt.Sprintf("%.1f", r.lag.LagP99Ms)
+		}
+		fmt.Fprintf(w, "%-18s %12.0f %9.2f %12s %12s %9.3f %12s %8d\n", r.name, r.sum.MutationsPerSec, r.sum.MBPerSec,
+			p50, p99, ratio, cpu, r.verifiedKeys)
 		if r.name == "a-pegasus-bridge" {
 			a = r.sum.MutationsPerSec
 		} else if a > 0 {
-			fmt.Printf("%-18s %.1fx (a)\n", "", r.sum.MutationsPerSec/a)
+			fmt.Fprintf(w, "%-18s %.1fx (a)\n", "", r.sum.MutationsPerSec/a)
 		}
 	}
-	fmt.Printf("(lag: at half of each path's full-speed rate, 10 s; keys: verified on the follower after the full-speed run)\n")
+	fmt.Fprintf(w, "(lag: at half of each path's full-speed rate, 10 s; keys: verified on the follower after the full-speed run)\n")
 }
