@@ -38,8 +38,7 @@ func TestDemoWAN(t *testing.T) {
 	// SLOT: replay → edge (loopback) → link → sink → simulator, when the
 	// relay is on main; the pipelined replay stands in for it meanwhile.
 	fast := wanPipelined(t, link, paths, parts, 1, false)
-	fast.name = "c-pipelined (stand-in for edge/sink)"
-	printWANTo(os.Stdout, []wanResult{base, {name: "b-edge-sink", note: "not wired: the relay (edge/sink) is not on main yet"}, fast})
+	printWANTo(os.Stdout, []wanResult{base, {name: "b-edge-sink", note: "not wired: the relay (edge/sink) is not on main yet; c-pipelined stands in"}, fast})
 	t.Logf("demo-wan: %d writes, every key verified after each path, speed-up %.1fx over the pegasus discipline, %v in all",
 		demoWANWrites, fast.sum.MutationsPerSec/base.sum.MutationsPerSec, time.Since(start).Round(time.Second))
 	if fast.verifiedKeys == 0 || base.verifiedKeys != fast.verifiedKeys {
