@@ -148,14 +148,7 @@ func wanPegasusBridge(b testing.TB, link *wanlink.Server, paths []string, parts 
 		return env.Replay(ctx, paths, o)
 	}
 	res := wanResult{name: "a-pegasus-bridge", edgeCPUPerGB: -1}
-	var cnt wanlink.Counter
-	timer(b, true)
-	res.sum, err = run(ctx, replay.Options{}, &cnt)
-	timer(b, false)
-	if err != nil {
-		b.Fatal(err)
-	}
-	res.linkBytes = cnt.Sent.Load() + cnt.Received.Load()
+	fullSpeed(b, &res, run)
 	c, err := env.Check(ctx, parts)
 	if err != nil {
 		b.Fatal(err)
@@ -212,14 +205,7 @@ func wanPipelined(b testing.TB, link *wanlink.Server, paths []string, parts [][]
 	if replicas > 1 {
 		res.name = fmt.Sprintf("c-pipelined-%dconns", replicas)
 	}
-	var cnt wanlink.Counter
-	timer(b, true)
-	res.sum, err = run(ctx, replay.Options{}, &cnt)
-	timer(b, false)
-	if err != nil {
-		b.Fatal(err)
-	}
-	res.linkBytes = cnt.Sent.Load() + cnt.Received.Load()
+	fullSpeed(b, &res, run)
 	want, err := verify.FromPlogs(parts)
 	if err != nil {
 		b.Fatal(err)
@@ -239,6 +225,19 @@ func wanPipelined(b testing.TB, link *wanlink.Server, paths []string, parts [][]
 	}
 	reportWAN(b, res)
 	return res
+}
+
+// fullSpeed replays once at full speed through a counting dialer, timed,
+// into res's summary and link bytes.
+func fullSpeed(b testing.TB, res *wanResult, run func(context.Context, replay.Options, *wanlink.Counter) (replay.Summary, error)) {
+	var cnt wanlink.Counter
+	timer(b, true)
+	sum, err := run(context.Background(), replay.Options{}, &cnt)
+	timer(b, false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	res.sum, res.linkBytes = sum, cnt.Sent.Load()+cnt.Received.Load()
 }
 
 // pacedRun replays at rate for 10 s and returns the summary (its lag).
