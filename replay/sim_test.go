@@ -396,14 +396,23 @@ func replayUnderFault(t *testing.T, d Discipline, dirs []string, want map[string
 	check(t, c, sum)
 }
 
-// An interrupted replay resumes from its progress file.
+// An interrupted replay resumes from its progress file, in both
+// disciplines (the pipelined one records a round only once it and every
+// earlier round of its partition are acknowledged).
 func TestReplayResume(t *testing.T) {
 	_, dirs := genLogs(t, sizeN(400, 1500), "put=70,remove=10,multi_put=10,multi_remove=5,empty=5", 1)
 	want := expectedValues(t, dirs)
+	for _, d := range []Discipline{DisciplinePegasus, DisciplinePipelined} {
+		t.Run(string(d), func(t *testing.T) { replayResume(t, d, dirs, want) })
+	}
+}
+
+func replayResume(t *testing.T, d Discipline, dirs []string, want map[string]string) {
 	c := startSim(t, 8, true)
 	pf := filepath.Join(t.TempDir(), "progress.json")
 
 	o := testOptions(c, dirs...)
+	o.Discipline = d
 	o.ProgressFile = pf
 	o.Rate = 2000 // slow enough to interrupt midway
 	o.ProgressInterval = 5 * time.Millisecond
