@@ -70,8 +70,11 @@ type Summary struct {
 	MBPerSec        float64       `json:"mb_per_second"` // raw_message MB (1e6 bytes) per second
 	LatencyP50      time.Duration `json:"-"`
 	LatencyP99      time.Duration `json:"-"`
-	LatencyP50Ms    float64       `json:"latency_p50_ms"` // batch round trips (successful attempts)
-	LatencyP99Ms    float64       `json:"latency_p99_ms"`
+	// LatencyP50Ms: pegasus, the round trip of each batch's successful
+	// attempt; pipelined, each request from its hand-over to the router to
+	// its acknowledgement, which includes waiting behind the window.
+	LatencyP50Ms float64 `json:"latency_p50_ms"`
+	LatencyP99Ms float64 `json:"latency_p99_ms"`
 	// LagP50 and LagP99 are per entry, from the moment its round was
 	// scheduled to go (Options.Rate's schedule; the round's load when
 	// Rate is 0) to the acknowledgement of its batch, i.e. applied on the
