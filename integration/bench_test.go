@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dupbridge/dupbridge/integration/harness"
+	"github.com/dupbridge/dupbridge/localcluster"
 	"github.com/dupbridge/dupbridge/pegasussim"
 	"github.com/dupbridge/dupbridge/replay"
 	"github.com/dupbridge/dupbridge/rpcclient"
@@ -55,7 +55,7 @@ func bridgeVsForwarder(b *testing.B, conns int) {
 		HashKeys: 20_000, SortKeys: 8, ValueMin: 64, ValueMax: 256,
 	})
 	b.Run("ours", func(b *testing.B) {
-		env, err := harness.Start(context.Background(), harness.Options{FollowerPartitions: 8})
+		env, err := localcluster.Start(context.Background(), localcluster.Options{FollowerPartitions: 8})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -69,8 +69,8 @@ func bridgeVsForwarder(b *testing.B, conns int) {
 		sim, err := pegasussim.Start(context.Background(), pegasussim.Options{
 			Tables:    []pegasussim.TableSpec{{Name: "demo", Partitions: 8}},
 			Replicas:  3,
-			ClusterID: harness.FollowerClusterID,
-			DupGroup:  map[string]uint8{"master": harness.MasterClusterID, "follower": harness.FollowerClusterID},
+			ClusterID: localcluster.FollowerClusterID,
+			DupGroup:  map[string]uint8{"master": localcluster.MasterClusterID, "follower": localcluster.FollowerClusterID},
 		})
 		if err != nil {
 			b.Fatal(err)
@@ -84,7 +84,7 @@ func bridgeVsForwarder(b *testing.B, conns int) {
 		benchReplay(b, nil, spread(conns, paths, func(o replay.Options, paths []string) (replay.Summary, error) {
 			o.MetaAddrs = []string{sim.MetaAddr()} // reached through its forwarder (Dial)
 			o.Table = "demo"
-			o.ClusterID = harness.MasterClusterID
+			o.ClusterID = localcluster.MasterClusterID
 			o.Paths = paths
 			o.RetryDelay = 100 * time.Millisecond
 			// The simulator's config names its own endpoints; the master
