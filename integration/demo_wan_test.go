@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"context"
 	"os"
 	"testing"
 	"time"
@@ -29,11 +28,7 @@ func TestDemoWAN(t *testing.T) {
 	}
 	start := time.Now()
 	paths, parts := wanLog(t, demoWANWrites)
-	link, err := wanlink.Start(context.Background(), wanlink.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer link.Close()
+	link := wanlink.Start(t)
 	base := wanPegasusBridge(t, link, paths, parts, false)
 	// SLOT: replay → edge (loopback) → link → sink → simulator, when the
 	// relay is on main; the pipelined replay stands in for it meanwhile.

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dupbridge/dupbridge/integration/harness"
 	"github.com/dupbridge/dupbridge/internal/wanlink"
+	"github.com/dupbridge/dupbridge/localcluster"
 	"github.com/dupbridge/dupbridge/pegasussim"
 	"github.com/dupbridge/dupbridge/replay"
 	"github.com/dupbridge/dupbridge/rpcclient"
@@ -96,12 +96,7 @@ func BenchmarkWAN(b *testing.B) {
 		n = v
 	}
 	paths, parts := wanLog(b, n)
-	ctx := context.Background()
-	link, err := wanlink.Start(ctx, wanlink.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer link.Close()
+	link := wanlink.Start(b)
 	var rows []wanResult
 	b.Run("a-pegasus-bridge", func(b *testing.B) {
 		rows = append(rows, wanPegasusBridge(b, link, paths, parts, true))
@@ -133,7 +128,7 @@ func BenchmarkWAN(b *testing.B) {
 // paced adds the 10 s run at half rate for the lag.
 func wanPegasusBridge(b testing.TB, link *wanlink.Server, paths []string, parts [][]string, paced bool) wanResult {
 	ctx := context.Background()
-	env, err := harness.Start(ctx, harness.Options{FollowerPartitions: 8})
+	env, err := localcluster.Start(ctx, localcluster.Options{FollowerPartitions: 8})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -179,8 +174,8 @@ func wanPipelined(b testing.TB, link *wanlink.Server, paths []string, parts [][]
 	sim, err := pegasussim.Start(ctx, pegasussim.Options{
 		Tables:    []pegasussim.TableSpec{{Name: "demo", Partitions: 8, ReplicaCount: replicas}},
 		Replicas:  replicas,
-		ClusterID: harness.FollowerClusterID,
-		DupGroup:  map[string]uint8{"master": harness.MasterClusterID, "follower": harness.FollowerClusterID},
+		ClusterID: localcluster.FollowerClusterID,
+		DupGroup:  map[string]uint8{"master": localcluster.MasterClusterID, "follower": localcluster.FollowerClusterID},
 	})
 	if err != nil {
 		b.Fatal(err)
@@ -193,7 +188,7 @@ func wanPipelined(b testing.TB, link *wanlink.Server, paths []string, parts [][]
 	run := func(ctx context.Context, o replay.Options, cnt *wanlink.Counter) (replay.Summary, error) {
 		o.MetaAddrs = []string{sim.MetaAddr()}
 		o.Table = "demo"
-		o.ClusterID = harness.MasterClusterID
+		o.ClusterID = localcluster.MasterClusterID
 		o.Paths = paths
 		o.Discipline = replay.DisciplinePipelined
 		o.Window = 8

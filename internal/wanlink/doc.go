@@ -3,9 +3,9 @@
 // import it; the product never does.
 //
 // What it guarantees: Start runs a private toxiproxy-server on a free
-// 127.0.0.1 port (installing it first with `scripts/deps.sh toxiproxy`
-// into the repository's .tools/, so a fresh machine works), and Close
-// stops it and every proxy with it. Server.Link creates a proxy listening
+// 127.0.0.1 port (installed first by `scripts/deps.sh toxiproxy` into the
+// repository's .tools/ through internal/testdeps, so a fresh machine
+// works), and stops it, and every proxy with it, when the test ends. Server.Link creates a proxy listening
 // on 127.0.0.1:0 in front of an upstream address, with a latency toxic in
 // each direction (Link.Latency each way, so the round trip grows by twice
 // that) and, when Link.RateKBps is set, a bandwidth toxic in each

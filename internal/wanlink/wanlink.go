@@ -7,14 +7,15 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
+	"testing"
 	"time"
 
 	toxiclient "github.com/Shopify/toxiproxy/v2/client"
+
+	"github.com/dupbridge/dupbridge/internal/testdeps"
 )
 
 // Defaults of a Link: the issue's WAN (15 ms each way = 30 ms RTT,
@@ -36,15 +37,6 @@ type Link struct {
 // WAN is the issue's link: DefaultLatency each way, DefaultRateKBps.
 func WAN() Link { return Link{Latency: DefaultLatency, RateKBps: DefaultRateKBps} }
 
-// Options configure Start.
-type Options struct {
-	// Root is the repository root (holding scripts/deps.sh); default:
-	// the first directory upwards from the working directory that has it.
-	Root string
-	// Log receives the server's output (default: discarded).
-	Log *os.File
-}
-
 // Server is a running toxiproxy-server.
 type Server struct {
 	API    string // host:port of its HTTP API
@@ -55,70 +47,32 @@ type Server struct {
 	n      int
 }
 
-// Start installs toxiproxy-server if needed and starts it on a free
-// loopback port; it returns once the API answers.
-func Start(ctx context.Context, o Options) (*Server, error) {
-	bin, err := Install(ctx, o.Root)
-	if err != nil {
-		return nil, err
-	}
+// Start runs toxiproxy-server (installed on a fresh machine by
+// scripts/deps.sh, through testdeps) on a free loopback port, returns once
+// its API answers, and stops it when the test or benchmark ends.
+func Start(tb testing.TB) *Server {
+	tb.Helper()
+	bin := testdeps.Tool(tb, "toxiproxy", "toxiproxy-server")
 	var last error
 	for range 3 { // a free port may be taken between pick and bind
 		port, err := freePort()
 		if err != nil {
-			return nil, err
+			tb.Fatal(err)
 		}
-		s, err := startAt(ctx, bin, port, o.Log)
+		s, err := startAt(context.Background(), bin, port)
 		if err == nil {
-			return s, nil
+			tb.Cleanup(func() { s.Close() })
+			return s
 		}
 		last = err
 	}
-	return nil, last
+	tb.Fatal(last)
+	return nil
 }
 
-// Install runs `scripts/deps.sh toxiproxy` under root (found from the
-// working directory when empty) and returns the server binary's path.
-func Install(ctx context.Context, root string) (string, error) {
-	if root == "" {
-		var err error
-		if root, err = findRoot(); err != nil {
-			return "", err
-		}
-	}
-	cmd := exec.CommandContext(ctx, "bash", filepath.Join(root, "scripts", "deps.sh"), "toxiproxy")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("wanlink: scripts/deps.sh toxiproxy: %w: %s", err, strings.TrimSpace(string(out)))
-	}
-	bin := filepath.Join(root, ".tools", "toxiproxy-server")
-	if _, err := os.Stat(bin); err != nil {
-		return "", fmt.Errorf("wanlink: deps.sh ran but %s is missing: %w", bin, err)
-	}
-	return bin, nil
-}
-
-func findRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for d := dir; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "scripts", "deps.sh")); err == nil {
-			return d, nil
-		}
-		if filepath.Dir(d) == d {
-			return "", fmt.Errorf("wanlink: no scripts/deps.sh above %s", dir)
-		}
-	}
-}
-
-func startAt(ctx context.Context, bin string, port int, log *os.File) (*Server, error) {
+func startAt(ctx context.Context, bin string, port int) (*Server, error) {
 	api := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	cmd := exec.Command(bin, "-host", "127.0.0.1", "-port", strconv.Itoa(port))
-	if log != nil {
-		cmd.Stdout, cmd.Stderr = log, log
-	}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("wanlink: start %s: %w", bin, err)
 	}

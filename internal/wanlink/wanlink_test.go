@@ -54,11 +54,7 @@ func rtt(t *testing.T, c net.Conn, n int) time.Duration {
 func TestLinkAddsLatency(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	s, err := Start(ctx, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := Start(t)
 	up := echo(t)
 	for _, tc := range []struct {
 		name string
