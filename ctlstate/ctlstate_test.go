@@ -97,3 +97,37 @@ func TestCheckWritable(t *testing.T) {
 		t.Errorf("CheckWritable left files behind: %v", ents)
 	}
 }
+
+// FuzzLoad: whatever the state file holds, Load returns a usable State or
+// an error naming the file, never a panic; what loads saves and loads back
+// the same.
+func FuzzLoad(f *testing.F) {
+	f.Add([]byte(`{"version": 1, "tables": {"orders": {"paused": true, "updated": "2026-12-03T09:00:00Z"}}}`))
+	f.Add([]byte(`{"version": 1, "tables": {"t": {"removed": true, "fail_mode": "skip", "skip_after_attempts": 3, "updated": "2026-12-03T09:00:00Z"}}}`))
+	f.Add([]byte(`{"version": 2}`))
+	f.Add([]byte(`{`))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, FileName), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		st, err := Load(dir)
+		if st.Tables == nil {
+			t.Fatal("nil table map")
+		}
+		if err != nil {
+			if !strings.Contains(err.Error(), FileName) {
+				t.Fatalf("error %v does not name the file", err)
+			}
+			return
+		}
+		if err := Save(dir, st); err != nil {
+			t.Fatal(err)
+		}
+		again, err := Load(dir)
+		if err != nil || !reflect.DeepEqual(again.Tables, st.Tables) {
+			t.Fatalf("round trip: %+v, %v; want %+v", again, err, st)
+		}
+	})
+}
