@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/dupbridge/dupbridge/config"
 )
@@ -37,6 +38,7 @@ func reloadableBridge(b config.Bridge) config.Bridge {
 	b.ReadyFollowerTimeout, b.ReadyLagThreshold = 0, 0
 	b.MaxConnections, b.MaxConnectionsPerPeer, b.AllowedPeers = 0, 0, nil
 	b.FrameTimeout, b.IdleTimeout, b.ShutdownTimeout = 0, 0, 0
+	b.Log.Level = ""
 	return b
 }
 
@@ -50,7 +52,7 @@ func reloadableTable(t config.Table) config.Table {
 func restartProblems(cur, next *config.Config) []string {
 	var out []string
 	if a, b := reloadableBridge(cur.Bridge), reloadableBridge(next.Bridge); !reflect.DeepEqual(a, b) {
-		out = append(out, fmt.Sprintf("[%s]: %s changed; only the limits (max_inflight_bytes, lagging_write_threshold, ready_*, max_connections*, allowed_peers, frame_timeout, idle_timeout, shutdown_timeout) are reloaded, the rest needs a restart",
+		out = append(out, fmt.Sprintf("[%s]: %s changed; only the limits (max_inflight_bytes, lagging_write_threshold, ready_*, max_connections*, allowed_peers, frame_timeout, idle_timeout, shutdown_timeout) and log_level are reloaded, the rest needs a restart",
 			config.SectionBridge, changedFields(a, b)))
 	}
 	if !reflect.DeepEqual(cur.Clusters, next.Clusters) || !reflect.DeepEqual(cur.ClusterIDs, next.ClusterIDs) {
@@ -144,6 +146,11 @@ func (s *Server) Reload(next *config.Config) ([]string, error) {
 		changes = append(changes, "[dupbridge] limits changed: "+changedFields(a, b))
 	}
 	b := &next.Bridge
+	if b.Log.Level != cur.Bridge.Log.Level && s.opts.LogLevel != nil {
+		if lvl, err := zapcore.ParseLevel(b.Log.Level); err == nil {
+			s.opts.LogLevel.SetLevel(lvl)
+		}
+	}
 	s.setLimits(b)
 	s.gate.setLimits(connCap(cmp.Or(b.MaxConnections, config.DefaultMaxConnections)),
 		cmp.Or(b.MaxConnectionsPerPeer, config.DefaultMaxConnectionsPerPeer), b.AllowedPeers)
