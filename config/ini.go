@@ -68,6 +68,7 @@ func scanINI(ctx context.Context, data []byte, p *parser) (*iniFile, error) {
 	def := &iniSection{name: defaultSection, index: map[string]int{}}
 	f := &iniFile{sections: []*iniSection{def}, byName: map[string]*iniSection{defaultSection: def}}
 	cur := def
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")) // a UTF-8 byte order mark, as editors on Windows write
 	for n := 1; len(data) > 0; n++ {
 		if n%ctxCheckLines == 0 {
 			if err := ctx.Err(); err != nil {

@@ -59,6 +59,25 @@ func TestParseManyEntries(t *testing.T) {
 	}
 }
 
+// TestParseLineEndings: CRLF line ends and a byte order mark change
+// nothing.
+func TestParseLineEndings(t *testing.T) {
+	for name, text := range map[string]string{
+		"crlf": strings.ReplaceAll(base, "\n", "\r\n"),
+		"bom":  "\xef\xbb\xbf" + base,
+		"both": "\xef\xbb\xbf" + strings.ReplaceAll(base, "\n", "\r\n"),
+	} {
+		c, err := Parse([]byte(text), name)
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if c.Clusters["B_real"][1] != "127.0.0.1:34602" || c.Bridge.Listen != "127.0.0.1:34801" || c.Tables[0].Line != 9 {
+			t.Errorf("%s: %+v", name, c)
+		}
+	}
+}
+
 // TestParseCancelled: a cancelled context stops parsing (serve's SIGTERM).
 func TestParseCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
