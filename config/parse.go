@@ -124,7 +124,7 @@ func (p *parser) clusters(c *Config) {
 	for _, k := range s.keys {
 		var addrs []string
 		ok := true
-		for _, a := range strings.Split(k.value, ",") {
+		for a := range strings.SplitSeq(k.value, ",") {
 			a = strings.TrimSpace(a)
 			if a == "" {
 				continue
