@@ -179,3 +179,15 @@ func BenchmarkParseLarge(b *testing.B) {
 		}
 	})
 }
+
+func TestIsLoopbackListen(t *testing.T) {
+	for addr, want := range map[string]bool{
+		"127.0.0.1:34680": true, "127.1.2.3:1": true, "[::1]:34680": true, "localhost:34680": true, "LOCALHOST:1": true,
+		"[::ffff:127.0.0.1]:1": true, "0.0.0.0:34680": false, ":34680": false, "[::]:34680": false, "10.0.0.1:34680": false,
+		"bridge.example.com:34680": false, "nonsense": false,
+	} {
+		if got := IsLoopbackListen(addr); got != want {
+			t.Errorf("IsLoopbackListen(%q) = %v, want %v", addr, got, want)
+		}
+	}
+}
