@@ -1,7 +1,6 @@
 package config
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"strings"
@@ -68,26 +67,28 @@ func scanINI(ctx context.Context, data []byte, p *parser) (*iniFile, error) {
 	def := &iniSection{name: defaultSection, index: map[string]int{}}
 	f := &iniFile{sections: []*iniSection{def}, byName: map[string]*iniSection{defaultSection: def}}
 	cur := def
-	for n := 1; len(data) > 0; n++ {
+	// One copy of the text: names and values are substrings of it.
+	text := strings.TrimPrefix(string(data), "\xef\xbb\xbf") // a UTF-8 byte order mark, as editors on Windows write
+	for n := 1; len(text) > 0; n++ {
 		if n%ctxCheckLines == 0 {
 			if err := ctx.Err(); err != nil {
 				return nil, fmt.Errorf("config: reading line %d: %w", n, err)
 			}
 		}
-		line := data
-		if i := bytes.IndexByte(data, '\n'); i >= 0 {
-			line, data = data[:i], data[i+1:]
+		line := text
+		if i := strings.IndexByte(text, '\n'); i >= 0 {
+			line, text = text[:i], text[i+1:]
 		} else {
-			data = nil
+			text = ""
 		}
-		if !utf8.Valid(line) || bytes.IndexByte(line, 0) >= 0 {
+		if !utf8.ValidString(line) || strings.IndexByte(line, 0) >= 0 {
 			p.add(Problem{Line: n, Msg: fmt.Sprintf("not text (binary data?): %q", clip(line, 40))})
 			continue
 		}
-		if i := bytes.IndexAny(line, "#;"); i >= 0 {
+		if i := strings.IndexAny(line, "#;"); i >= 0 {
 			line = line[:i]
 		}
-		s := strings.TrimSpace(string(line))
+		s := strings.TrimSpace(line)
 		switch {
 		case s == "":
 		case s[0] == '[':
@@ -143,7 +144,7 @@ func (f *iniFile) key(sec *iniSection, s string, n int, p *parser) {
 }
 
 // clip returns at most n bytes of b, for quoting in a message.
-func clip(b []byte, n int) []byte {
+func clip(b string, n int) string {
 	if len(b) > n {
 		return b[:n]
 	}

@@ -124,7 +124,7 @@ func (p *parser) clusters(c *Config) {
 	for _, k := range s.keys {
 		var addrs []string
 		ok := true
-		for _, a := range strings.Split(k.value, ",") {
+		for a := range strings.SplitSeq(k.value, ",") {
 			a = strings.TrimSpace(a)
 			if a == "" {
 				continue
@@ -506,6 +506,7 @@ var tableKeys = map[string]bool{
 
 func (p *parser) tables(c *Config) {
 	usedIDs := map[int32]string{}
+	targets := map[[2]string]*Table{} // follower cluster and table → the first section forwarding there
 	for _, s := range p.f.sections {
 		if !strings.HasPrefix(s.name, SectionTablePrefix) {
 			continue
@@ -639,7 +640,7 @@ func (p *parser) tables(c *Config) {
 			}
 			t.VerifyTimetag = bv
 		}
-		p.sameFollowerTable(c, &t)
+		p.sameFollowerTable(targets, t)
 		c.Tables = append(c.Tables, t)
 	}
 	if len(c.Tables) == 0 {
@@ -651,19 +652,19 @@ func (p *parser) tables(c *Config) {
 // same follower table: typically a section copied and renamed. Two sections
 // would keep two independent per-key orders (keyorder is per table), so
 // writes of one key through both could overtake each other.
-func (p *parser) sameFollowerTable(c *Config, t *Table) {
+func (p *parser) sameFollowerTable(targets map[[2]string]*Table, t Table) {
 	if t.FollowerCluster == "" {
 		return
 	}
-	for i := range c.Tables {
-		o := &c.Tables[i]
-		if o.FollowerCluster == t.FollowerCluster && o.FollowerTable == t.FollowerTable {
-			p.errSection(SectionTablePrefix+t.Name, "forwards into follower table %s/%s like [%s%s] (line %d): "+
-				"a copied section? one [table.NAME] per follower table (list several masters in allowed_cluster_ids)",
-				t.FollowerCluster, t.FollowerTable, SectionTablePrefix, o.Name, o.Line)
-			return
-		}
+	k := [2]string{t.FollowerCluster, t.FollowerTable}
+	o := targets[k]
+	if o == nil {
+		targets[k] = &t
+		return
 	}
+	p.errSection(SectionTablePrefix+t.Name, "forwards into follower table %s/%s like [%s%s] (line %d): "+
+		"a copied section? one [table.NAME] per follower table (list several masters in allowed_cluster_ids)",
+		t.FollowerCluster, t.FollowerTable, SectionTablePrefix, o.Name, o.Line)
 }
 
 func (p *parser) partitionCount(s *iniSection, sec, key string) int {

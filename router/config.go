@@ -139,13 +139,10 @@ func (t *Table) noteMeta(err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if err == nil {
-		t.metaFailingSince, t.metaLastErr = time.Time{}, ""
+		t.metaFailing.Succeed()
 		return
 	}
-	if t.metaFailingSince.IsZero() {
-		t.metaFailingSince = time.Now()
-	}
-	t.metaLastErr = "meta:" + cmp.Or(rpcclient.ErrName(err), "transport")
+	t.metaFailing.Fail("meta:" + cmp.Or(rpcclient.ErrName(err), "transport"))
 }
 
 // apply installs a refreshed config. Same layout: routes are updated where

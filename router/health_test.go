@@ -23,7 +23,7 @@ func TestHealth(t *testing.T) {
 		return nil, nil, true
 	}
 	tb := openTable(t, f, nil)
-	if h := tb.Health(); !h.FailingSince.IsZero() {
+	if h := tb.Health(); !h.Since.IsZero() {
 		t.Fatalf("fresh table: %+v", h)
 	}
 	before := time.Now()
@@ -34,17 +34,17 @@ func TestHealth(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	h := tb.Health()
-	if h.FailingSince.Before(before) || h.FailingSince.After(time.Now()) || h.Partition != 2 || h.LastError != "transport" {
+	if h.Since.Before(before) || h.Since.After(time.Now()) || h.Partition != 2 || h.Last != "transport" {
 		t.Errorf("while partition 2 fails: %+v", h)
 	}
-	first := h.FailingSince
+	first := h.Since
 	time.Sleep(5 * time.Millisecond)
-	if h := tb.Health(); !h.FailingSince.Equal(first) {
-		t.Errorf("the run's start moved: %v, then %v", first, h.FailingSince)
+	if h := tb.Health(); !h.Since.Equal(first) {
+		t.Errorf("the run's start moved: %v, then %v", first, h.Since)
 	}
 	down.Store(false)
 	res.wait(t, 5*time.Second)
-	if h := tb.Health(); !h.FailingSince.IsZero() {
+	if h := tb.Health(); !h.Since.IsZero() {
 		t.Errorf("after the success: %+v", h)
 	}
 
@@ -52,14 +52,14 @@ func TestHealth(t *testing.T) {
 	f.metaErr = errors.New("meta down")
 	f.mu.Unlock()
 	tb.refresh()
-	if h := tb.Health(); h.FailingSince.IsZero() || h.Partition != -1 || h.LastError != "meta:transport" {
+	if h := tb.Health(); h.Since.IsZero() || h.Partition != -1 || h.Last != "meta:transport" {
 		t.Errorf("meta failing: %+v", h)
 	}
 	f.mu.Lock()
 	f.metaErr = nil
 	f.mu.Unlock()
 	tb.refresh()
-	if h := tb.Health(); !h.FailingSince.IsZero() {
+	if h := tb.Health(); !h.Since.IsZero() {
 		t.Errorf("meta back: %+v", h)
 	}
 }

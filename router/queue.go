@@ -66,11 +66,9 @@ type queue struct {
 	buf     []byte // coalescing buffer (reused while idle)
 	bytes   int64
 	fails   int // consecutive failed attempts, for the backoff
-	// failingSince is when the partition's current run of failed attempts
-	// began (zero after a success), lastErr the latest one's name: the
-	// follower's reachability (Table.Health).
-	failingSince time.Time
-	lastErr      string
+	// failing is the partition's current run of failed attempts (the
+	// follower's reachability, Table.Health).
+	failing FailureRun
 	// maxBatch, when > 0, lowers MaxBatchBytes for this queue: a
 	// coalesced RPC of n bytes refused with ERR_INVALID_DATA (the
 	// follower's max_allowed_write_size is below MaxBatchBytes,
@@ -386,7 +384,7 @@ func (t *Table) complete(q *queue, r *rpc, rt route, start time.Time, o outcome)
 				zap.String("primary", rt.addr), zap.Int("attempts", r.items[0].attempts+1))
 		}
 		q.fails = 0
-		q.failingSince, q.lastErr = time.Time{}, ""
+		q.failing.Succeed()
 		q.pc.rpcs.Add(1)
 		for _, it := range r.items {
 			it.attempts++
@@ -440,10 +438,7 @@ func (t *Table) waitRefresh(ch chan struct{}) {
 // next attempt.
 func (t *Table) failedLocked(q *queue, items []*item, rt route, o outcome, calls *[]func()) time.Duration {
 	q.fails++
-	if q.failingSince.IsZero() {
-		q.failingSince = time.Now()
-	}
-	q.lastErr = o.name
+	q.failing.Fail(o.name)
 	q.pc.retries.Add(1)
 	t.countError(o.name)
 	head := items[0]

@@ -187,10 +187,8 @@ type Table struct {
 	deferred    []*queue
 	deferredAll bool
 	logNext     map[string]time.Time
-	// metaFailingSince is when the meta's current run of failed refreshes
-	// began (zero after a success); metaLastErr names the latest.
-	metaFailingSince time.Time
-	metaLastErr      string
+	// metaFailing is the meta's current run of failed refreshes.
+	metaFailing FailureRun
 
 	counters
 }
@@ -480,9 +478,7 @@ func (t *Table) Stats() Stats {
 		p.LastAckedTimestamp = pc.lastAcked.Load()
 		if i < len(t.queues) {
 			q := t.queues[i]
-			if !q.failingSince.IsZero() {
-				p.LastError = q.lastErr
-			}
+			p.LastError = q.failing.Last // empty once an attempt succeeds
 			p.Queued = len(q.items)
 			p.QueuedBytes = q.bytes
 			p.InFlight = q.onWire > 0
@@ -503,27 +499,43 @@ func (t *Table) Stats() Stats {
 	return st
 }
 
+// FailureRun is a run of failures not yet ended by a success. The zero
+// value is "not failing". Callers serialise access.
+type FailureRun struct {
+	// Since is when the run began; zero when nothing is failing.
+	Since time.Time
+	// Last names the latest failure ("transport", "ERR_BUSY",
+	// "meta:transport", ...).
+	Last string
+}
+
+// Fail books a failure named name.
+func (r *FailureRun) Fail(name string) {
+	if r.Since.IsZero() {
+		r.Since = time.Now()
+	}
+	r.Last = name
+}
+
+// Succeed ends the run.
+func (r *FailureRun) Succeed() { *r = FailureRun{} }
+
 // Health is whether a table's follower answers: the oldest run of failures
-// not yet ended by a success, among the partitions' RPCs and the meta's
-// refreshes.
+// among the partitions' RPCs and the meta's refreshes.
 type Health struct {
-	// FailingSince is when that run began; zero when nothing is failing.
-	FailingSince time.Time
+	FailureRun
 	// Partition is the failing partition, or -1 for the meta.
 	Partition int
-	// LastError names the run's latest failure ("transport", "ERR_BUSY",
-	// "meta:transport", ...).
-	LastError string
 }
 
 // Health reports the follower's reachability. Any goroutine.
 func (t *Table) Health() Health {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	h := Health{FailingSince: t.metaFailingSince, Partition: -1, LastError: t.metaLastErr}
+	h := Health{FailureRun: t.metaFailing, Partition: -1}
 	for _, q := range t.queues {
-		if !q.failingSince.IsZero() && (h.FailingSince.IsZero() || q.failingSince.Before(h.FailingSince)) {
-			h = Health{FailingSince: q.failingSince, Partition: q.idx, LastError: q.lastErr}
+		if f := q.failing; !f.Since.IsZero() && (h.Since.IsZero() || f.Since.Before(h.Since)) {
+			h = Health{FailureRun: f, Partition: q.idx}
 		}
 	}
 	return h

@@ -85,9 +85,10 @@ type PauseResult struct {
 }
 
 // HTTPHandler serves /status (JSON), /healthz ("ok", or 503 while
-// draining), /readyz (Readiness as JSON, 503 when not ready), /metrics (Prometheus text format, from the Server's registry)
-// and POST /tables/{name}/pause and /resume (404 for a table not
-// configured; guarded by adminOnly). Any goroutine.
+// draining), /readyz (Readiness as JSON, 503 when not ready), /metrics
+// (Prometheus text format, from the Server's registry) and POST
+// /tables/{name}/pause and /resume (404 for a table not configured;
+// guarded by adminOnly). Any goroutine.
 func (s *Server) HTTPHandler() http.Handler {
 	mux := http.NewServeMux()
 	errLog, _ := zap.NewStdLogAt(s.log, zap.WarnLevel) // only fails for an invalid level

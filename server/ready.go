@@ -1,12 +1,15 @@
 package server
 
 import (
+	"cmp"
 	"fmt"
 	"sort"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/dupbridge/dupbridge/config"
 )
 
 // Readiness (/readyz) and the follower-reachability gauge. /healthz only
@@ -87,6 +90,9 @@ type Readiness struct {
 // Readiness evaluates every table at now. Any goroutine.
 func (s *Server) Readiness(now time.Time) Readiness {
 	b := s.live.Load()
+	// A Config not made by config.Parse may leave them zero.
+	followerTimeout := cmp.Or(b.ReadyFollowerTimeout, config.DefaultReadyFollowerTimeout)
+	lagThreshold := cmp.Or(b.ReadyLagThreshold, config.DefaultReadyLagThreshold)
 	r := Readiness{Ready: !s.draining.Load(), Draining: s.draining.Load(), StateDirProblem: s.stateDirProblem()}
 	r.Ready = r.Ready && r.StateDirProblem == ""
 	for _, ts := range s.tabs().byName {
@@ -94,17 +100,17 @@ func (s *Server) Readiness(now time.Time) Readiness {
 		if since, cause := s.followerFailing(ts); !since.IsZero() {
 			d := now.Sub(since)
 			tr.FollowerFailingSeconds = d.Seconds()
-			if d > b.ReadyFollowerTimeout {
+			if d > followerTimeout {
 				tr.Reasons = append(tr.Reasons, fmt.Sprintf("follower %s/%s unreachable for %s (ready_follower_timeout %s): %s",
-					ts.cfg.FollowerCluster, ts.cfg.FollowerTable, d.Round(time.Millisecond), b.ReadyFollowerTimeout, cause))
+					ts.cfg.FollowerCluster, ts.cfg.FollowerTable, d.Round(time.Millisecond), followerTimeout, cause))
 			}
 		}
 		if t := ts.pending.oldest(); !t.IsZero() {
 			d := now.Sub(t)
 			tr.OldestUnackedSeconds = d.Seconds()
-			if d > b.ReadyLagThreshold {
+			if d > lagThreshold {
 				tr.Reasons = append(tr.Reasons, fmt.Sprintf("oldest unacknowledged request is %s old (ready_lag_threshold %s)",
-					d.Round(time.Millisecond), b.ReadyLagThreshold))
+					d.Round(time.Millisecond), lagThreshold))
 			}
 		}
 		tr.Ready = len(tr.Reasons) == 0

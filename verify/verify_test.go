@@ -38,12 +38,10 @@ func TestFromPlogsFixture(t *testing.T) {
 	}
 }
 
-// A replay into the simulator, then a check through the follower's own
-// routing: everything matches; a key changed behind the replay's back is
-// reported.
-func TestFollowerDetectsMatchAndMismatch(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+// startSim starts a simulated follower with table t of 4 partitions, for
+// the test's duration.
+func startSim(ctx context.Context, t *testing.T) *pegasussim.Cluster {
+	t.Helper()
 	sim, err := pegasussim.Start(ctx, pegasussim.Options{
 		Tables:   []pegasussim.TableSpec{{Name: "t", Partitions: 4}},
 		DupGroup: map[string]uint8{"master": 1}, ClusterID: 2,
@@ -51,7 +49,17 @@ func TestFollowerDetectsMatchAndMismatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sim.Close()
+	t.Cleanup(func() { sim.Close() })
+	return sim
+}
+
+// A replay into the simulator, then a check through the follower's own
+// routing: everything matches; a key changed behind the replay's back is
+// reported.
+func TestFollowerDetectsMatchAndMismatch(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	sim := startSim(ctx, t)
 	gen, err := walwriter.Generate(ctx, walwriter.GenOptions{
 		Dir: t.TempDir(), Partitions: 4, Mutations: 2000, Seed: 7, FinalEmpty: true,
 		HashKeys: 100, SortKeys: 4,
@@ -122,14 +130,7 @@ func TestFollowerDetectsMatchAndMismatch(t *testing.T) {
 func TestFollowerNotServingReads(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	sim, err := pegasussim.Start(ctx, pegasussim.Options{
-		Tables:   []pegasussim.TableSpec{{Name: "t", Partitions: 4}},
-		DupGroup: map[string]uint8{"master": 1}, ClusterID: 2,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sim.Close()
+	sim := startSim(ctx, t)
 	if err := sim.InjectError(codec.RPCGet, codec.ErrorHandlerNotFound, 1_000_000); err != nil {
 		t.Fatal(err)
 	}

@@ -207,11 +207,11 @@ func printSummary(w io.Writer, s *replay.Summary) {
 	fmt.Fprintf(w, "  failures: %d errors, %d retries, %d config refreshes\n", s.Errors, s.Retries, s.Refreshes)
 	fmt.Fprintf(w, "  time:     %s, %.0f mutations/s, %.2f MB/s, batch latency p50 %s p99 %s\n",
 		s.Elapsed.Round(time.Millisecond), s.MutationsPerSec, s.MBPerSec, s.LatencyP50.Round(time.Microsecond), s.LatencyP99.Round(time.Microsecond))
+	fmt.Fprintf(w, "  lag:      p50 %s p99 %s (round scheduled to batch acknowledged, per entry)\n",
+		s.LagP50.Round(time.Microsecond), s.LagP99.Round(time.Microsecond))
 	if s.Corrupt != (replay.Corrupt{}) {
 		fmt.Fprintf(w, "  corrupt:  %s\n", corruptLine(s.Corrupt))
 	}
-	fmt.Fprintf(w, "  lag:      p50 %s p99 %s (round scheduled to batch acknowledged, per entry)\n",
-		s.LagP50.Round(time.Microsecond), s.LagP99.Round(time.Microsecond))
 	for _, p := range s.Partitions {
 		status := "ok"
 		if p.Err != "" {

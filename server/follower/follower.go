@@ -68,11 +68,9 @@ type entry struct {
 	t  *config.Table
 	rt atomic.Pointer[router.Table]
 
-	mu sync.Mutex
-	// openFailingSince is when the first failed attempt to open the
-	// follower table was made (zero once open), openErr the latest error.
-	openFailingSince time.Time
-	openErr          string
+	mu sync.Mutex // guards openFailing and failMode
+	// openFailing is the run of failed attempts to open the follower table.
+	openFailing router.FailureRun
 	// dropped: a reload removed the table (guarded by Set.mu).
 	dropped bool
 	// failMode, when set, overrides the configured failure policy
@@ -221,13 +219,10 @@ func (e *entry) noteOpen(err error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if err == nil {
-		e.openFailingSince, e.openErr = time.Time{}, ""
+		e.openFailing.Succeed()
 		return
 	}
-	if e.openFailingSince.IsZero() {
-		e.openFailingSince = time.Now()
-	}
-	e.openErr = "opening the follower table: " + err.Error()
+	e.openFailing.Fail("opening the follower table: " + err.Error())
 }
 
 // FollowerFailing implements server.FollowerHealth: before the follower
@@ -240,17 +235,14 @@ func (s *Set) FollowerFailing(table string) (time.Time, string) {
 	}
 	if rt := e.rt.Load(); rt != nil {
 		h := rt.Health()
-		if h.FailingSince.IsZero() {
-			return h.FailingSince, ""
+		if h.Since.IsZero() || h.Partition < 0 {
+			return h.Since, h.Last
 		}
-		if h.Partition < 0 {
-			return h.FailingSince, h.LastError
-		}
-		return h.FailingSince, fmt.Sprintf("partition %d: %s", h.Partition, h.LastError)
+		return h.Since, fmt.Sprintf("partition %d: %s", h.Partition, h.Last)
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.openFailingSince, e.openErr
+	return e.openFailing.Since, e.openFailing.Last
 }
 
 func (s *Set) openOnce(ctx context.Context, e *entry) error {

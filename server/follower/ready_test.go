@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/dupbridge/dupbridge/codec"
-	"github.com/dupbridge/dupbridge/config"
 	"github.com/dupbridge/dupbridge/internal/promtext"
 	"github.com/dupbridge/dupbridge/mutation"
 	"github.com/dupbridge/dupbridge/pegasussim"
@@ -37,7 +36,7 @@ func TestReadyWhenFollowerDies(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sim.Close()
-	cfg, err := config.Parse([]byte(fmt.Sprintf(`[pegasus.clusters]
+	text := fmt.Sprintf(`[pegasus.clusters]
   F = %s
 [duplication-group]
   A = 1
@@ -50,40 +49,11 @@ func TestReadyWhenFollowerDies(t *testing.T) {
   event_loops = 1
   ready_follower_timeout = 300ms
   ready_lag_threshold = 500ms
-  state_dir = %s
 [table.temp]
   follower_cluster = F
   master_cluster = A
-`, sim.MetaAddr(), t.TempDir())), "ready.ini")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fs, err := New(cfg, Options{RetryMin: 20 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	openCtx, stopOpening := context.WithCancel(ctx)
-	fs.Open(openCtx)
-	srv, err := server.New(server.Options{Config: cfg, Shipper: fs, Creator: fs, Listen: "127.0.0.1:0", HTTPListen: "-",
-		FollowerStatus: func() any { return fs.Stats() }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srvCtx, stopServer := context.WithCancel(ctx)
-	runDone := make(chan error, 1)
-	go func() { runDone <- srv.Run(srvCtx) }()
-	<-srv.Ready()
-	defer func() {
-		stopOpening()
-		_ = fs.Close() // fails what is still in flight, so Run's drain ends
-		stopServer()
-		<-runDone
-	}()
-	for deadline := time.Now().Add(10 * time.Second); fs.PartitionCount("temp") != 4; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("follower table not open")
-		}
-	}
+`, sim.MetaAddr())
+	_, srv := startBridge(t, text, map[string]int{"temp": 4})
 	h := srv.HTTPHandler()
 	get := func(path string) *httptest.ResponseRecorder {
 		rec := httptest.NewRecorder()
