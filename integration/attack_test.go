@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/dupbridge/dupbridge/codec"
-	"github.com/dupbridge/dupbridge/integration/harness"
+	"github.com/dupbridge/dupbridge/localcluster"
 	"github.com/dupbridge/dupbridge/replay"
 	"github.com/dupbridge/dupbridge/thrift"
 	"github.com/dupbridge/dupbridge/walwriter"
@@ -34,7 +34,7 @@ func TestAttacksDuringReplay(t *testing.T) {
 		AppID: 3, Partitions: 8, Mutations: n, Seed: 8, FinalEmpty: true,
 		HashKeys: 5_000, SortKeys: 8, ValueMin: 8, ValueMax: 300,
 	})
-	env := start(t, harness.Options{FollowerPartitions: 16, Strict: true, MaxInflightBytes: 64 << 20,
+	env := start(t, localcluster.Options{FollowerPartitions: 16, Strict: true, MaxInflightBytes: 64 << 20,
 		BridgeKeys: "allowed_peers = 127.0.0.0/29\nframe_timeout = 2s\nidle_timeout = 3s\nmax_connections_per_peer = 2500\n"})
 	addr := env.BridgeAddr
 
