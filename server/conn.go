@@ -154,25 +154,38 @@ func (cs *connState) onTraffic() gnet.Action {
 	for _, r := range out {
 		cs.wbuf = append(cs.wbuf, r...)
 	}
-
-	action := cs.decodeFrames()
-	if len(cs.wbuf) > 0 {
-		// Inside the loop gnet writes to the socket directly and copies
-		// only what the kernel did not take; wbuf is reusable afterwards.
-		if _, err := cs.c.Write(cs.wbuf); err != nil {
-			action = gnet.Close
-		}
-		if cap(cs.wbuf) > 1<<20 {
-			cs.wbuf = nil // do not pin a large buffer per connection
-		} else {
-			cs.wbuf = cs.wbuf[:0]
-		}
+	// Replies completed elsewhere go out before new frames are decoded:
+	// their masters wait on them, and decoding (and shipping) a batch of
+	// new requests first would add its time to their latency
+	// (perf-notes.md item 2).
+	if cs.flush(gnet.None) != gnet.None {
+		return gnet.Close
 	}
+	action := cs.flush(cs.decodeFrames())
 	if action == gnet.None {
 		if why, bad := cs.settle(); bad {
 			cs.shut(why)
 			action = gnet.Close
 		}
+	}
+	return action
+}
+
+// flush writes the replies gathered in wbuf, returning action, or Close if
+// the write failed. Event-loop only.
+func (cs *connState) flush(action gnet.Action) gnet.Action {
+	if len(cs.wbuf) == 0 {
+		return action
+	}
+	// Inside the loop gnet writes to the socket directly and copies only
+	// what the kernel did not take; wbuf is reusable afterwards.
+	if _, err := cs.c.Write(cs.wbuf); err != nil {
+		action = gnet.Close
+	}
+	if cap(cs.wbuf) > 1<<20 {
+		cs.wbuf = nil // do not pin a large buffer per connection
+	} else {
+		cs.wbuf = cs.wbuf[:0]
 	}
 	return action
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"sync"
@@ -155,10 +156,14 @@ func (s *Server) acceptLoop(ctx context.Context, ln net.Listener, cli *gnet.Clie
 	var delay time.Duration
 	for {
 		c, err := ln.Accept()
+		if err == nil {
+			// Enrolling dups the descriptor: it fails like accept does
+			// when descriptors run out, and is waited out the same way.
+			err = s.enroll(c, cli)
+		} else if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+			return
+		}
 		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
-				return
-			}
 			s.stats.acceptErrors.Add(1)
 			delay = min(max(2*delay, acceptBackoffMin), acceptBackoffMax)
 			if delay == acceptBackoffMin || delay == acceptBackoffMax {
@@ -172,32 +177,34 @@ func (s *Server) acceptLoop(ctx context.Context, ln net.Listener, cli *gnet.Clie
 			continue
 		}
 		delay = 0
-		s.enroll(c, cli)
 	}
 }
 
-// enroll admits c or refuses it (closed at once with a reset, counted).
-func (s *Server) enroll(c net.Conn, cli *gnet.Client) {
+// enroll admits c or refuses it (closed at once with a reset, counted). It
+// returns an error only when an admitted connection could not be handed to
+// an event loop (it is closed then).
+func (s *Server) enroll(c net.Conn, cli *gnet.Client) error {
 	peer := peerOf(c.RemoteAddr())
 	if s.draining.Load() {
 		abort(c)
-		return
+		return nil
 	}
 	if why, ok := s.gate.admit(peer); !ok {
 		s.refused(why, c.RemoteAddr().String())
 		abort(c)
-		return
+		return nil
 	}
 	tk := &ticket{peer: peer}
 	// EnrollContext dups the descriptor, closes c and waits until the
 	// connection's loop has run OnOpen.
-	if _, err := cli.EnrollContext(c, tk); err != nil || !tk.opened.Load() {
+	_, err := cli.EnrollContext(c, tk)
+	if err != nil || !tk.opened.Load() {
 		s.gate.leave(peer)
-		if err != nil {
-			s.stats.acceptErrors.Add(1)
-			s.log.Warn("handing an accepted connection to an event loop", zap.Stringer("remote", c.RemoteAddr()), zap.Error(err))
-		}
 	}
+	if err != nil {
+		return fmt.Errorf("handing the connection from %s to an event loop: %w", c.RemoteAddr(), err)
+	}
+	return nil
 }
 
 // abort closes c with a reset: a refused peer gets no FIN handshake and the

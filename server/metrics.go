@@ -154,7 +154,7 @@ func (s *Server) newMetrics() error {
 		gauge("dupbridge_inflight_requests", "Duplicate requests shipped and not yet answered.", c.inflightRequests.Load),
 		gauge("dupbridge_max_inflight_bytes", "The max_inflight_bytes cap.", s.maxInflight.Load),
 		counter("dupbridge_stalls_total", "Times a connection stopped decoding at the in-flight cap.", c.stalls.Load, nil),
-		counter("dupbridge_accept_errors_total", "Failed accepts on the RPC port (EMFILE, ENFILE, ...), each waited out with a back-off.", c.acceptErrors.Load, nil),
+		counter("dupbridge_accept_errors_total", "Failed accepts on the RPC port (EMFILE, ENFILE, ...) and failed hand-overs of accepted connections to an event loop, each waited out with a back-off.", c.acceptErrors.Load, nil),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

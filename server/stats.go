@@ -54,7 +54,7 @@ type Stats struct {
 	// the bridge, by reason (limit, peer_limit, not_allowed, idle,
 	// frame_timeout, budget, unread_replies).
 	ConnectionsRefused map[string]int64 `json:"connections_refused"`
-	AcceptErrors       int64            `json:"accept_errors"` // failed accepts, each waited out
+	AcceptErrors       int64            `json:"accept_errors"` // failed accepts or hand-overs to a loop, each waited out
 }
 
 // counters are the live atomics behind Stats.
