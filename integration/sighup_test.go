@@ -20,10 +20,7 @@ import (
 // `ctl reload` answers the problems; SIGTERM drains and exits 0.
 func TestServeReloadSignals(t *testing.T) {
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "dupbridge")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/dupbridge").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildDupbridge(t)
 	httpAddr := freeAddr(t)
 	logFile := filepath.Join(dir, "log", "dupbridge.log")
 	cfgPath := filepath.Join(dir, "bridge.ini")
@@ -52,17 +49,9 @@ follower_cluster = follower
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "serve", "--config", cfgPath)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		if t.Failed() {
-			b, _ := os.ReadFile(logFile)
-			t.Logf("bridge log:\n%s", tail(string(b), 4000))
-		}
+	exited := startProcess(t, cmd, func() string {
+		b, _ := os.ReadFile(logFile)
+		return string(b)
 	})
 	waitListening(t, httpAddr)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -141,26 +142,30 @@ func done(err error) error {
 	return &exitError{code: ctlclient.ExitCode(err), err: err}
 }
 
-func (f *ctlFlags) printJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
-
-func (f *ctlFlags) status(c *cobra.Command, table string) error {
+// ctlCall is every ctl command: make the client, call the bridge, print
+// its answer as JSON (--json) or for a human, and map errors to exit codes.
+func ctlCall[T any](f *ctlFlags, c *cobra.Command, call func(context.Context, *ctlclient.Client) (T, error), human func(io.Writer, T)) error {
 	cl, err := f.client()
 	if err != nil {
 		return done(err)
 	}
-	d, err := cl.Duplication(c.Context(), table)
+	r, err := call(c.Context(), cl)
 	if err != nil {
 		return done(err)
 	}
 	if f.json {
-		return f.printJSON(c.OutOrStdout(), d)
+		enc := json.NewEncoder(c.OutOrStdout())
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
 	}
-	writeStatus(c.OutOrStdout(), d)
+	human(c.OutOrStdout(), r)
 	return nil
+}
+
+func (f *ctlFlags) status(c *cobra.Command, table string) error {
+	return ctlCall(f, c, func(ctx context.Context, cl *ctlclient.Client) (server.Duplication, error) {
+		return cl.Duplication(ctx, table)
+	}, writeStatus)
 }
 
 // writeStatus prints /duplication for a human: one block per table.
@@ -214,60 +219,36 @@ func orDash(s string) string {
 }
 
 func (f *ctlFlags) control(c *cobra.Command, table string, req server.ControlRequest) error {
-	cl, err := f.client()
-	if err != nil {
-		return done(err)
-	}
-	r, err := cl.Control(c.Context(), table, req)
-	if err != nil {
-		return done(err)
-	}
-	if f.json {
-		return f.printJSON(c.OutOrStdout(), r)
-	}
-	msg := fmt.Sprintf("table %s: %s (was %s), fail mode %s", r.Table, r.State, r.WasState, r.FailMode)
-	if r.FailMode == "skip" && r.SkipAfterAttempts > 0 {
-		msg += " after " + strconv.Itoa(r.SkipAfterAttempts) + " attempts"
-	}
-	if r.Note != "" {
-		msg += "; " + r.Note
-	}
-	fmt.Fprintln(c.OutOrStdout(), msg)
-	return nil
+	return ctlCall(f, c, func(ctx context.Context, cl *ctlclient.Client) (server.ControlResult, error) {
+		return cl.Control(ctx, table, req)
+	}, func(w io.Writer, r server.ControlResult) {
+		msg := fmt.Sprintf("table %s: %s (was %s), fail mode %s", r.Table, r.State, r.WasState, r.FailMode)
+		if r.FailMode == "skip" && r.SkipAfterAttempts > 0 {
+			msg += " after " + strconv.Itoa(r.SkipAfterAttempts) + " attempts"
+		}
+		if r.Note != "" {
+			msg += "; " + r.Note
+		}
+		fmt.Fprintln(w, msg)
+	})
 }
 
 func (f *ctlFlags) logLevel(c *cobra.Command, level string) error {
-	cl, err := f.client()
-	if err != nil {
-		return done(err)
-	}
-	r, err := cl.LogLevel(c.Context(), level)
-	if err != nil {
-		return done(err)
-	}
-	if f.json {
-		return f.printJSON(c.OutOrStdout(), r)
-	}
-	fmt.Fprintf(c.OutOrStdout(), "log level %s (was %s)\n", r.Level, r.Was)
-	return nil
+	return ctlCall(f, c, func(ctx context.Context, cl *ctlclient.Client) (server.LogLevelRequest, error) {
+		return cl.LogLevel(ctx, level)
+	}, func(w io.Writer, r server.LogLevelRequest) {
+		fmt.Fprintf(w, "log level %s (was %s)\n", r.Level, r.Was)
+	})
 }
 
 func (f *ctlFlags) reload(c *cobra.Command) error {
-	cl, err := f.client()
-	if err != nil {
-		return done(err)
-	}
-	r, err := cl.Reload(c.Context())
-	if err != nil {
-		return done(err)
-	}
-	if f.json {
-		return f.printJSON(c.OutOrStdout(), r)
-	}
-	if len(r.Changes) == 0 {
-		fmt.Fprintln(c.OutOrStdout(), "reloaded: no change")
-		return nil
-	}
-	fmt.Fprintln(c.OutOrStdout(), "reloaded:\n  "+strings.Join(r.Changes, "\n  "))
-	return nil
+	return ctlCall(f, c, func(ctx context.Context, cl *ctlclient.Client) (server.ReloadResult, error) {
+		return cl.Reload(ctx)
+	}, func(w io.Writer, r server.ReloadResult) {
+		if len(r.Changes) == 0 {
+			fmt.Fprintln(w, "reloaded: no change")
+			return
+		}
+		fmt.Fprintln(w, "reloaded:\n  "+strings.Join(r.Changes, "\n  "))
+	})
 }
