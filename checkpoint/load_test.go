@@ -284,5 +284,7 @@ func TestLoadRefuses(t *testing.T) {
 type errSource struct{}
 
 func (errSource) Next(*Record) bool { return false }
-func (errSource) Err() error        { return errors.New("block checksum mismatch in 000009.sst at offset 4096") }
-func (errSource) Close() error      { return nil }
+func (errSource) Err() error {
+	return errors.New("block checksum mismatch in 000009.sst at offset 4096")
+}
+func (errSource) Close() error { return nil }
