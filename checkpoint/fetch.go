@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/time/rate"
 
+	"github.com/dupbridge/dupbridge/internal/jsonfile"
 	"github.com/dupbridge/dupbridge/rpcclient"
 )
 
@@ -165,7 +166,7 @@ func (f *fetcher) openManifest(cfg *rpcclient.TableConfig) error {
 }
 
 func (f *fetcher) saveLocked() error {
-	return writeJSON(filepath.Join(f.o.Dir, ManifestName), f.m)
+	return jsonfile.Write(filepath.Join(f.o.Dir, ManifestName), f.m)
 }
 
 // fileTask is one file to copy.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/dupbridge/dupbridge/codec"
+	"github.com/dupbridge/dupbridge/internal/jsonfile"
 	"github.com/dupbridge/dupbridge/pegasussim"
 	"github.com/dupbridge/dupbridge/rpcclient"
 )
@@ -210,7 +211,7 @@ func TestFetchErrors(t *testing.T) {
 	}
 	m, _ := ReadManifest(dir)
 	m.Table = "other"
-	if err := writeJSON(filepath.Join(dir, ManifestName), m); err != nil {
+	if err := jsonfile.Write(filepath.Join(dir, ManifestName), m); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := Fetch(context.Background(), fetchOpts(c, dir)); err == nil || !strings.Contains(err.Error(), "use another directory") {

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/time/rate"
 
+	"github.com/dupbridge/dupbridge/internal/jsonfile"
 	"github.com/dupbridge/dupbridge/mutation"
 	"github.com/dupbridge/dupbridge/router"
 )
@@ -179,7 +180,7 @@ func Load(ctx context.Context, o LoadOptions) (LoadStats, error) {
 
 func (l *loader) openPosition() error {
 	path := filepath.Join(l.o.Dir, PositionName)
-	found, err := readJSON(path, &l.pos)
+	found, err := jsonfile.Read(path, &l.pos)
 	if err != nil {
 		return err
 	}
@@ -189,14 +190,14 @@ func (l *loader) openPosition() error {
 	if !found {
 		l.pos = position{Version: 1, Table: l.m.Table, Partitions: make([]partPosition, l.m.PartitionCount)}
 	}
-	return writeJSON(path, &l.pos)
+	return jsonfile.Write(path, &l.pos)
 }
 
 // Done reports whether dir holds a load position that covers every
 // partition.
 func Done(dir string) (bool, error) {
 	var pos position
-	found, err := readJSON(filepath.Join(dir, PositionName), &pos)
+	found, err := jsonfile.Read(filepath.Join(dir, PositionName), &pos)
 	if err != nil || !found || len(pos.Partitions) == 0 {
 		return false, err
 	}
@@ -218,7 +219,7 @@ func (l *loader) advance(idx int, lastKey []byte, keys int64, done bool) error {
 	}
 	p.Keys += keys
 	p.Done = done
-	return writeJSON(filepath.Join(l.o.Dir, PositionName), &l.pos)
+	return jsonfile.Write(filepath.Join(l.o.Dir, PositionName), &l.pos)
 }
 
 // partition loads master partition idx from its position on.

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dupbridge/dupbridge/internal/jsonfile"
 	"github.com/dupbridge/dupbridge/mutation"
 	"github.com/dupbridge/dupbridge/pegasussim"
 	"github.com/dupbridge/dupbridge/router"
@@ -83,7 +84,7 @@ func stagedDir(t *testing.T, count int) string {
 	for i := 0; i < count; i++ {
 		m.Partitions = append(m.Partitions, PartitionManifest{Index: i, Decree: 7, Complete: true})
 	}
-	if err := writeJSON(filepath.Join(dir, ManifestName), m); err != nil {
+	if err := jsonfile.Write(filepath.Join(dir, ManifestName), m); err != nil {
 		t.Fatal(err)
 	}
 	return dir
@@ -257,7 +258,7 @@ func TestLoadRefuses(t *testing.T) {
 	_, rt := startFollower(t, 4, now)
 	incomplete := t.TempDir()
 	m := &Manifest{Version: manifestVersion, Table: "master", PartitionCount: 1, Partitions: []PartitionManifest{{Index: 0}}}
-	if err := writeJSON(filepath.Join(incomplete, ManifestName), m); err != nil {
+	if err := jsonfile.Write(filepath.Join(incomplete, ManifestName), m); err != nil {
 		t.Fatal(err)
 	}
 	cases := []struct {

@@ -1,12 +1,12 @@
 package checkpoint
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
+
+	"github.com/dupbridge/dupbridge/internal/jsonfile"
 )
 
 // ManifestName is the staging directory's record of what is being fetched
@@ -79,7 +79,7 @@ func PartitionDir(dir string, index int) string {
 func ReadManifest(dir string) (*Manifest, error) {
 	p := filepath.Join(dir, ManifestName)
 	var m Manifest
-	found, err := readJSON(p, &m)
+	found, err := jsonfile.Read(p, &m)
 	if err != nil {
 		return nil, err
 	}
@@ -103,47 +103,4 @@ func ReadManifest(dir string) (*Manifest, error) {
 		}
 	}
 	return &m, nil
-}
-
-// writeJSON writes v to path atomically (temp file, fsync, rename).
-func writeJSON(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(append(b, '\n'))
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("checkpoint: writing %s: %w", path, err)
-	}
-	return nil
-}
-
-// readJSON reads path into v; found is false when the file does not exist.
-func readJSON(path string, v any) (found bool, err error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("checkpoint: reading %s: %w", path, err)
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return true, fmt.Errorf("checkpoint: %s: %w", path, err)
-	}
-	return true, nil
 }

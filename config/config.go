@@ -53,9 +53,12 @@ type Config struct {
 type FullDuplication uint8
 
 const (
-	// FullDupReject answers ERR_OPERATION_DISABLED: checkpoint loading is
-	// not implemented yet.
-	FullDupReject FullDuplication = iota
+	// FullDupLoad (the default) runs the creating/created protocol, creates
+	// the follower table, copies the master's checkpoint and loads it into
+	// the follower table before it answers "created" (package checkpoint).
+	FullDupLoad FullDuplication = iota
+	// FullDupReject answers ERR_OPERATION_DISABLED.
+	FullDupReject
 	// FullDupWithoutCheckpoint runs the creating/created protocol and creates
 	// the follower table, but copies no checkpoint: the operator vouches that
 	// the follower already holds the base data.
@@ -63,10 +66,13 @@ const (
 )
 
 func (f FullDuplication) String() string {
-	if f == FullDupWithoutCheckpoint {
+	switch f {
+	case FullDupWithoutCheckpoint:
 		return "without_checkpoint"
+	case FullDupReject:
+		return "reject"
 	}
-	return "reject"
+	return "load"
 }
 
 // Bridge is the [dupbridge] section.

@@ -39,7 +39,7 @@ func TestParseValid(t *testing.T) {
 		t.Errorf("advertised defaults: %v %q", b.AdvertisedAddr, b.AdvertisedHost)
 	}
 	if b.MaxInflightBytes != DefaultMaxInflightBytes || b.MaxFrameSize != DefaultMaxFrameSize ||
-		!b.SendHostPort || b.ShutdownTimeout != DefaultShutdownTimeout || b.FullDuplication != FullDupReject ||
+		!b.SendHostPort || b.ShutdownTimeout != DefaultShutdownTimeout || b.FullDuplication != FullDupLoad ||
 		b.LaggingWriteThreshold != DefaultLaggingWriteThreshold || DefaultLaggingWriteThreshold != 10*time.Second {
 		t.Errorf("bridge defaults: %+v", b)
 	}
@@ -168,7 +168,7 @@ func TestParseErrors(t *testing.T) {
 		{"lagging threshold zero", "  cluster_name = B\n", "  cluster_name = B\n  lagging_write_threshold = 0s\n", 9, "lagging_write_threshold"},
 		{"lagging threshold negative", "  cluster_name = B\n", "  cluster_name = B\n  lagging_write_threshold = -1s\n", 9, "positive duration"},
 		{"event loops", "  cluster_name = B\n", "  cluster_name = B\n  event_loops = -1\n", 9, "1024"},
-		{"full duplication", "  cluster_name = B\n", "  cluster_name = B\n  full_duplication = yes\n", 9, "reject or without_checkpoint"},
+		{"full duplication", "  cluster_name = B\n", "  cluster_name = B\n  full_duplication = yes\n", 9, "load, reject or without_checkpoint"},
 		{"no tables", "[table.temp]\n  follower_cluster = B_real\n", "", 0, "no [table.NAME]"},
 		{"bad table name", "[table.temp]", "[table.te/mp]", 9, "table name"},
 		{"unknown table key", "", "  folower_table = x\n", 11, "unknown key"},

@@ -337,12 +337,14 @@ func (p *parser) bridge(f *ini.File, c *Config) {
 	}
 	if v, ok := get("full_duplication"); ok {
 		switch v {
+		case "load":
+			b.FullDuplication = FullDupLoad
 		case "reject":
 			b.FullDuplication = FullDupReject
 		case "without_checkpoint":
 			b.FullDuplication = FullDupWithoutCheckpoint
 		default:
-			p.errKey(sec, "full_duplication", "%q: want reject or without_checkpoint", v)
+			p.errKey(sec, "full_duplication", "%q: want load, reject or without_checkpoint", v)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -50,6 +51,9 @@ func testConfig(t testing.TB, edit func(string) string) *config.Config {
 	text := testINI
 	if edit != nil {
 		text = edit(text)
+	}
+	if !strings.Contains(text, "state_dir") {
+		text = strings.Replace(text, "[dupbridge]\n", "[dupbridge]\n  state_dir = "+t.TempDir()+"\n", 1)
 	}
 	c, err := config.Parse([]byte(text), "test.ini")
 	if err != nil {

@@ -29,6 +29,10 @@ type Options struct {
 	// Creator creates follower tables for create_app; nil answers
 	// create_app with ERR_OPERATION_DISABLED.
 	Creator TableCreator
+	// Loader copies a master's checkpoint into a follower table for a
+	// full duplication (full_duplication = load); nil uses Creator when
+	// it is a CheckpointLoader too, else such requests are refused.
+	Loader CheckpointLoader
 	// Logger; zap.NewNop() when nil.
 	Logger *zap.Logger
 	// Listen overrides Config.Bridge.Listen (tests use 127.0.0.1:0).
@@ -115,13 +119,12 @@ type tableState struct {
 	shipMu sync.Mutex
 
 	mu sync.Mutex // guards the create_app state below
-	// create_app protocol state (duplication.md §1.6 step 6), in memory.
-	exists         bool   // created through create_app
-	creating       bool   // an EnsureTable call is running
-	masterCluster  string // duplication.master_cluster of the creating request
-	status         string // duplication.follower_app_status: "creating" / "created" / ""
-	partitionCount int    // master's count from create_app
-	envs           map[string]string
+	// create_app protocol state (duplication.md §1.6 step 6), persisted
+	// in state_dir (createstate.go).
+	exists   bool         // created through create_app
+	rec      createRecord // valid when exists
+	creating bool         // an EnsureTable call is running
+	loading  bool         // a checkpoint load job is running (fullcopy.go)
 }
 
 // allows reports whether entries with cluster id id are accepted for the
@@ -193,6 +196,13 @@ func New(opts Options) (*Server, error) {
 		s.tables[t.Name] = ts
 		s.byAppID[t.AppID] = ts
 	}
+	if opts.Loader == nil {
+		opts.Loader, _ = opts.Creator.(CheckpointLoader)
+		s.opts.Loader = opts.Loader
+	}
+	if err := s.readCreateRecords(); err != nil {
+		return nil, err
+	}
 	if err := s.newMetrics(); err != nil {
 		return nil, fmt.Errorf("server: metrics: %w", err)
 	}
@@ -205,6 +215,7 @@ func New(opts Options) (*Server, error) {
 // connection. It returns nil after a clean shutdown.
 func (s *Server) Run(ctx context.Context) error {
 	s.runCtx = ctx
+	s.resumeLoads()
 	b := &s.cfg.Bridge
 	loops := b.EventLoops
 	gopts := []gnet.Option{
