@@ -24,6 +24,8 @@ const (
 	// counts in dup_lagging_writes (Pegasus's follower uses
 	// dup_lagging_write_threshold_ms, duplication.md §6.1).
 	DefaultLaggingWriteThreshold = 10 * time.Second
+	// DefaultCheckpointCopyParallel is checkpoint_copy_parallel's default.
+	DefaultCheckpointCopyParallel = 4
 	// FollowerWriteLimit is the follower's [replication]
 	// max_allowed_write_size default (duplication.md §4.1, §5).
 	FollowerWriteLimit = 1 << 20
@@ -112,6 +114,14 @@ type Bridge struct {
 	// LaggingWriteThreshold: a received entry whose lag (bridge now minus
 	// the entry's master timestamp) exceeds it counts in dup_lagging_writes.
 	LaggingWriteThreshold time.Duration
+	// CheckpointCopyRate caps the bytes per second a checkpoint copy
+	// (full_duplication = load) reads from a master; 0 = unlimited.
+	// CheckpointCopyParallel is how many files it copies at once.
+	CheckpointCopyRate     int64
+	CheckpointCopyParallel int
+	// CheckpointLoadRate caps the keys per second a checkpoint load writes
+	// to the follower; 0 = unlimited.
+	CheckpointLoadRate float64
 	// StateDir holds the bridge's durable state: the edge's spool, persisted
 	// table controls (pause, remove, fail mode) and create/load progress of
 	// full duplication. Created (0700) on start if missing.

@@ -39,7 +39,8 @@ func TestParseValid(t *testing.T) {
 		t.Errorf("advertised defaults: %v %q", b.AdvertisedAddr, b.AdvertisedHost)
 	}
 	if b.MaxInflightBytes != DefaultMaxInflightBytes || b.MaxFrameSize != DefaultMaxFrameSize ||
-		!b.SendHostPort || b.ShutdownTimeout != DefaultShutdownTimeout || b.FullDuplication != FullDupLoad ||
+		!b.SendHostPort || b.ShutdownTimeout != DefaultShutdownTimeout || b.FullDuplication != FullDupLoad || b.CheckpointCopyParallel != DefaultCheckpointCopyParallel ||
+		b.CheckpointCopyRate != 0 || b.CheckpointLoadRate != 0 ||
 		b.LaggingWriteThreshold != DefaultLaggingWriteThreshold || DefaultLaggingWriteThreshold != 10*time.Second {
 		t.Errorf("bridge defaults: %+v", b)
 	}
@@ -96,6 +97,9 @@ func TestParseOptions(t *testing.T) {
   event_loops = 4
   full_duplication = without_checkpoint
   lagging_write_threshold = 1500ms
+  checkpoint_copy_rate = 50MiB
+  checkpoint_copy_parallel = 8
+  checkpoint_load_rate = 20000
 `, 1) + `  app_id = 7
   source_table = src
   follower_table = dst
@@ -115,7 +119,8 @@ func TestParseOptions(t *testing.T) {
 	if b.AdvertisedAddr.String() != "10.0.0.9:34601" || b.AdvertisedHost != "bridge.local" || b.HTTPListen != "127.0.0.1:0" ||
 		b.MaxInflightBytes != 1<<30 || b.MaxFrameSize != 4<<20 || b.SendHostPort || b.ShutdownTimeout != 5*time.Second ||
 		b.EventLoops != 4 || b.FullDuplication != FullDupWithoutCheckpoint || b.LaggingWriteThreshold != 1500*time.Millisecond ||
-		fmt.Sprint(b.LegacyPeers) != "[10.0.0.5/32 192.168.7.0/24]" {
+		fmt.Sprint(b.LegacyPeers) != "[10.0.0.5/32 192.168.7.0/24]" ||
+		b.CheckpointCopyRate != 50<<20 || b.CheckpointCopyParallel != 8 || b.CheckpointLoadRate != 20000 {
 		t.Errorf("bridge = %+v", b)
 	}
 	tb := c.Tables[0]
@@ -168,6 +173,9 @@ func TestParseErrors(t *testing.T) {
 		{"lagging threshold zero", "  cluster_name = B\n", "  cluster_name = B\n  lagging_write_threshold = 0s\n", 9, "lagging_write_threshold"},
 		{"lagging threshold negative", "  cluster_name = B\n", "  cluster_name = B\n  lagging_write_threshold = -1s\n", 9, "positive duration"},
 		{"event loops", "  cluster_name = B\n", "  cluster_name = B\n  event_loops = -1\n", 9, "1024"},
+		{"checkpoint copy rate", "  cluster_name = B\n", "  cluster_name = B\n  checkpoint_copy_rate = fast\n", 9, "size per second"},
+		{"checkpoint copy parallel", "  cluster_name = B\n", "  cluster_name = B\n  checkpoint_copy_parallel = 0\n", 9, "1 to 256"},
+		{"checkpoint load rate", "  cluster_name = B\n", "  cluster_name = B\n  checkpoint_load_rate = -5\n", 9, "keys per second"},
 		{"full duplication", "  cluster_name = B\n", "  cluster_name = B\n  full_duplication = yes\n", 9, "load, reject or without_checkpoint"},
 		{"no tables", "[table.temp]\n  follower_cluster = B_real\n", "", 0, "no [table.NAME]"},
 		{"bad table name", "[table.temp]", "[table.te/mp]", 9, "table name"},

@@ -168,6 +168,7 @@ var bridgeKeys = map[string]bool{
 	"max_inflight_bytes": true, "max_frame_size": true, "send_host_port": true, "legacy_peers": true, "cluster_name": true,
 	"shutdown_timeout": true, "event_loops": true, "full_duplication": true,
 	"lagging_write_threshold": true, "state_dir": true,
+	"checkpoint_copy_rate": true, "checkpoint_copy_parallel": true, "checkpoint_load_rate": true,
 }
 
 func (p *parser) bridge(f *ini.File, c *Config) {
@@ -178,6 +179,7 @@ func (p *parser) bridge(f *ini.File, c *Config) {
 	b.ShutdownTimeout = DefaultShutdownTimeout
 	b.LaggingWriteThreshold = DefaultLaggingWriteThreshold
 	b.StateDir = DefaultStateDir
+	b.CheckpointCopyParallel = DefaultCheckpointCopyParallel
 	s, err := f.GetSection(SectionBridge)
 	if err != nil {
 		p.problems = append(p.problems, Problem{Section: SectionBridge, Msg: "missing section (needs at least listen and advertised_address)"})
@@ -333,6 +335,30 @@ func (p *parser) bridge(f *ini.File, c *Config) {
 			p.errKey(sec, "event_loops", "%q: want 0 (one per CPU) to 1024", v)
 		} else {
 			b.EventLoops = n
+		}
+	}
+	if v, ok := get("checkpoint_copy_rate"); ok && v != "" {
+		n, err := ParseSize(v)
+		if err != nil || n < 0 {
+			p.errKey(sec, "checkpoint_copy_rate", "%q: want a size per second such as 100MiB, or 0 for no limit", v)
+		} else {
+			b.CheckpointCopyRate = n
+		}
+	}
+	if v, ok := get("checkpoint_copy_parallel"); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 256 {
+			p.errKey(sec, "checkpoint_copy_parallel", "%q: want 1 to 256 files at once", v)
+		} else {
+			b.CheckpointCopyParallel = n
+		}
+	}
+	if v, ok := get("checkpoint_load_rate"); ok && v != "" {
+		n, err := strconv.ParseFloat(v, 64)
+		if err != nil || n < 0 {
+			p.errKey(sec, "checkpoint_load_rate", "%q: want keys per second, or 0 for no limit", v)
+		} else {
+			b.CheckpointLoadRate = n
 		}
 	}
 	if v, ok := get("full_duplication"); ok {

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"github.com/dupbridge/dupbridge/checkpoint"
 	"github.com/dupbridge/dupbridge/config"
 	"github.com/dupbridge/dupbridge/server"
 	"github.com/dupbridge/dupbridge/server/follower"
@@ -77,7 +78,10 @@ func reportCheck(cmd *cobra.Command, path string, cfg *config.Config, err error)
 }
 
 func runServe(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
-	fs, err := follower.New(cfg, follower.Options{Logger: log})
+	fs, err := follower.New(cfg, follower.Options{Logger: log,
+		Fetch: checkpoint.FetchOptions{BytesPerSecond: cfg.Bridge.CheckpointCopyRate, Parallel: cfg.Bridge.CheckpointCopyParallel},
+		Load:  checkpoint.LoadOptions{KeysPerSecond: cfg.Bridge.CheckpointLoadRate},
+	})
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,73 @@
+package follower
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/dupbridge/dupbridge/checkpoint"
+	"github.com/dupbridge/dupbridge/server"
+)
+
+// LoadCheckpoint implements server.CheckpointLoader: it waits for the
+// table's router, fetches the master's checkpoint into job.Dir (resuming
+// what is there), loads it into the follower table through the router and
+// removes job.Dir once the load is complete.
+func (s *Set) LoadCheckpoint(ctx context.Context, job *server.LoadJob) error {
+	if s.opts.OpenCheckpoint == nil {
+		return errors.New("follower: no checkpoint reader configured")
+	}
+	e := s.tables[job.Table.Name]
+	if e == nil {
+		return fmt.Errorf("follower: no table %s", job.Table.Name)
+	}
+	log := s.log.With(zap.String("table", job.Table.Name))
+	if err := os.MkdirAll(job.Dir, 0o700); err != nil {
+		return fmt.Errorf("follower: checkpoint staging: %w", err)
+	}
+	if done, err := checkpoint.Done(job.Dir); err != nil {
+		return err
+	} else if !done {
+		fo := s.opts.Fetch
+		fo.Metas, fo.Table, fo.Dir = job.MasterMetas, job.MasterTable, job.Dir
+		fo.Logger, fo.Client = log, s.opts.Client
+		if _, err := checkpoint.Fetch(ctx, fo); err != nil {
+			return err
+		}
+		rt, err := s.waitRouter(ctx, e)
+		if err != nil {
+			return err
+		}
+		lo := s.opts.Load
+		lo.Dir, lo.Open, lo.To = job.Dir, s.opts.OpenCheckpoint, rt
+		lo.MasterClusterID, lo.AllowClusterID = job.MasterClusterID, job.AllowClusterID
+		lo.Admit, lo.Lock, lo.Logger = job.Admit, job.Lock, log
+		if _, err := checkpoint.Load(ctx, lo); err != nil {
+			return err
+		}
+	}
+	if err := os.RemoveAll(job.Dir); err != nil {
+		log.Warn("removing the loaded checkpoint's staging directory failed", zap.String("dir", job.Dir), zap.Error(err))
+	}
+	return nil
+}
+
+// waitRouter waits until the table's router is open.
+func (s *Set) waitRouter(ctx context.Context, e *entry) (checkpoint.Shipper, error) {
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if rt := e.rt.Load(); rt != nil {
+			return rt, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("follower: waiting for table %s to open: %w", e.t.Name, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
