@@ -18,8 +18,12 @@ import (
 // retries with backoff until it succeeds, resuming each time from what is
 // staged under state_dir/checkpoints/TABLE, and it is restarted by Run
 // after a bridge restart. Until it is done, "created" requests get
-// ERR_BUSY_CREATING and query-config of the table ERR_BUSY_CREATING, so the
-// master never moves to DS_LOG on a partial load.
+// ERR_BUSY_CREATING, so the master stays in DS_APP and never runs its health
+// check, let alone moves to DS_LOG, on a partial load. Query-config is
+// answered as usual meanwhile: writes that reach the table during the load
+// (another duplication into it, a replay) are forwarded, and last-write-wins
+// holds through the loaded entries' timetags and the table's keyorder
+// guard.
 
 // LoadJob is one table's checkpoint load.
 type LoadJob struct {
@@ -55,14 +59,6 @@ const (
 	loadBackoffMin = time.Second
 	loadBackoffMax = 30 * time.Second
 )
-
-// loadPending reports whether ts waits for its checkpoint load. Any
-// goroutine.
-func (s *Server) loadPending(ts *tableState) bool {
-	ts.mu.Lock()
-	defer ts.mu.Unlock()
-	return ts.exists && !ts.rec.Loaded
-}
 
 // resumeLoads restarts the load jobs a previous run left unfinished.
 func (s *Server) resumeLoads() {

@@ -157,11 +157,9 @@ func (cs *connState) onQueryConfig(f *codec.Frame) {
 		return
 	}
 	n := s.advertisedCount(ts)
-	if n <= 0 || s.loadPending(ts) {
-		// Follower layout not known yet, or the table's checkpoint is
-		// still loading (a real meta answers so for a table not yet
-		// available): a retryable answer (the C++ resolver retries after
-		// 1 s; wire.md §5.3).
+	if n <= 0 {
+		// Follower layout not known yet: a retryable answer (the C++
+		// resolver retries after 1 s; wire.md §5.3).
 		cs.replyNow(f, codec.ErrorOK, s.appendQueryCfgResponse(nil, codec.ErrorBusyCreating, nil, 0, nil, cs.hostPort))
 		return
 	}
