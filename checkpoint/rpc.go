@@ -255,23 +255,7 @@ func getFileSizes(ctx context.Context, c *rpcclient.Conn, dir string, files []st
 	if err != nil {
 		return nil, err
 	}
-	var code int32
-	var names []string
-	var sizes []int64
-	err = r.ReadStruct(func(t thrift.Type, id int16) (bool, error) {
-		var err error
-		switch {
-		case id == 1 && t == thrift.I32:
-			code, err = r.ReadI32()
-		case id == 2 && t == thrift.LIST:
-			names, err = readStrings(&r)
-		case id == 3 && t == thrift.LIST:
-			sizes, err = readI64s(&r)
-		default:
-			return false, nil
-		}
-		return true, err
-	})
+	code, names, sizes, err := decodeFileSizes(&r)
 	if err != nil {
 		return nil, fmt.Errorf("%w: get_file_size_response from %s: %w", ErrMaster, c.Addr(), err)
 	}
@@ -290,6 +274,25 @@ func getFileSizes(ctx context.Context, c *rpcclient.Conn, dir string, files []st
 		}
 	}
 	return sizes, nil
+}
+
+// decodeFileSizes reads get_file_size_response (wire.md §4.7).
+func decodeFileSizes(r *thrift.Reader) (code int32, names []string, sizes []int64, err error) {
+	err = r.ReadStruct(func(t thrift.Type, id int16) (bool, error) {
+		var err error
+		switch {
+		case id == 1 && t == thrift.I32:
+			code, err = r.ReadI32()
+		case id == 2 && t == thrift.LIST:
+			names, err = readStrings(r)
+		case id == 3 && t == thrift.LIST:
+			sizes, err = readI64s(r)
+		default:
+			return false, nil
+		}
+		return true, err
+	})
+	return code, names, sizes, err
 }
 
 // appendGetFileSizeRequest writes get_file_size_request as the C++ client
@@ -321,31 +324,11 @@ func copyChunk(ctx context.Context, c *rpcclient.Conn, dir, name string, offset 
 	if err != nil {
 		return nil, err
 	}
-	errName := ""
-	var data []byte
-	var gotOff int64 = -1
-	var gotSize int32 = -1
-	err = r.ReadStruct(func(t thrift.Type, id int16) (bool, error) {
-		var err error
-		var b []byte
-		switch {
-		case id == 1 && t == thrift.STRUCT:
-			b, err = r.ReadString()
-			errName = string(b)
-		case id == 2 && t == thrift.STRUCT:
-			data, err = r.ReadBlob()
-		case id == 3 && t == thrift.I64:
-			gotOff, err = r.ReadI64()
-		case id == 4 && t == thrift.I32:
-			gotSize, err = r.ReadI32()
-		default:
-			return false, nil
-		}
-		return true, err
-	})
+	cr, err := decodeCopyResponse(&r)
 	if err != nil {
 		return nil, fmt.Errorf("%w: copy_response for %s at offset %d from %s: %w", ErrMaster, name, offset, c.Addr(), err)
 	}
+	errName, data, gotOff, gotSize := cr.errName, cr.data, cr.offset, cr.size
 	if errName != codec.ErrorOK {
 		return nil, fmt.Errorf("%w: copying %s at offset %d from %s: %s", ErrMaster, name, offset, c.Addr(), errName)
 	}
@@ -354,6 +337,38 @@ func copyChunk(ctx context.Context, c *rpcclient.Conn, dir, name string, offset 
 			ErrMaster, name, offset, c.Addr(), gotOff, gotSize, len(data), size)
 	}
 	return data, nil
+}
+
+// copyResponse is copy_response (wire.md §4.7); offset and size are -1
+// when absent.
+type copyResponse struct {
+	errName string
+	data    []byte
+	offset  int64
+	size    int32
+}
+
+func decodeCopyResponse(r *thrift.Reader) (copyResponse, error) {
+	cr := copyResponse{offset: -1, size: -1}
+	err := r.ReadStruct(func(t thrift.Type, id int16) (bool, error) {
+		var err error
+		var b []byte
+		switch {
+		case id == 1 && t == thrift.STRUCT:
+			b, err = r.ReadString()
+			cr.errName = string(b)
+		case id == 2 && t == thrift.STRUCT:
+			cr.data, err = r.ReadBlob()
+		case id == 3 && t == thrift.I64:
+			cr.offset, err = r.ReadI64()
+		case id == 4 && t == thrift.I32:
+			cr.size, err = r.ReadI32()
+		default:
+			return false, nil
+		}
+		return true, err
+	})
+	return cr, err
 }
 
 // appendCopyRequest writes copy_request as the C++ client does.

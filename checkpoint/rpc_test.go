@@ -24,7 +24,7 @@ type writable interface {
 	Write(context.Context, athrift.TProtocol) error
 }
 
-func generated(t *testing.T, v writable) []byte {
+func generated(t testing.TB, v writable) []byte {
 	t.Helper()
 	buf := athrift.NewTMemoryBuffer()
 	if err := v.Write(context.Background(), athrift.NewTBinaryProtocolConf(buf, nil)); err != nil {
