@@ -289,7 +289,7 @@ func (s *Set) ship(p *server.Part, done func(server.PartResult), deferred bool) 
 // exports its metrics. `dupbridge serve` and localcluster wire a bridge the
 // same way through it.
 func (s *Set) Wire(o *server.Options) {
-	o.Shipper, o.Creator = s, s
+	o.Shipper, o.Creator, o.Loader = s, s, s
 	o.FollowerStatus = func() any { return s.Stats() }
 	o.Collectors = append(o.Collectors, s.Collector())
 }
