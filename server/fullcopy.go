@@ -76,7 +76,7 @@ func (s *Server) resumeLoads() {
 // startLoadLocked starts ts's load job unless it runs already; ts.mu is
 // held.
 func (s *Server) startLoadLocked(ts *tableState) {
-	if ts.loading || ts.rec.Loaded || s.opts.Loader == nil {
+	if ts.loading || ts.rec.Loaded || s.opts.Loader == nil || s.runCtx.Err() != nil {
 		return
 	}
 	ts.loading = true
@@ -90,7 +90,11 @@ func (s *Server) startLoadLocked(ts *tableState) {
 		Admit:           func(key []byte, tt uint64) bool { return ts.order.Admit(0, key, tt) },
 		Lock:            &ts.shipMu,
 	}
-	go s.runLoad(s.runCtx, ts, job)
+	s.jobs.Add(1)
+	go func() {
+		defer s.jobs.Done()
+		s.runLoad(s.runCtx, ts, job)
+	}()
 }
 
 func splitMetas(v string) []string {
@@ -113,21 +117,25 @@ func (s *Server) runLoad(ctx context.Context, ts *tableState, job *LoadJob) {
 		start := time.Now()
 		err := s.opts.Loader.LoadCheckpoint(ctx, job)
 		ts.mu.Lock()
+		if ctx.Err() != nil && err != nil {
+			// Stopped, not failed: the next run resumes; nothing to record.
+			ts.loading = false
+			ts.mu.Unlock()
+			return
+		}
 		if err == nil {
 			ts.rec.Loaded, ts.rec.LoadError = true, ""
-		} else if ctx.Err() == nil {
+		} else {
 			ts.rec.LoadError = err.Error()
 		}
 		if serr := s.saveCreateLocked(ts); serr != nil && err == nil {
 			// Loaded but not recorded: the next run loads again (idempotent).
 			log.Error("checkpoint loaded, but recording it failed", zap.Error(serr))
 		}
-		if err == nil || ctx.Err() != nil {
+		if err == nil {
 			ts.loading = false
 			ts.mu.Unlock()
-			if err == nil {
-				log.Info("checkpoint load complete; the master's next \"created\" request succeeds", zap.Duration("took", time.Since(start)))
-			}
+			log.Info("checkpoint load complete; the master's next \"created\" request succeeds", zap.Duration("took", time.Since(start)))
 			return
 		}
 		ts.mu.Unlock()

@@ -103,6 +103,7 @@ type Server struct {
 	ready chan struct{}
 
 	runCtx context.Context // set by Run; parent of create_app calls
+	jobs   sync.WaitGroup  // checkpoint load jobs (fullcopy.go)
 }
 
 // tableState is the run-time state of one configured table.
@@ -275,6 +276,7 @@ func (s *Server) Run(ctx context.Context) error {
 	if hs != nil {
 		_ = hs.Shutdown(stopCtx)
 	}
+	s.jobs.Wait() // checkpoint loads end with ctx; none outlives Run
 	return nil
 }
 
