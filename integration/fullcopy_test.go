@@ -1,0 +1,316 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dupbridge/dupbridge/checkpoint"
+	"github.com/dupbridge/dupbridge/codec"
+	"github.com/dupbridge/dupbridge/internal/jsonfile"
+	"github.com/dupbridge/dupbridge/localcluster"
+	"github.com/dupbridge/dupbridge/mutation"
+	"github.com/dupbridge/dupbridge/pegasussim"
+	"github.com/dupbridge/dupbridge/replay"
+	"github.com/dupbridge/dupbridge/rpcclient"
+	"github.com/dupbridge/dupbridge/verify"
+	"github.com/dupbridge/dupbridge/walwriter"
+)
+
+const (
+	masterTable      = "master"
+	masterPartitions = 8
+)
+
+// fullDupMaster is a simulated master cluster whose table's checkpoint
+// holds recs, split by master partition.
+type fullDupMaster struct {
+	sim  *pegasussim.Cluster
+	root string
+}
+
+func startMaster(t *testing.T, recs []checkpoint.Record) *fullDupMaster {
+	t.Helper()
+	root := t.TempDir()
+	byPart := map[int][]checkpoint.Record{}
+	for _, r := range recs {
+		p := mutation.PartitionIndex(mutation.KeyHash(r.Key), masterPartitions)
+		byPart[p] = append(byPart[p], r)
+	}
+	for p := 0; p < masterPartitions; p++ {
+		if err := writeCheckpoint(t, checkpoint.PartitionDir(root, p), byPart[p]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sim, err := pegasussim.Start(context.Background(), pegasussim.Options{
+		Tables: []pegasussim.TableSpec{{Name: masterTable, Partitions: masterPartitions, CheckpointDir: root, CheckpointDecree: 1234}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sim.Close() })
+	return &fullDupMaster{sim: sim, root: root}
+}
+
+// createApp sends the master meta's create_app for a full duplication
+// (duplication.md §1.6 step 5) to the bridge.
+func createApp(ctx context.Context, bridge, masterMeta, status string) error {
+	m, err := rpcclient.NewMeta([]string{bridge}, rpcclient.MetaOptions{Rounds: 1})
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	_, err = m.CreateApp(ctx, "demo", rpcclient.CreateAppOptions{PartitionCount: masterPartitions, ReplicaCount: 3, Envs: map[string]string{
+		"duplication.master_cluster": "master", "duplication.master_metas": masterMeta,
+		"duplication.master_app_name": masterTable, "duplication.follower_app_status": status,
+	}})
+	return err
+}
+
+// checkpointRecords makes n fresh live-or-expired records plus older
+// versions of some keys the plogs write: values of every shape the
+// checkpoint may hold (schema v0 without a timetag, foreign and master
+// cluster ids, expired, expiring later, never expiring).
+func checkpointRecords(n int, plogKeys []string, now time.Time) (recs []checkpoint.Record, fresh map[string]checkpoint.Record) {
+	rng := rand.New(rand.NewPCG(7, 9))
+	fresh = map[string]checkpoint.Record{}
+	nowTs := mutation.ExpireTsFromUnix(now.Unix())
+	base := uint64(time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC).UnixMicro())
+	for i := 0; i < n; i++ {
+		r := checkpoint.Record{
+			Key:   mutation.AppendRawKey(nil, fmt.Appendf(nil, "ck%05d", i/4), fmt.Appendf(nil, "s%d", i%4)),
+			Value: bytes.Repeat([]byte{byte(rng.Uint32())}, 1+rng.IntN(120)),
+		}
+		id := uint8(localcluster.MasterClusterID)
+		switch i % 9 {
+		case 1:
+			id = 0 // no cluster id: the load stamps the master's
+		case 2:
+			id = 77 // unknown to the bridge: stamped with the master's
+		}
+		r.Timetag = mutation.Timetag(base+uint64(i), id, false)
+		switch i % 13 {
+		case 3:
+			r.Timetag = 0 // schema v0
+		case 4:
+			r.ExpireTs = nowTs - 100 // expired: never loaded
+		case 5:
+			r.ExpireTs = nowTs + 86400
+		}
+		recs = append(recs, r)
+		fresh[string(r.Key)] = r
+	}
+	// Older versions of keys the plogs write later: the plog's value wins.
+	for i, k := range plogKeys {
+		if i%3 == 0 {
+			recs = append(recs, checkpoint.Record{Key: []byte(k), Value: []byte("stale checkpoint value"),
+				Timetag: mutation.Timetag(base, localcluster.MasterClusterID, false)})
+		}
+	}
+	return recs, fresh
+}
+
+// TestFullDuplicationEndToEnd: a master table of 8 partitions is copied
+// and loaded into a follower of 32 through the bridge's create_app, while
+// a replay of the master's plogs goes on through the same bridge. The
+// bridge is restarted (in process: its server and follower routers stop,
+// and a new bridge starts on the same state_dir and address) once in the
+// middle of the copy and once in the middle of the load; it resumes both.
+// It answers "created" only after the load is complete, the health check
+// then sees the master's 8 partitions, and every key is where the
+// follower's hash puts it, with the newest value (the plog's where it
+// wrote the key later, the checkpoint's otherwise), the right expiry and
+// timetag.
+func TestFullDuplicationEndToEnd(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	now := time.Now()
+	paths, parts := generate(t, walwriter.GenOptions{
+		AppID: 1, Partitions: masterPartitions, Mutations: 4000, Seed: 5, FinalEmpty: true,
+		HashKeys: 300, SortKeys: 8, ValueMin: 8, ValueMax: 200,
+	})
+	plog, err := verify.FromPlogs(parts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, fresh := checkpointRecords(12000, plog.Sorted(), now)
+	master := startMaster(t, recs)
+	var staged int64
+	filepath.Walk(master.root, func(_ string, fi os.FileInfo, _ error) error {
+		if fi != nil && fi.Mode().IsRegular() {
+			staged += fi.Size()
+		}
+		return nil
+	})
+
+	env := start(t, localcluster.Options{
+		FollowerPartitions: 32, Strict: true, OpenCheckpoint: openCheckpoint,
+		// Slow enough that each phase can be interrupted: about 1.5 s of
+		// copying and 1 s of loading.
+		CheckpointCopyRate: staged * 2 / 3, CopyChunkBytes: 16 << 10,
+		CheckpointLoadRate: 12000, LoadStepKeys: 300,
+	})
+	staging := filepath.Join(env.Opts.StateDir, "checkpoints", "demo")
+	if err := createApp(ctx, env.BridgeAddr, master.sim.MetaAddr(), "creating"); err != nil {
+		t.Fatalf("creating: %v", err)
+	}
+
+	// The master's incremental shipping goes on meanwhile, slowed so that
+	// it overlaps the load.
+	var replayWG sync.WaitGroup
+	var sum replay.Summary
+	var replayErr error
+	replayWG.Add(1)
+	go func() {
+		defer replayWG.Done()
+		sum, replayErr = env.Replay(ctx, paths, replay.Options{Rate: 1500})
+	}()
+
+	waitFor(t, "the copy to be under way", func() bool {
+		m, err := checkpoint.ReadManifest(staging)
+		if err != nil {
+			return false
+		}
+		total, done := m.Bytes()
+		return done > 0 && done < total
+	})
+	if err := env.RestartBridge(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Log("bridge restarted during the copy")
+	waitFor(t, "the load to be under way", func() bool {
+		var pos struct {
+			Partitions []struct {
+				Keys int64
+				Done bool
+			}
+		}
+		found, _ := jsonfile.Read(filepath.Join(staging, checkpoint.PositionName), &pos)
+		var keys int64
+		all := found && len(pos.Partitions) > 0
+		for _, p := range pos.Partitions {
+			keys += p.Keys
+			all = all && p.Done
+		}
+		return keys > 0 && !all
+	})
+	if err := env.RestartBridge(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Log("bridge restarted during the load")
+
+	// The master asks "created" at every sync until it succeeds; it must
+	// not succeed before every checkpoint key is on the follower.
+	busy := 0
+	waitFor(t, `"created" to succeed`, func() bool {
+		err := createApp(ctx, env.BridgeAddr, master.sim.MetaAddr(), "created")
+		if rpcclient.ErrName(err) == codec.ErrorBusyCreating {
+			busy++
+			return false
+		}
+		if err != nil {
+			t.Logf("created: %v", err)
+			return false
+		}
+		return true
+	})
+	if busy == 0 {
+		t.Error(`"created" succeeded at the first try: the load cannot have been running`)
+	}
+	held, err := env.Sim.Dump("demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	heldKeys := map[string]pegasussim.Record{}
+	for _, r := range held {
+		heldKeys[string(mutation.AppendRawKey(nil, r.HashKey, r.SortKey))] = r
+	}
+	for k, r := range fresh {
+		if _, ok := heldKeys[k]; !ok && !(r.ExpireTs != 0 && mutation.Expired(r.ExpireTs, now.Unix())) {
+			t.Fatalf(`"created" answered while checkpoint key %q is not on the follower`, k)
+		}
+	}
+	// The master's health check (duplication.md §1.6 step 8).
+	m, _ := rpcclient.NewMeta([]string{env.BridgeAddr}, rpcclient.MetaOptions{})
+	defer m.Close()
+	cfg, err := m.QueryConfig(ctx, "demo", nil)
+	if err != nil || len(cfg.Partitions) != masterPartitions {
+		t.Fatalf("health check: %v, %+v", err, cfg)
+	}
+
+	replayWG.Wait()
+	if replayErr != nil { // errors on the way (the restarts) were retried
+		t.Fatalf("replay: %v", replayErr)
+	}
+	checkFullCopy(t, ctx, env, plog, fresh, now)
+	if _, err := os.Stat(staging); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("staging directory left after the load: %v", err)
+	}
+	t.Logf("%d checkpoint records (%s staged), %d plog mutations (%d errors retried), %d busy answers to created",
+		len(recs), humanSize(staged), sum.Mutations, sum.Errors, busy)
+}
+
+// checkFullCopy verifies the follower: the plog's keys with the plog's
+// values, the checkpoint's other live keys with their values, expiry and
+// timetag, nothing else, each key at its own partition.
+func checkFullCopy(t *testing.T, ctx context.Context, env *localcluster.Env, plog *verify.State, fresh map[string]checkpoint.Record, now time.Time) {
+	t.Helper()
+	want := &verify.State{Keys: maps.Clone(plog.Keys)}
+	for k, r := range fresh {
+		if r.ExpireTs != 0 && mutation.Expired(r.ExpireTs, now.Unix()) {
+			continue
+		}
+		want.Keys[k] = verify.Value{Value: r.Value, ExpireTs: int32(r.ExpireTs)}
+	}
+	rep, err := verify.Follower(ctx, env.FollowerMetas(), "demo", want, verify.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() {
+		t.Fatalf("%d of %d keys wrong: %v", rep.Mismatches, rep.Checked, rep.Problems)
+	}
+	held, err := env.Sim.Dump("demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(held) != len(want.Keys) {
+		t.Fatalf("follower holds %d keys, want %d", len(held), len(want.Keys))
+	}
+	for _, h := range held {
+		k := string(mutation.AppendRawKey(nil, h.HashKey, h.SortKey))
+		if h.Misplaced {
+			t.Fatalf("key %q at partition %d", k, h.Partition)
+		}
+		r, ok := fresh[k]
+		if !ok {
+			continue
+		}
+		ts, _, _ := mutation.SplitTimetag(r.Timetag)
+		wantTT := mutation.Timetag(ts, localcluster.MasterClusterID, false)
+		if h.ExpireTs != r.ExpireTs || h.Timetag != wantTT {
+			t.Fatalf("key %q: expire %d timetag %x, want %d %x", k, h.ExpireTs, h.Timetag, r.ExpireTs, wantTT)
+		}
+	}
+	if mis, _ := env.Sim.Misplaced("demo"); len(mis) > 0 {
+		t.Fatalf("%d misplaced writes, first %+v", len(mis), mis[0])
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(60 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+func humanSize(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
