@@ -362,7 +362,7 @@ func (f *fetcher) chunk(ctx context.Context, c *rpcclient.Conn, dir, name string
 }
 
 // ErrVerify marks a copied file whose size or MD5 differs from the master's.
-var ErrVerify = errors.New("checkpoint: copied file does not match the master")
+var ErrVerify = errors.New("copied file does not match the master")
 
 // verifyFile checks a local copy's size and, when known, its MD5.
 func verifyFile(path string, fm FileManifest) error {

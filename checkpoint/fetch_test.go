@@ -157,9 +157,9 @@ func TestFetchBadAnswers(t *testing.T) {
 		{"flipped byte", pegasussim.NFSFault{FlipFile: "000012.sst", FlipAt: 5000}, false,
 			[]string{"file 000012.sst", "MD5"}},
 		{"missing file", pegasussim.NFSFault{MissingFile: "000012.sst"}, false,
-			[]string{"RPC_NFS_GET_FILE_SIZE", "error code"}},
+			[]string{"RPC_NFS_GET_FILE_SIZE", "file 000012.sst", "error code"}},
 		{"missing file without md5", pegasussim.NFSFault{MissingFile: "000012.sst"}, true,
-			[]string{"RPC_NFS_GET_FILE_SIZE", "error code"}},
+			[]string{"RPC_NFS_GET_FILE_SIZE", "file 000012.sst", "error code"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

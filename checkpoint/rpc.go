@@ -17,7 +17,7 @@ import (
 
 // ErrMaster marks an answer of the master that is an error or does not
 // make sense (a bad size, a short chunk, an undecodable body).
-var ErrMaster = errors.New("checkpoint: bad answer from the master")
+var ErrMaster = errors.New("bad answer from the master")
 
 // checksum_type values of learn_request (wire.md §4.7).
 const (
@@ -260,9 +260,21 @@ func getFileSizes(ctx context.Context, c *rpcclient.Conn, dir string, files []st
 		return nil, fmt.Errorf("%w: get_file_size_response from %s: %w", ErrMaster, c.Addr(), err)
 	}
 	if code != 0 {
-		// An rDSN error code as a process-local integer (wire.md §4.7).
-		return nil, fmt.Errorf("%w: %s of %s on %s: error code %d (a file is missing or unreadable)",
-			ErrMaster, codec.RPCNFSGetFileSize, dir, c.Addr(), code)
+		// An rDSN error code as a process-local integer (wire.md §4.7);
+		// the answer does not say which file, so ask for each alone.
+		which := ""
+		if len(files) > 1 {
+			for _, f := range files {
+				if _, err := getFileSizes(ctx, c, dir, []string{f}); err != nil {
+					which = " file " + f
+					break
+				}
+			}
+		} else if len(files) == 1 {
+			which = " file " + files[0]
+		}
+		return nil, fmt.Errorf("%w: %s of%s in %s on %s: error code %d (missing or unreadable)",
+			ErrMaster, codec.RPCNFSGetFileSize, which, dir, c.Addr(), code)
 	}
 	if len(names) != len(files) || len(sizes) != len(files) {
 		return nil, fmt.Errorf("%w: %s of %s on %s: %d names and %d sizes for %d files",

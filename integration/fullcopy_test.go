@@ -314,3 +314,55 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 func humanSize(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
+
+// Bad checkpoints through the bridge: each fault fails the load with an
+// error naming what is wrong, "created" keeps getting ERR_BUSY_CREATING
+// (never ERR_OK on a partial load), and once the master is healthy again the
+// retried load completes and "created" succeeds.
+func TestFullDuplicationBadCheckpoint(t *testing.T) {
+	now := time.Now()
+	recs, fresh := checkpointRecords(2000, nil, now)
+	cases := []struct {
+		name  string
+		fault pegasussim.NFSFault
+		want  []string
+	}{
+		{"truncated file", pegasussim.NFSFault{TruncateFile: "records.jsonl", TruncateAt: 1000}, []string{"records.jsonl", "offset 0"}},
+		{"flipped byte", pegasussim.NFSFault{FlipFile: "records.jsonl", FlipAt: 7}, []string{"records.jsonl", "MD5"}},
+		{"missing file", pegasussim.NFSFault{MissingFile: "records.jsonl"}, []string{"RPC_NFS_GET_FILE_SIZE", "file records.jsonl", "error code"}},
+		{"master vanishes mid-copy", pegasussim.NFSFault{VanishAfter: 3}, []string{"RPC_NFS_COPY", "offset"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			master := startMaster(t, recs)
+			master.sim.InjectNFSFault(tc.fault)
+			env := start(t, localcluster.Options{FollowerPartitions: 16, Strict: true, OpenCheckpoint: openCheckpoint, CopyChunkBytes: 16 << 10})
+			if err := createApp(ctx, env.BridgeAddr, master.sim.MetaAddr(), "creating"); err != nil {
+				t.Fatalf("creating: %v", err)
+			}
+			var status string
+			waitFor(t, "the load to fail", func() bool {
+				status = env.Bridge.Status().Tables[0].CheckpointLoad
+				return len(status) > len("retrying: ")
+			})
+			for _, w := range tc.want {
+				if !bytes.Contains([]byte(status), []byte(w)) {
+					t.Fatalf("status %q does not say %q", status, w)
+				}
+			}
+			for i := 0; i < 3; i++ {
+				if err := createApp(ctx, env.BridgeAddr, master.sim.MetaAddr(), "created"); rpcclient.ErrName(err) != codec.ErrorBusyCreating {
+					t.Fatalf(`"created" on a failed load: %v`, err)
+				}
+			}
+			t.Logf("%s: %s", tc.name, status)
+			master.sim.ClearFaults()
+			waitFor(t, `"created" after the master recovered`, func() bool {
+				return createApp(ctx, env.BridgeAddr, master.sim.MetaAddr(), "created") == nil
+			})
+			checkFullCopy(t, ctx, env, &verify.State{Keys: map[string]verify.Value{}}, fresh, now)
+		})
+	}
+}
