@@ -77,7 +77,7 @@ func memOpener(parts map[int][]Record, opened *atomic.Int64) Opener {
 
 // stagedDir writes a complete manifest for a master table of count
 // partitions (the files themselves are read by the opener).
-func stagedDir(t *testing.T, count int) string {
+func stagedDir(t testing.TB, count int) string {
 	t.Helper()
 	dir := t.TempDir()
 	m := &Manifest{Version: manifestVersion, Table: "master", AppID: 1, PartitionCount: count}
@@ -90,7 +90,7 @@ func stagedDir(t *testing.T, count int) string {
 	return dir
 }
 
-func startFollower(t *testing.T, partitions int, now time.Time) (*pegasussim.Cluster, *router.Table) {
+func startFollower(t testing.TB, partitions int, now time.Time) (*pegasussim.Cluster, *router.Table) {
 	t.Helper()
 	c, err := pegasussim.Start(context.Background(), pegasussim.Options{
 		Tables: []pegasussim.TableSpec{{Name: "follower", Partitions: partitions}},
