@@ -45,6 +45,9 @@ func BenchmarkLoadVsReplay(b *testing.B) {
 		recs = append(recs, Record{Key: []byte(k), Value: v.Value, ExpireTs: uint32(v.ExpireTs), Timetag: mutation.Timetag(ts, masterID, false)})
 	}
 	byPart := byPartition(recs, masterPart)
+	for p, rs := range byPart {
+		byPart[p] = NewMemorySource(rs).recs // sorted once, as a reader yields them
+	}
 	now := time.Now()
 	c, rt := startFollower(b, masterPart, now)
 

@@ -238,6 +238,23 @@ func (l *loader) partition(ctx context.Context, idx int) error {
 	defer src.Close()
 	var r Record
 	after := start.LastKey
+	// Up to stepsInFlight steps are on their way; the position moves in
+	// step order as each is acknowledged whole.
+	var pending []*inflight
+	settle := func(all bool) error {
+		for len(pending) > 0 && (all || len(pending) >= stepsInFlight) {
+			f := pending[0]
+			pending = pending[1:]
+			if err := l.await(ctx, idx, f); err != nil {
+				return err
+			}
+			if err := l.advance(idx, f.lastKey, int64(f.keys), f.end); err != nil {
+				return err
+			}
+			l.o.Progress(int64(f.keys))
+		}
+		return nil
+	}
 	for {
 		st := step{}
 		for st.keys < l.o.StepKeys && src.Next(&r) {
@@ -250,22 +267,36 @@ func (l *loader) partition(ctx context.Context, idx int) error {
 			return fmt.Errorf("checkpoint: reading partition %d (%s): %w", idx, dir, err)
 		}
 		end := st.keys < l.o.StepKeys
-		if st.keys > 0 {
-			if err := l.lim.WaitN(ctx, min(st.keys, max(l.lim.Burst(), 1))); err != nil && l.lim.Limit() != rate.Inf {
-				return err
-			}
-			if err := l.ship(ctx, idx, &st); err != nil {
-				return err
-			}
-		}
-		if err := l.advance(idx, st.lastKey, int64(st.keys), end); err != nil {
+		if err := l.wait(ctx, st.keys); err != nil {
 			return err
 		}
-		l.o.Progress(int64(st.keys))
+		pending = append(pending, l.send(idx, &st, end))
+		if err := settle(end); err != nil {
+			return err
+		}
 		if end {
 			return nil
 		}
 	}
+}
+
+// stepsInFlight is how many steps of one partition may await their
+// acknowledgements at once.
+const stepsInFlight = 2
+
+// wait charges n keys to the rate limit.
+func (l *loader) wait(ctx context.Context, n int) error {
+	if l.lim.Limit() == rate.Inf {
+		return nil
+	}
+	for n > 0 {
+		k := min(n, l.lim.Burst())
+		if err := l.lim.WaitN(ctx, k); err != nil {
+			return err
+		}
+		n -= k
+	}
+	return nil
 }
 
 // step is one resumable step of a partition: its records, kept until the
@@ -293,11 +324,22 @@ func (st *step) add(l *loader, r *Record) {
 		Value: st.buf[k+len(r.Key) : len(st.buf) : len(st.buf)], ExpireTs: r.ExpireTs, Timetag: r.Timetag})
 }
 
-// ship sends a step's records and waits until the follower acknowledged
-// every shipment.
-func (l *loader) ship(ctx context.Context, idx int, st *step) error {
+// inflight is a sent step waiting for its acknowledgements.
+type inflight struct {
+	results chan router.Result
+	ships   int
+	entries int
+	lastKey []byte
+	keys    int
+	end     bool
+}
+
+// send ships a step's records, split by follower partition; Admit and the
+// Ship calls run under Lock.
+func (l *loader) send(idx int, st *step, end bool) *inflight {
 	if l.o.Lock != nil {
 		l.o.Lock.Lock()
+		defer l.o.Lock.Unlock()
 	}
 	count := l.o.To.PartitionCount()
 	b := newBatcher(count, l.o.BatchBytes)
@@ -312,20 +354,19 @@ func (l *loader) ship(ctx context.Context, idx int, st *step) error {
 		ships = b.add(ships, mutation.KeyHash(r.Key), &e)
 	}
 	ships = b.flush(ships)
-	results := make(chan router.Result, len(ships))
+	f := &inflight{results: make(chan router.Result, len(ships)), ships: len(ships), lastKey: st.lastKey, keys: st.keys, end: end}
 	for _, s := range ships {
-		l.o.To.Ship(s.partition, s.s, func(r router.Result) { results <- r })
+		f.entries += s.s.Entries
+		l.o.To.Ship(s.partition, s.s, func(r router.Result) { f.results <- r })
 	}
-	if l.o.Lock != nil {
-		l.o.Lock.Unlock()
-	}
-	entries := 0
-	for _, s := range ships {
-		entries += s.s.Entries
-	}
-	for range ships {
+	return f
+}
+
+// await waits until the follower acknowledged every shipment of f.
+func (l *loader) await(ctx context.Context, idx int, f *inflight) error {
+	for range f.ships {
 		select {
-		case r := <-results:
+		case r := <-f.results:
 			if r.Status != router.StatusOK {
 				return fmt.Errorf("checkpoint: partition %d: the follower did not take a shipment (%s after %d attempts): %w",
 					idx, r.Status, r.Attempts, r.Err)
@@ -334,7 +375,7 @@ func (l *loader) ship(ctx context.Context, idx int, st *step) error {
 			return fmt.Errorf("checkpoint: partition %d: waiting for the follower: %w", idx, ctx.Err())
 		}
 	}
-	l.stats.keys.Add(int64(entries))
+	l.stats.keys.Add(int64(f.entries))
 	return nil
 }
 

@@ -40,7 +40,10 @@ type MemorySource struct {
 // NewMemorySource returns a Source over a copy of recs, sorted by key.
 func NewMemorySource(recs []Record) *MemorySource {
 	s := &MemorySource{recs: slices.Clone(recs)}
-	slices.SortFunc(s.recs, func(a, b Record) int { return bytes.Compare(a.Key, b.Key) })
+	byKey := func(a, b Record) int { return bytes.Compare(a.Key, b.Key) }
+	if !slices.IsSortedFunc(s.recs, byKey) {
+		slices.SortFunc(s.recs, byKey)
+	}
 	return s
 }
 
