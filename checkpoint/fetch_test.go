@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/dupbridge/dupbridge/codec"
-	"github.com/dupbridge/dupbridge/internal/jsonfile"
+	"github.com/dupbridge/dupbridge/jsonfile"
 	"github.com/dupbridge/dupbridge/pegasussim"
 	"github.com/dupbridge/dupbridge/rpcclient"
 )

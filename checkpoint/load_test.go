@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dupbridge/dupbridge/internal/jsonfile"
+	"github.com/dupbridge/dupbridge/jsonfile"
 	"github.com/dupbridge/dupbridge/mutation"
 	"github.com/dupbridge/dupbridge/pegasussim"
 	"github.com/dupbridge/dupbridge/router"

@@ -15,7 +15,7 @@ import (
 
 	"github.com/dupbridge/dupbridge/checkpoint"
 	"github.com/dupbridge/dupbridge/codec"
-	"github.com/dupbridge/dupbridge/internal/jsonfile"
+	"github.com/dupbridge/dupbridge/jsonfile"
 	"github.com/dupbridge/dupbridge/localcluster"
 	"github.com/dupbridge/dupbridge/mutation"
 	"github.com/dupbridge/dupbridge/pegasussim"

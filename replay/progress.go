@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/dupbridge/dupbridge/internal/jsonfile"
+	"github.com/dupbridge/dupbridge/jsonfile"
 )
 
 // progressFile is the resume state: per source partition, the last decree

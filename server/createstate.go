@@ -6,7 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/dupbridge/dupbridge/internal/jsonfile"
+	"github.com/dupbridge/dupbridge/jsonfile"
 )
 
 // The create_app state of each table (duplication.md §1.6 step 6) lives in
