@@ -270,3 +270,37 @@ func TestQueryLastCheckpointAnswers(t *testing.T) {
 		})
 	}
 }
+
+// Refetch makes the next Fetch copy one partition again, and only it.
+func TestRefetchOnePartition(t *testing.T) {
+	c, files := startMaster(t, 3, testSizes)
+	dir := t.TempDir()
+	m, err := Fetch(context.Background(), fetchOpts(c, dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var part1 int64
+	for _, f := range m.Partitions[1].Files {
+		part1 += f.Size
+	}
+	served := c.NFSBytesServed()
+	if err := Refetch(dir, 1); err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := ReadManifest(dir); m.Complete() || m.Partitions[1].Complete || !m.Partitions[0].Complete {
+		t.Fatalf("manifest after refetch: %+v", m.Partitions)
+	}
+	if _, err := os.Stat(PartitionDir(dir, 1)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("partition 1 still staged: %v", err)
+	}
+	if _, err := Fetch(context.Background(), fetchOpts(c, dir)); err != nil {
+		t.Fatal(err)
+	}
+	checkStaged(t, dir, files)
+	if again := c.NFSBytesServed() - served; again != part1 {
+		t.Fatalf("refetch copied %d bytes, partition 1 has %d", again, part1)
+	}
+	if err := Refetch(dir, 3); err == nil {
+		t.Fatal("refetch of partition 3 of 3 accepted")
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -233,7 +234,7 @@ func (l *loader) partition(ctx context.Context, idx int) error {
 	dir := PartitionDir(l.o.Dir, idx)
 	src, err := l.o.Open(dir, idx, l.m.PartitionCount)
 	if err != nil {
-		return fmt.Errorf("checkpoint: opening partition %d (%s): %w", idx, dir, err)
+		return &PartitionError{Partition: idx, Op: "opening", Dir: dir, Err: err}
 	}
 	defer src.Close()
 	var r Record
@@ -264,7 +265,7 @@ func (l *loader) partition(ctx context.Context, idx int) error {
 			st.add(l, &r)
 		}
 		if err := src.Err(); err != nil {
-			return fmt.Errorf("checkpoint: reading partition %d (%s): %w", idx, dir, err)
+			return &PartitionError{Partition: idx, Op: "reading", Dir: dir, Err: err}
 		}
 		end := st.keys < l.o.StepKeys
 		if err := l.wait(ctx, st.keys); err != nil {
@@ -278,6 +279,51 @@ func (l *loader) partition(ctx context.Context, idx int) error {
 			return nil
 		}
 	}
+}
+
+// PartitionError is a staged partition that could not be read (a corrupt
+// or missing file): Refetch it before the next Load.
+type PartitionError struct {
+	Partition int
+	Op        string // opening, reading
+	Dir       string
+	Err       error
+}
+
+func (e *PartitionError) Error() string {
+	return fmt.Sprintf("checkpoint: %s partition %d (%s): %v", e.Op, e.Partition, e.Dir, e.Err)
+}
+
+func (e *PartitionError) Unwrap() error { return e.Err }
+
+// Refetch forgets what dir holds of one partition, copied and loaded, so
+// that the next Fetch copies it again (from the master's checkpoint of
+// then) and the next Load loads all of it.
+func Refetch(dir string, partition int) error {
+	m, err := ReadManifest(dir)
+	if err != nil {
+		return err
+	}
+	if partition < 0 || partition >= m.PartitionCount {
+		return fmt.Errorf("checkpoint: refetch partition %d of %d", partition, m.PartitionCount)
+	}
+	path := filepath.Join(dir, PositionName)
+	var pos position
+	found, err := jsonfile.Read(path, &pos)
+	if err != nil {
+		return err
+	}
+	if found && partition < len(pos.Partitions) {
+		pos.Partitions[partition] = partPosition{}
+		if err := jsonfile.Write(path, &pos); err != nil {
+			return err
+		}
+	}
+	m.Partitions[partition] = PartitionManifest{Index: partition}
+	if err := jsonfile.Write(filepath.Join(dir, ManifestName), m); err != nil {
+		return err
+	}
+	return os.RemoveAll(PartitionDir(dir, partition))
 }
 
 // stepsInFlight is how many steps of one partition may await their

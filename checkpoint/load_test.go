@@ -278,6 +278,10 @@ func TestLoadRefuses(t *testing.T) {
 			if err == nil || !bytes.Contains([]byte(err.Error()), []byte(tc.want)) {
 				t.Fatalf("got %v, want %q", err, tc.want)
 			}
+			var pe *PartitionError
+			if isSource := tc.name == "source error"; errors.As(err, &pe) != isSource {
+				t.Fatalf("PartitionError %v for %v", !isSource, err)
+			}
 		})
 	}
 }

@@ -47,6 +47,13 @@ func (s *Set) LoadCheckpoint(ctx context.Context, job *server.LoadJob) error {
 		lo.MasterClusterID, lo.AllowClusterID = job.MasterClusterID, job.AllowClusterID
 		lo.Admit, lo.Lock, lo.Logger = job.Admit, job.Lock, log
 		if _, err := checkpoint.Load(ctx, lo); err != nil {
+			var pe *checkpoint.PartitionError
+			if errors.As(err, &pe) && ctx.Err() == nil {
+				// A corrupt or missing staged file: copy the partition again.
+				if rerr := checkpoint.Refetch(job.Dir, pe.Partition); rerr != nil {
+					log.Warn("could not reset a partition for another copy", zap.Int("partition", pe.Partition), zap.Error(rerr))
+				}
+			}
 			return err
 		}
 	}
