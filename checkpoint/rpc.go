@@ -41,15 +41,7 @@ type LastCheckpoint struct {
 // call sends one checkpoint RPC; encode writes the request struct's fields
 // and STOP. The reply body is returned after its wrapper header.
 func call(ctx context.Context, c *rpcclient.Conn, rpc string, encode func(w *thrift.Writer)) (thrift.Reader, error) {
-	var id int16 // wrapper field id: 0 in RDSN, the args id 1 in THFT (wire.md §1.9, §2.3)
-	if c.Framing() == codec.FramingTHFT {
-		id = 1
-	}
-	w := thrift.Writer{B: make([]byte, 0, 128)}
-	w.WrapperBegin(thrift.STRUCT, id)
-	encode(&w)
-	w.WrapperEnd()
-	resp, err := c.Call(ctx, &rpcclient.Request{RPCName: rpc, Body: w.B})
+	resp, err := c.CallStruct(ctx, rpc, encode)
 	if resp, err = c.CheckOK(rpc, resp, err); err != nil {
 		return thrift.Reader{}, err
 	}
@@ -209,35 +201,26 @@ func readHostPort(r *thrift.Reader) (string, error) {
 }
 
 func readStrings(r *thrift.Reader) ([]string, error) {
-	et, n, err := r.ReadListHeader()
-	if err != nil {
-		return nil, err
-	}
-	if et != thrift.STRING && n > 0 {
-		return nil, fmt.Errorf("list<%v>, want list<string>", et)
-	}
-	var out []string
-	for i := 0; i < n; i++ {
+	return readList(r, thrift.STRING, func() (string, error) {
 		b, err := r.ReadString()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, string(b))
-	}
-	return out, nil
+		return string(b), err
+	})
 }
 
-func readI64s(r *thrift.Reader) ([]int64, error) {
+func readI64s(r *thrift.Reader) ([]int64, error) { return readList(r, thrift.I64, r.ReadI64) }
+
+// readList reads a list whose elements must have type elem.
+func readList[T any](r *thrift.Reader, elem thrift.Type, read func() (T, error)) ([]T, error) {
 	et, n, err := r.ReadListHeader()
 	if err != nil {
 		return nil, err
 	}
-	if et != thrift.I64 && n > 0 {
-		return nil, fmt.Errorf("list<%v>, want list<i64>", et)
+	if et != elem && n > 0 {
+		return nil, fmt.Errorf("list<%v>, want list<%v>", et, elem)
 	}
-	var out []int64
+	var out []T
 	for i := 0; i < n; i++ {
-		v, err := r.ReadI64()
+		v, err := read()
 		if err != nil {
 			return nil, err
 		}

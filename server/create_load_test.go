@@ -54,35 +54,6 @@ func released() chan struct{} {
 	return c
 }
 
-// runStoppable starts a server and returns a stop function (idempotent).
-func runStoppable(t *testing.T, opts Options) (*Server, func()) {
-	t.Helper()
-	opts.Listen, opts.HTTPListen = "127.0.0.1:0", "-"
-	s, err := New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	select {
-	case <-s.Ready():
-	case err := <-done:
-		t.Fatalf("server: %v", err)
-	}
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return s, stop
-}
-
 type createCaller struct {
 	t  *testing.T
 	cl *client

@@ -166,10 +166,19 @@ func (c *fakeCreator) EnsureTable(ctx context.Context, t *config.Table, n int) (
 // startServer runs a server on 127.0.0.1:0 until the test ends.
 func startServer(t testing.TB, cfg *config.Config, sh Shipper, mod func(*Options)) *Server {
 	t.Helper()
-	opts := Options{Config: cfg, Shipper: sh, Listen: "127.0.0.1:0", HTTPListen: "-"}
+	opts := Options{Config: cfg, Shipper: sh}
 	if mod != nil {
 		mod(&opts)
 	}
+	s, _ := runStoppable(t, opts)
+	return s
+}
+
+// runStoppable starts a server on a loopback port without HTTP and returns
+// it with a stop function (idempotent; also run at the test's end).
+func runStoppable(t testing.TB, opts Options) (*Server, func()) {
+	t.Helper()
+	opts.Listen, opts.HTTPListen = "127.0.0.1:0", "-"
 	s, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -184,18 +193,22 @@ func startServer(t testing.TB, cfg *config.Config, sh Shipper, mod func(*Options
 	case <-time.After(10 * time.Second):
 		t.Fatal("server did not start")
 	}
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("Run: %v", err)
+				}
+			case <-time.After(20 * time.Second):
+				t.Error("server did not stop")
 			}
-		case <-time.After(20 * time.Second):
-			t.Error("server did not stop")
-		}
-	})
-	return s
+		})
+	}
+	t.Cleanup(stop)
+	return s, stop
 }
 
 // client is a raw test connection.
