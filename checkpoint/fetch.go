@@ -184,7 +184,7 @@ func (f *fetcher) preparePartition(ctx context.Context, pc *rpcclient.PartitionC
 		return nil, fmt.Errorf("%w: master table %s: partition index %d of %d", ErrMaster, f.o.Table, idx, f.m.PartitionCount)
 	}
 	f.mu.Lock()
-	done := f.m.Partitions[idx].Complete
+	done := f.m.Partitions[idx].Complete && f.checkLocalLocked(idx)
 	f.mu.Unlock()
 	if done {
 		return nil, nil
@@ -232,14 +232,33 @@ func (f *fetcher) preparePartition(ctx context.Context, pc *rpcclient.PartitionC
 		}
 	}
 	pm.Learnee = lc.Learnee
+	f.checkLocalLocked(idx)
 	var tasks []fileTask
 	for i := range pm.Files {
-		if !pm.Files[i].Done {
+		if fm := &pm.Files[i]; !fm.Done {
 			tasks = append(tasks, fileTask{pidx: idx, fidx: i, learnee: lc.Learnee, srcDir: lc.Dir})
 		}
 	}
 	pm.Complete = len(tasks) == 0
 	return tasks, f.saveLocked()
+}
+
+// checkLocalLocked trusts the manifest only as far as the disk agrees: a
+// file marked done that is missing or of another size is to be copied
+// again. It reports whether every file stays done. f.mu is held.
+func (f *fetcher) checkLocalLocked(idx int) bool {
+	pm := &f.m.Partitions[idx]
+	all := true
+	for i := range pm.Files {
+		fm := &pm.Files[i]
+		if fm.Done {
+			st, err := os.Stat(filepath.Join(PartitionDir(f.o.Dir, idx), filepath.FromSlash(fm.Name)))
+			fm.Done = err == nil && st.Size() == fm.Size
+		}
+		all = all && fm.Done
+	}
+	pm.Complete = pm.Complete && all
+	return all
 }
 
 func sameFiles(have []FileManifest, names []string, sizes []int64) bool {
@@ -366,6 +385,13 @@ var ErrVerify = errors.New("copied file does not match the master")
 
 // verifyFile checks a local copy's size and, when known, its MD5.
 func verifyFile(path string, fm FileManifest) error {
+	if fm.MD5 == "" {
+		st, err := os.Stat(path)
+		if err == nil && st.Size() != fm.Size {
+			err = fmt.Errorf("%w: %d bytes, want %d", ErrVerify, st.Size(), fm.Size)
+		}
+		return err
+	}
 	in, err := os.Open(path)
 	if err != nil {
 		return err
@@ -379,7 +405,7 @@ func verifyFile(path string, fm FileManifest) error {
 	if n != fm.Size {
 		return fmt.Errorf("%w: %d bytes, want %d", ErrVerify, n, fm.Size)
 	}
-	if got := hex.EncodeToString(h.Sum(nil)); fm.MD5 != "" && got != fm.MD5 {
+	if got := hex.EncodeToString(h.Sum(nil)); got != fm.MD5 {
 		return fmt.Errorf("%w: MD5 %s, the master's is %s", ErrVerify, got, fm.MD5)
 	}
 	return nil

@@ -304,3 +304,24 @@ func TestRefetchOnePartition(t *testing.T) {
 		t.Fatal("refetch of partition 3 of 3 accepted")
 	}
 }
+
+// A file the manifest says is done but that is gone from the disk is
+// copied again.
+func TestFetchRecopiesVanishedLocalFile(t *testing.T) {
+	c, files := startMaster(t, 2, testSizes)
+	dir := t.TempDir()
+	if _, err := Fetch(context.Background(), fetchOpts(c, dir)); err != nil {
+		t.Fatal(err)
+	}
+	served := c.NFSBytesServed()
+	if err := os.Remove(filepath.Join(dir, "1", "000012.sst")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Fetch(context.Background(), fetchOpts(c, dir)); err != nil {
+		t.Fatal(err)
+	}
+	checkStaged(t, dir, files)
+	if again := c.NFSBytesServed() - served; again != int64(len(files["1/000012.sst"])) {
+		t.Fatalf("copied %d bytes again, want the one file's %d", again, len(files["1/000012.sst"]))
+	}
+}
