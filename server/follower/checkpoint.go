@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -35,6 +36,7 @@ func (s *Set) LoadCheckpoint(ctx context.Context, job *server.LoadJob) error {
 		fo := s.opts.Fetch
 		fo.Metas, fo.Table, fo.Dir = job.MasterMetas, job.MasterTable, job.Dir
 		fo.Logger, fo.Client = log, s.opts.Client
+		fo.Progress = progressLog(ctx, log, "checkpoint copy progress", "bytes")
 		if _, err := checkpoint.Fetch(ctx, fo); err != nil {
 			return err
 		}
@@ -46,6 +48,7 @@ func (s *Set) LoadCheckpoint(ctx context.Context, job *server.LoadJob) error {
 		lo.Dir, lo.Open, lo.To = job.Dir, s.opts.OpenCheckpoint, rt
 		lo.MasterClusterID, lo.AllowClusterID = job.MasterClusterID, job.AllowClusterID
 		lo.Admit, lo.Lock, lo.Logger = job.Admit, job.Lock, log
+		lo.Progress = progressLog(ctx, log, "checkpoint load progress", "keys")
 		if _, err := checkpoint.Load(ctx, lo); err != nil {
 			var pe *checkpoint.PartitionError
 			if errors.As(err, &pe) && ctx.Err() == nil {
@@ -61,6 +64,24 @@ func (s *Set) LoadCheckpoint(ctx context.Context, job *server.LoadJob) error {
 		log.Warn("removing the loaded checkpoint's staging directory failed", zap.String("dir", job.Dir), zap.Error(err))
 	}
 	return nil
+}
+
+// progressInterval is how often a running copy or load logs its progress.
+const progressInterval = 10 * time.Second
+
+// progressLog returns a progress callback that logs the running total at
+// most every progressInterval, until ctx ends.
+func progressLog(ctx context.Context, log *zap.Logger, msg, unit string) func(int64) {
+	var total atomic.Int64
+	var next atomic.Int64
+	next.Store(time.Now().Add(progressInterval).UnixNano())
+	return func(n int64) {
+		t := total.Add(n)
+		now := time.Now().UnixNano()
+		if at := next.Load(); now >= at && next.CompareAndSwap(at, now+int64(progressInterval)) && ctx.Err() == nil {
+			log.Info(msg, zap.Int64(unit, t))
+		}
+	}
 }
 
 // waitRouter waits until the table's router is open.
