@@ -232,7 +232,7 @@ func (l *loader) partition(ctx context.Context, idx int) error {
 		return nil
 	}
 	dir := PartitionDir(l.o.Dir, idx)
-	src, err := l.o.Open(dir, idx, l.m.PartitionCount)
+	src, err := l.o.Open(dir, idx, l.m.PartitionCount, start.LastKey)
 	if err != nil {
 		return &PartitionError{Partition: idx, Op: "opening", Dir: dir, Err: err}
 	}

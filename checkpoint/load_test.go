@@ -64,7 +64,7 @@ func byPartition(recs []Record, count int) map[int][]Record {
 }
 
 func memOpener(parts map[int][]Record, opened *atomic.Int64) Opener {
-	return func(dir string, partition, count int) (Source, error) {
+	return func(dir string, partition, count int, _ []byte) (Source, error) {
 		if filepath.Base(dir) != fmt.Sprint(partition) || count != masterPart {
 			return nil, fmt.Errorf("opener called with %s, %d, %d", dir, partition, count)
 		}
@@ -270,7 +270,7 @@ func TestLoadRefuses(t *testing.T) {
 		{"no manifest", LoadOptions{Dir: t.TempDir(), Open: memOpener(nil, nil), To: rt, MasterClusterID: 1}, "no manifest.json"},
 		{"incomplete fetch", LoadOptions{Dir: incomplete, Open: memOpener(nil, nil), To: rt, MasterClusterID: 1}, "incomplete fetch"},
 		{"source error", LoadOptions{Dir: stagedDir(t, masterPart), To: rt, MasterClusterID: 1,
-			Open: func(string, int, int) (Source, error) { return errSource{}, nil }}, "reading partition"},
+			Open: func(string, int, int, []byte) (Source, error) { return errSource{}, nil }}, "reading partition"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

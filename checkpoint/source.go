@@ -27,8 +27,9 @@ type Source interface {
 // Opener opens the records of the staged checkpoint of one master
 // partition: dir is its staging subdirectory (PartitionDir), partition and
 // count say which keys belong to it, for partitions that were split
-// (storage.md §3.4).
-type Opener func(dir string, partition, count int) (Source, error)
+// (storage.md §3.4). after, when not nil, is the last key a previous run
+// loaded: the source may start past it (Load skips keys up to it anyway).
+type Opener func(dir string, partition, count int, after []byte) (Source, error)
 
 // MemorySource is a Source over records held in memory, sorted by key on
 // creation: for tests and for callers that already hold the records.

@@ -46,7 +46,7 @@ func writeCheckpoint(t *testing.T, dir string, recs []checkpoint.Record) error {
 	return f.Sync()
 }
 
-func openCheckpoint(dir string, partition, count int) (checkpoint.Source, error) {
+func openCheckpoint(dir string, partition, count int, _ []byte) (checkpoint.Source, error) {
 	f, err := os.Open(filepath.Join(dir, "records.jsonl"))
 	if err != nil {
 		return nil, err

@@ -19,6 +19,6 @@ func newCheckpointCmd(g *globalFlags) *cobra.Command {
 }
 
 // openStagedPartition reads a fetched partition's RocksDB files.
-var openStagedPartition checkpoint.Opener = func(string, int, int) (checkpoint.Source, error) {
+var openStagedPartition checkpoint.Opener = func(string, int, int, []byte) (checkpoint.Source, error) {
 	return nil, errors.New("checkpoint: this build has no SST reader (package checkpoint/sst)")
 }
