@@ -14,11 +14,11 @@ func newCheckpointCmd(g *globalFlags) *cobra.Command {
 		Use:   "checkpoint",
 		Short: "Copy, inspect and load Pegasus table checkpoints (full duplication by hand)",
 	}
-	c.AddCommand(checkpointCopyCmds(g)...)
+	c.AddCommand(checkpointCopyCmds(g, openStagedPartition)...)
 	return c
 }
 
 // openStagedPartition reads a fetched partition's RocksDB files.
-var openStagedPartition checkpoint.Opener = func(string, int, int, []byte) (checkpoint.Source, error) {
+func openStagedPartition(string, int, int, []byte) (checkpoint.Source, error) {
 	return nil, errors.New("checkpoint: this build has no SST reader (package checkpoint/sst)")
 }

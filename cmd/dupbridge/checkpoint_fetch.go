@@ -17,9 +17,10 @@ import (
 )
 
 // checkpointCopyCmds are `dupbridge checkpoint fetch` and `checkpoint load`,
-// for operators who copy a table between clusters by hand.
-func checkpointCopyCmds(g *globalFlags) []*cobra.Command {
-	return []*cobra.Command{newCheckpointFetchCmd(g), newCheckpointLoadCmd(g)}
+// for operators who copy a table between clusters by hand; open reads the
+// fetched files.
+func checkpointCopyCmds(g *globalFlags, open checkpoint.Opener) []*cobra.Command {
+	return []*cobra.Command{newCheckpointFetchCmd(g), newCheckpointLoadCmd(g, open)}
 }
 
 func newCheckpointFetchCmd(g *globalFlags) *cobra.Command {
@@ -82,7 +83,7 @@ records what is complete, so running the same command again resumes an interrupt
 	return c
 }
 
-func newCheckpointLoadCmd(g *globalFlags) *cobra.Command {
+func newCheckpointLoadCmd(g *globalFlags, open checkpoint.Opener) *cobra.Command {
 	var o checkpoint.LoadOptions
 	var to, table string
 	var clusterID uint8
@@ -111,7 +112,7 @@ master cluster's id in the follower's [duplication-group].`,
 				return err
 			}
 			defer rt.Close()
-			o.Dir, o.To, o.Open, o.Logger, o.MasterClusterID = args[0], rt, openStagedPartition, log, int8(clusterID)
+			o.Dir, o.To, o.Open, o.Logger, o.MasterClusterID = args[0], rt, open, log, int8(clusterID)
 			bar := newProgressBar(cmd.ErrOrStderr(), "load", false)
 			if bar != nil {
 				o.Progress = func(n int64) { _ = bar.Add64(n) }

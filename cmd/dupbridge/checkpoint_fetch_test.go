@@ -3,11 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/spf13/cobra"
+
+	"github.com/dupbridge/dupbridge/checkpoint"
+	"github.com/dupbridge/dupbridge/mutation"
 	"github.com/dupbridge/dupbridge/pegasussim"
 )
 
@@ -78,5 +83,76 @@ func TestCheckpointFetchCommand(t *testing.T) {
 	}
 	if err := setCheckpointDirs(specs, "nope="+root); err == nil {
 		t.Fatal("--checkpoints for an unknown table accepted")
+	}
+}
+
+// `dupbridge checkpoint load` writes a fetched checkpoint's keys into a
+// follower table of another partition count, each at its own partition,
+// and a second run finds nothing left to load.
+func TestCheckpointLoadCommand(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	root := t.TempDir()
+	for p := 0; p < 2; p++ {
+		d := filepath.Join(root, fmt.Sprint(p))
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(d, "CURRENT"), []byte("MANIFEST-000001\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	master, err := pegasussim.Start(ctx, pegasussim.Options{Tables: []pegasussim.TableSpec{{Name: "m", Partitions: 2, CheckpointDir: root}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer master.Close()
+	follower, err := pegasussim.Start(ctx, pegasussim.Options{Tables: []pegasussim.TableSpec{{Name: "f", Partitions: 8}},
+		Strict: true, ClusterID: 2, DupGroup: map[string]uint8{"master": 1, "follower": 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer follower.Close()
+	// The records each master partition's files hold (read here from
+	// memory: the command's reader is given to it).
+	recs := map[int][]checkpoint.Record{}
+	for i := 0; i < 300; i++ {
+		k := mutation.AppendRawKey(nil, fmt.Appendf(nil, "h%d", i), []byte("s"))
+		p := mutation.PartitionIndex(mutation.KeyHash(k), 2)
+		recs[p] = append(recs[p], checkpoint.Record{Key: k, Value: fmt.Appendf(nil, "v%d", i), Timetag: mutation.Timetag(uint64(1e15+i), 1, false)})
+	}
+	open := func(dir string, partition, count int, _ []byte) (checkpoint.Source, error) {
+		return checkpoint.NewMemorySource(recs[partition]), nil
+	}
+	run := func(args ...string) (string, error) {
+		cmd := &cobra.Command{Use: "checkpoint"}
+		cmd.AddCommand(checkpointCopyCmds(&globalFlags{logLevel: "error"}, open)...)
+		var out bytes.Buffer
+		cmd.SetOut(&out)
+		cmd.SetErr(&out)
+		cmd.SetArgs(args)
+		err := cmd.ExecuteContext(ctx)
+		return out.String(), err
+	}
+	dir := t.TempDir()
+	if _, err := run("fetch", "--from", master.MetaAddr(), "--table", "m", "--out", dir); err != nil {
+		t.Fatal(err)
+	}
+	load := []string{"load", dir, "--to", follower.MetaAddr(), "--table", "f", "--cluster-id", "1", "--step-keys", "50"}
+	out, err := run(load...)
+	if err != nil || !strings.Contains(out, "loaded into f (8 partitions): 300 keys") {
+		t.Fatalf("load: %v\n%s", err, out)
+	}
+	held, err := follower.Dump("f")
+	if err != nil || len(held) != 300 {
+		t.Fatalf("follower holds %d keys (%v), want 300", len(held), err)
+	}
+	for _, h := range held {
+		if h.Misplaced {
+			t.Fatalf("key %q at partition %d", h.HashKey, h.Partition)
+		}
+	}
+	if out, err := run(load...); err != nil || !strings.Contains(out, ": 0 keys") || !strings.Contains(out, "300 already loaded before") {
+		t.Fatalf("second load: %v\n%s", err, out)
 	}
 }
