@@ -39,7 +39,8 @@ type LoadJob struct {
 	Dir string
 	// Admit and Lock join the load to the table's keyorder guard and ship
 	// sequence, so a loaded key never overwrites a newer write the bridge
-	// already forwarded.
+	// already forwarded (a delete included). Loaded keys are not remembered
+	// by the guard: they would crowd out the incremental writes' memory.
 	Admit func(key []byte, timetag uint64) bool
 	Lock  sync.Locker
 }
@@ -87,7 +88,7 @@ func (s *Server) startLoadLocked(ts *tableState) {
 		MasterClusterID: s.cfg.ClusterIDs[ts.rec.MasterCluster],
 		AllowClusterID:  ts.allows,
 		Dir:             filepath.Join(s.cfg.Bridge.StateDir, "checkpoints", ts.cfg.Name),
-		Admit:           func(key []byte, tt uint64) bool { return ts.order.Admit(0, key, tt) },
+		Admit:           func(key []byte, tt uint64) bool { return !ts.order.Older(0, key, tt) },
 		Lock:            &ts.shipMu,
 	}
 	s.jobs.Add(1)
