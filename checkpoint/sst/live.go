@@ -43,6 +43,7 @@ type Live struct {
 	version  int
 	last     []byte // user key of the previous decision (owned copy)
 	started  bool
+	yielded  bool
 	key      []byte
 	val      []byte
 	v        mutation.Value
@@ -66,15 +67,22 @@ func (l *Live) Next() bool {
 	if l.finished {
 		return false
 	}
+	// The yielded key and value live in the top table's block buffers, so
+	// that table is only advanced on the following call.
+	if l.yielded {
+		l.m.next()
+		l.yielded = false
+	}
 	for it := l.m.top(); it != nil; it = l.m.top() {
 		ok, err := l.decide(it)
-		l.m.next()
 		if err != nil {
 			return l.fail(err)
 		}
 		if ok {
+			l.yielded = true
 			return true
 		}
+		l.m.next()
 	}
 	return l.fail(l.m.err)
 }
