@@ -5,6 +5,7 @@ import (
 	"compress/bzip2"
 	"compress/flate"
 	"encoding/binary"
+	"errors"
 	"io"
 
 	"github.com/klauspost/compress/snappy"
@@ -19,7 +20,7 @@ const readahead = 256 << 10
 
 // maxBlockSize bounds a block handle's size before anything is allocated
 // for it: a corrupt handle must give an error, not a huge allocation.
-const maxBlockSize = 256 << 20
+const maxBlockSize = 64 << 20
 
 // blockReader reads, verifies and decompresses the blocks of one table.
 // Its buffers are reused: a block it returns is valid until the next call.
@@ -102,7 +103,7 @@ func (br *blockReader) decompress(h handle, c Compression, b []byte) ([]byte, er
 	}
 	if c == CompressionSnappy {
 		n, err := snappy.DecodedLen(b)
-		if err != nil || n > maxBlockSize {
+		if err != nil || n > maxExpansion(c, len(b)) {
 			return nil, fail(err)
 		}
 		out, err := snappy.Decode(br.grow(n), b)
@@ -112,50 +113,86 @@ func (br *blockReader) decompress(h handle, c Compression, b []byte) ([]byte, er
 		return out, nil
 	}
 	size, k := binary.Uvarint(b)
-	if k <= 0 || size > maxBlockSize {
-		return nil, corruptf(br.file, int64(h.off), "%s block: bad uncompressed size prefix", c)
+	if k <= 0 || size > uint64(maxExpansion(c, len(b)-k)) {
+		return nil, corruptf(br.file, int64(h.off), "%s block: uncompressed size prefix %d is impossible for %d compressed bytes", c, size, len(b))
 	}
-	src, dst := b[k:], br.grow(int(size))
-	var (
-		got int
-		err error
-	)
-	switch c {
-	case CompressionLZ4, CompressionLZ4HC:
-		got, err = lz4.UncompressBlock(src, dst)
-	case CompressionZstd, CompressionZstdNotFinal:
-		got, err = br.unzstd(src, dst)
-	case CompressionZlib:
-		got, err = readFull(flate.NewReader(bytes.NewReader(src)), dst)
-	case CompressionBZip2:
-		got, err = readFull(bzip2.NewReader(bytes.NewReader(src)), dst)
-	default:
+	out, err := br.decode(c, b[k:], int(size))
+	if errors.Is(err, ErrUnsupported) {
 		return nil, unsupportedf(br.file, int64(h.off), "block compression type %d (%s)", uint8(c), c)
 	}
 	if err != nil {
 		return nil, fail(err)
 	}
-	if got != int(size) {
-		return nil, corruptf(br.file, int64(h.off), "%s block decompressed to %d bytes, its header says %d", c, got, size)
+	if len(out) != int(size) {
+		return nil, corruptf(br.file, int64(h.off), "%s block decompressed to %d bytes, its header says %d", c, len(out), size)
 	}
-	return dst, nil
+	return out, nil
 }
 
-func (br *blockReader) unzstd(src, dst []byte) (int, error) {
-	if br.zstd == nil {
-		d, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(maxBlockSize))
-		if err != nil {
-			return 0, err
+// decode decompresses src, which claims size bytes. LZ4 and zlib write
+// into a buffer of that size (maxExpansion bounds it by len(src)); Zstd and
+// bzip2 grow their output as it comes, so a false claim costs nothing.
+func (br *blockReader) decode(c Compression, src []byte, size int) ([]byte, error) {
+	switch c {
+	case CompressionLZ4, CompressionLZ4HC:
+		dst := br.grow(size)
+		n, err := lz4.UncompressBlock(src, dst)
+		return dst[:max(n, 0)], err
+	case CompressionZlib:
+		dst := br.grow(size)
+		n, err := readFull(flate.NewReader(bytes.NewReader(src)), dst)
+		if n > size {
+			return nil, errors.New("deflate stream longer than its size prefix")
 		}
-		br.zstd = d
+		return dst[:n], err
+	case CompressionZstd, CompressionZstdNotFinal:
+		if br.zstd == nil {
+			d, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(maxBlockSize))
+			if err != nil {
+				return nil, err
+			}
+			br.zstd = d
+		}
+		out, err := br.zstd.DecodeAll(src, br.out[:0])
+		br.keep(out)
+		return out, err
+	case CompressionBZip2:
+		buf := bytes.NewBuffer(br.out[:0])
+		_, err := buf.ReadFrom(io.LimitReader(bzip2.NewReader(bytes.NewReader(src)), int64(size)+1))
+		br.keep(buf.Bytes())
+		return buf.Bytes(), err
 	}
-	// A frame longer than dst makes DecodeAll reallocate; the caller's size
-	// check then reports the mismatch.
-	out, err := br.zstd.DecodeAll(src, dst[:0])
-	return len(out), err
+	return nil, ErrUnsupported
 }
 
-// readFull reads exactly len(dst) bytes and reports a longer stream.
+// keep makes a buffer a decoder grew the one to reuse.
+func (br *blockReader) keep(b []byte) {
+	if cap(b) > cap(br.out) {
+		br.out = b[:0]
+	}
+}
+
+// maxExpansion bounds the uncompressed size a block of n compressed bytes
+// can claim, so that a corrupt size prefix cannot make us allocate
+// hundreds of MiB: LZ4 expands at most 255×, Snappy about 22× (a 3-byte
+// copy of 64 bytes), deflate 1032×; Zstd and bzip2 frames can expand far
+// more, so only the block cap applies to them (their decoders grow the
+// output as it comes instead).
+func maxExpansion(c Compression, n int) int {
+	n = max(n, 0)
+	switch c {
+	case CompressionLZ4, CompressionLZ4HC:
+		return min(255*n+64, maxBlockSize)
+	case CompressionSnappy:
+		return min(32*n+64, maxBlockSize)
+	case CompressionZlib:
+		return min(1032*n+64, maxBlockSize)
+	}
+	return maxBlockSize
+}
+
+// readFull reads exactly len(dst) bytes and reports a longer stream as one
+// byte more.
 func readFull(r io.Reader, dst []byte) (int, error) {
 	n, err := io.ReadFull(r, dst)
 	if err != nil {

@@ -117,12 +117,11 @@ type footer struct {
 // parseFooter decodes the last footerLen bytes of a table of fileSize
 // bytes.
 func parseFooter(file string, b []byte, fileSize int64) (footer, error) {
-	off := fileSize - int64(len(b))
-	if len(b) < footerLen {
+	if len(b) < footerLen || fileSize < footerLen {
 		return footer{}, corruptf(file, 0, "file of %d bytes is shorter than a footer", fileSize)
 	}
 	b = b[len(b)-footerLen:]
-	off = fileSize - footerLen
+	off := fileSize - footerLen
 	magic := binary.LittleEndian.Uint64(b[footerLen-8:])
 	if magic != blockMagic {
 		if binary.LittleEndian.Uint64(b[footerLen-8:]) == legacyBlockMagic {

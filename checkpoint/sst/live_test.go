@@ -83,9 +83,9 @@ func TestLiveWithoutNowKeepsExpired(t *testing.T) {
 
 type liveKV struct {
 	key, value, hashKey, sortKey, user []byte
-	expire                            uint32
-	ts                                uint64
-	cluster                           uint8
+	expire                             uint32
+	ts                                 uint64
+	cluster                            uint8
 }
 
 func openCheckpoint(t *testing.T, dir string) *sst.Checkpoint {

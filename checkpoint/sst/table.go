@@ -3,6 +3,7 @@ package sst
 import (
 	"encoding/binary"
 	"fmt"
+	"io"
 	"os"
 )
 
@@ -44,7 +45,8 @@ const (
 // read data blocks on their own; a Table may serve several at once.
 type Table struct {
 	path  string
-	f     *os.File
+	r     io.ReaderAt
+	c     io.Closer // nil for OpenReader
 	size  int64
 	foot  footer
 	props Properties
@@ -59,25 +61,33 @@ func Open(path string) (*Table, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sst: opening table: %w", err)
 	}
-	t, err := newTable(path, f)
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("sst: %s: %w", path, err)
+	}
+	t, err := OpenReader(path, f, st.Size())
 	if err != nil {
 		f.Close()
 		return nil, err
 	}
+	t.c = f
 	return t, nil
 }
 
-func newTable(path string, f *os.File) (*Table, error) {
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("sst: %s: %w", path, err)
+// OpenReader is Open over any ReaderAt of size bytes; name is what errors
+// call it. Close does not close r.
+func OpenReader(name string, r io.ReaderAt, size int64) (*Table, error) {
+	t := &Table{path: name, r: r, size: size}
+	if size < footerLen {
+		return nil, corruptf(name, 0, "file of %d bytes is shorter than a footer", size)
 	}
-	t := &Table{path: path, f: f, size: st.Size()}
-	tail := make([]byte, min(t.size, footerLen))
-	if _, err := f.ReadAt(tail, t.size-int64(len(tail))); err != nil {
-		return nil, &FileError{File: path, Offset: t.size - int64(len(tail)), Class: ErrCorrupt, Msg: "reading footer", Err: err}
+	tail := make([]byte, footerLen)
+	if _, err := r.ReadAt(tail, t.size-int64(len(tail))); err != nil {
+		return nil, &FileError{File: name, Offset: t.size - int64(len(tail)), Class: ErrCorrupt, Msg: "reading footer", Err: err}
 	}
-	if t.foot, err = parseFooter(path, tail, t.size); err != nil {
+	var err error
+	if t.foot, err = parseFooter(name, tail, t.size); err != nil {
 		return nil, err
 	}
 	br := t.newBlockReader()
@@ -101,7 +111,7 @@ func newTable(path string, f *os.File) (*Table, error) {
 }
 
 func (t *Table) newBlockReader() blockReader {
-	return blockReader{file: t.path, r: t.f, size: t.size, checksum: t.foot.checksum}
+	return blockReader{file: t.path, r: t.r, size: t.size, checksum: t.foot.checksum}
 }
 
 // readMetaindex maps meta block names to their handles.
@@ -176,7 +186,12 @@ func (t *Table) Path() string { return t.path }
 func (t *Table) Properties() Properties { return t.props }
 
 // Close closes the file. Iterators of the table must not be used after.
-func (t *Table) Close() error { return t.f.Close() }
+func (t *Table) Close() error {
+	if t.c == nil {
+		return nil
+	}
+	return t.c.Close()
+}
 
 // Properties are the table properties a reader of Pegasus data needs
 // (storage.md §5.5 item 8), plus footer facts.
