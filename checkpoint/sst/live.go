@@ -19,16 +19,17 @@ type LiveOptions struct {
 
 // Stats count what a Live iteration has read and dropped so far.
 type Stats struct {
-	Entries        uint64 // every table entry read
-	Shadowed       uint64 // older versions hidden by a newer one of the same key
-	Deleted        uint64 // keys whose newest version is a deletion
-	Expired        uint64 // keys whose newest value is expired at Now
-	ShortKeys      uint64 // keys under 2 bytes (Pegasus's empty-write records)
-	OtherPartition uint64 // keys of another partition
-	Live           uint64 // keys yielded
-	LiveKeyBytes   uint64
-	LiveValueBytes uint64 // raw RocksDB values, envelope included
-	MinSeq, MaxSeq uint64 // over every entry read
+	Entries        uint64 `json:"entries"`         // every table entry read
+	Shadowed       uint64 `json:"shadowed"`        // older versions hidden by a newer one of the same key
+	Deleted        uint64 `json:"deleted"`         // keys whose newest version is a deletion
+	Expired        uint64 `json:"expired"`         // keys whose newest value is expired at Now
+	ShortKeys      uint64 `json:"short_keys"`      // keys under 2 bytes (Pegasus's empty-write records)
+	OtherPartition uint64 `json:"other_partition"` // keys of another partition
+	Live           uint64 `json:"live"`            // keys yielded
+	LiveKeyBytes   uint64 `json:"live_key_bytes"`
+	LiveValueBytes uint64 `json:"live_value_bytes"` // raw RocksDB values, envelope included
+	MinSeq         uint64 `json:"min_seq"`          // over every entry read
+	MaxSeq         uint64 `json:"max_seq"`
 }
 
 // Live iterates the live Pegasus keys of a checkpoint in raw-key order
