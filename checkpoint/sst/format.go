@@ -163,12 +163,16 @@ func blockChecksum(t ChecksumType, block []byte, typ byte) (sum uint32, ok bool)
 		return 0, true
 	case ChecksumCRC32c:
 		c := crc32.Update(0, castagnoli, block)
-		c = crc32.Update(c, castagnoli, []byte{typ})
+		c = ^c // the type byte by hand: a one-byte slice would be allocated per block
+		c = castagnoli[byte(c)^typ] ^ c>>8
+		c = ^c
 		return ((c >> 15) | (c << 17)) + crcMaskDelta, true
 	case ChecksumXXHash64:
-		d := xxhash.New()
+		var d xxhash.Digest
+		d.Reset()
 		_, _ = d.Write(block)
-		_, _ = d.Write([]byte{typ})
+		last := [1]byte{typ}
+		_, _ = d.Write(last[:])
 		return uint32(d.Sum64()), true
 	case ChecksumXXH3:
 		return uint32(xxh3.Hash(block)) ^ uint32(typ)*0x6B9083D9, true

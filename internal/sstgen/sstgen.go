@@ -280,3 +280,26 @@ func Scan(ctx context.Context, file string) ([]Entry, error) {
 	}
 	return es, sc.Err()
 }
+
+// BuildCached is Build into the user's cache directory under key (which
+// must name the options and the data exactly), reusing a finished earlier
+// build: benchmarks need tables of tens of MiB, which take ldb seconds to
+// write. A build that did not finish leaves no marker and is redone.
+func BuildCached(ctx context.Context, key string, o Options, dataVersion int, batches func() [][]Op) (string, error) {
+	base, err := os.UserCacheDir()
+	if err != nil {
+		base = os.TempDir()
+	}
+	work := filepath.Join(base, "dupbridge-sstgen", key)
+	cp, done := filepath.Join(work, "checkpoint"), filepath.Join(work, "done")
+	if _, err := os.Stat(done); err == nil {
+		return cp, nil
+	}
+	if err := os.RemoveAll(work); err != nil {
+		return "", err
+	}
+	if cp, err = Build(ctx, work, o, dataVersion, batches()); err != nil {
+		return "", err
+	}
+	return cp, os.WriteFile(done, nil, 0o644)
+}
