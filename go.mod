@@ -3,6 +3,7 @@ module github.com/dupbridge/dupbridge
 go 1.26.0
 
 require (
+	github.com/Shopify/toxiproxy/v2 v2.12.0
 	github.com/apache/thrift v0.17.0
 	github.com/cespare/xxhash/v2 v2.3.0
 	github.com/klauspost/compress v1.20.4
