@@ -1,7 +1,6 @@
 package sst_test
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -24,7 +23,7 @@ var benchTables = []sstgen.Options{
 func benchTable(b *testing.B, o sstgen.Options) string {
 	b.Helper()
 	spec := sstgen.Spec{Seed: 1, Keys: 200000, Batches: 1, DataVersion: 1, Now: genNow.Unix(), ValueLen: 200}
-	dir, err := sstgen.BuildCached(context.Background(), fmt.Sprintf("bench-%s-%d-%d", o.Name(), spec.Keys, spec.ValueLen), o, 1,
+	dir, err := sstgen.BuildCached(b, fmt.Sprintf("bench-%s-%d-%d", o.Name(), spec.Keys, spec.ValueLen), o, 1,
 		func() [][]sstgen.Op { return sstgen.Generate(spec).Batches })
 	if err != nil {
 		b.Fatal(err)
@@ -65,9 +64,7 @@ func BenchmarkSSTScanVsPrint(b *testing.B) {
 }
 
 func benchScan(b *testing.B, command string, extra ...string) {
-	if err := sstgen.Ensure(); err != nil {
-		b.Skip(err)
-	}
+	sstDump := sstgen.SSTDump(b)
 	for _, o := range benchTables {
 		file := benchTable(b, o)
 		st, err := os.Stat(file)
@@ -89,7 +86,7 @@ func benchScan(b *testing.B, command string, extra ...string) {
 			b.SetBytes(st.Size())
 			args := append([]string{"--file=" + file, "--command=" + command}, extra...)
 			for b.Loop() {
-				cmd := exec.Command("sst_dump", args...)
+				cmd := exec.Command(sstDump, args...)
 				if err := cmd.Run(); err != nil { // Stdout nil: /dev/null
 					b.Fatal(err)
 				}
@@ -103,13 +100,11 @@ func benchScan(b *testing.B, command string, extra ...string) {
 // open) on the smallest table of the bench checkpoint, for reading the
 // ratios above.
 func BenchmarkSSTDumpStartup(b *testing.B) {
-	if err := sstgen.Ensure(); err != nil {
-		b.Skip(err)
-	}
+	sstDump := sstgen.SSTDump(b)
 	file := benchTable(b, benchTables[0])
 	files, _ := sstgen.SSTs(file[:len(file)-len("/000000.sst")])
 	for b.Loop() {
-		if err := exec.Command("sst_dump", "--file="+files[0], "--command=check", "--verify_checksum").Run(); err != nil {
+		if err := exec.Command(sstDump, "--file="+files[0], "--command=check", "--verify_checksum").Run(); err != nil {
 			b.Fatal(err)
 		}
 	}

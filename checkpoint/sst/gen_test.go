@@ -1,7 +1,6 @@
 package sst_test
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -70,6 +69,7 @@ func matrix() []sstgen.Options {
 // schema families are covered).
 func build(t testing.TB, o sstgen.Options) (string, sstgen.Data) {
 	t.Helper()
+	sstgen.LDB(t) // fail here, not inside the Once, when the tools are missing
 	genMu.Lock()
 	g := genCache[o.Name()]
 	if g == nil {
@@ -82,7 +82,7 @@ func build(t testing.TB, o sstgen.Options) (string, sstgen.Data) {
 			Seed: uint64(len(genCache)), Keys: 500, Batches: 3,
 			DataVersion: 1 - o.FormatVersion%2, Now: genNow.Unix(), ValueLen: 80,
 		})
-		g.dir, g.err = sstgen.Build(context.Background(), filepath.Join(genRoot, o.Name()), o, g.data.DataVersion, g.data.Batches)
+		g.dir, g.err = sstgen.Build(t, filepath.Join(genRoot, o.Name()), o, g.data.DataVersion, g.data.Batches)
 	})
 	if g.err != nil {
 		t.Fatal(g.err)

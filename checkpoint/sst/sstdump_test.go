@@ -2,7 +2,6 @@ package sst_test
 
 import (
 	"bytes"
-	"context"
 	"testing"
 
 	"github.com/dupbridge/dupbridge/checkpoint/sst"
@@ -23,7 +22,7 @@ func TestMatchesSSTDump(t *testing.T) {
 				t.Fatalf("want ≥ 4 tables (3 batches, meta CF), got %v, %v", files, err)
 			}
 			for _, f := range files {
-				want, err := sstgen.Scan(context.Background(), f)
+				want, err := sstgen.Scan(t, f)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"path/filepath"
 	"strconv"
@@ -22,7 +21,7 @@ var ckptNow = time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC).Unix()
 func buildCheckpoint(t *testing.T, o sstgen.Options, dataVersion int) (string, sstgen.Data) {
 	t.Helper()
 	data := sstgen.Generate(sstgen.Spec{Seed: 7, Keys: 400, Batches: 3, DataVersion: dataVersion, Now: ckptNow})
-	dir, err := sstgen.Build(context.Background(), t.TempDir(), o, dataVersion, data.Batches)
+	dir, err := sstgen.Build(t, t.TempDir(), o, dataVersion, data.Batches)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +106,7 @@ func biggest(t *testing.T, files []string) string {
 	t.Helper()
 	best, n := "", -1
 	for _, f := range files {
-		es, err := sstgen.Scan(context.Background(), f)
+		es, err := sstgen.Scan(t, f)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -28,11 +28,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
+	"testing"
+
+	"github.com/dupbridge/dupbridge/internal/testdeps"
 )
 
 // Options are the table options of a generated DB.
@@ -60,30 +61,20 @@ type Op struct {
 	Delete     bool
 }
 
-var (
-	ensureOnce sync.Once
-	ensureErr  error
-)
+// LDB and SSTDump install rocksdb-tools through scripts/deps.sh (by
+// internal/testdeps) and return the tool's path; they fail t otherwise.
+func LDB(t testing.TB) string { return testdeps.Tool(t, "rocksdb", "ldb") }
 
-// Ensure installs rocksdb-tools through scripts/deps.sh (once per process).
-func Ensure() error {
-	ensureOnce.Do(func() {
-		_, self, _, _ := runtime.Caller(0)
-		script := filepath.Join(filepath.Dir(self), "..", "..", "scripts", "deps.sh")
-		out, err := exec.Command("bash", script, "rocksdb").CombinedOutput()
-		if err != nil {
-			ensureErr = fmt.Errorf("sstgen: scripts/deps.sh rocksdb: %v\n%s", err, out)
-		}
-	})
-	return ensureErr
-}
+// SSTDump is LDB for sst_dump.
+func SSTDump(t testing.TB) string { return testdeps.Tool(t, "rocksdb", "sst_dump") }
 
 // Build writes a DB under work (which must not exist yet or be empty) and
 // returns the path of its checkpoint directory: one L0 table of the
 // default CF per non-empty batch, the meta CF holding dataVersion.
-func Build(ctx context.Context, work string, o Options, dataVersion int, batches [][]Op) (string, error) {
-	if err := Ensure(); err != nil {
-		return "", err
+func Build(t testing.TB, work string, o Options, dataVersion int, batches [][]Op) (string, error) {
+	ctx, bin := t.Context(), LDB(t)
+	ldb := func(ctx context.Context, db string, stdin []byte, args ...string) error {
+		return runLDB(ctx, bin, db, stdin, args...)
 	}
 	db, cp := filepath.Join(work, "db"), filepath.Join(work, "checkpoint")
 	if err := os.MkdirAll(work, 0o755); err != nil {
@@ -129,8 +120,8 @@ func queryScript(ops []Op) []byte {
 	return b.Bytes()
 }
 
-func ldb(ctx context.Context, db string, stdin []byte, args ...string) error {
-	cmd := exec.CommandContext(ctx, "ldb", append([]string{"--db=" + db}, args...)...)
+func runLDB(ctx context.Context, bin, db string, stdin []byte, args ...string) error {
+	cmd := exec.CommandContext(ctx, bin, append([]string{"--db=" + db}, args...)...)
 	if stdin != nil {
 		cmd.Stdin = bytes.NewReader(stdin)
 	}
@@ -249,11 +240,8 @@ var scanLine = regexp.MustCompile(`^'([0-9A-F]*)' seq:(\d+), type:(\d+) => ([0-9
 // Scan runs sst_dump --command=scan --output_hex --verify_checksum on one
 // file and returns its entries in file order (block checksums are only
 // verified by sst_dump when asked, so we ask).
-func Scan(ctx context.Context, file string) ([]Entry, error) {
-	if err := Ensure(); err != nil {
-		return nil, err
-	}
-	cmd := exec.CommandContext(ctx, "sst_dump", "--file="+file, "--command=scan", "--output_hex", "--verify_checksum")
+func Scan(t testing.TB, file string) ([]Entry, error) {
+	cmd := exec.CommandContext(t.Context(), SSTDump(t), "--file="+file, "--command=scan", "--output_hex", "--verify_checksum")
 	out, err := cmd.Output()
 	if err != nil {
 		return nil, fmt.Errorf("sstgen: sst_dump %s: %v", file, err)
@@ -285,7 +273,7 @@ func Scan(ctx context.Context, file string) ([]Entry, error) {
 // must name the options and the data exactly), reusing a finished earlier
 // build: benchmarks need tables of tens of MiB, which take ldb seconds to
 // write. A build that did not finish leaves no marker and is redone.
-func BuildCached(ctx context.Context, key string, o Options, dataVersion int, batches func() [][]Op) (string, error) {
+func BuildCached(t testing.TB, key string, o Options, dataVersion int, batches func() [][]Op) (string, error) {
 	base, err := os.UserCacheDir()
 	if err != nil {
 		base = os.TempDir()
@@ -298,7 +286,7 @@ func BuildCached(ctx context.Context, key string, o Options, dataVersion int, ba
 	if err := os.RemoveAll(work); err != nil {
 		return "", err
 	}
-	if cp, err = Build(ctx, work, o, dataVersion, batches()); err != nil {
+	if cp, err = Build(t, work, o, dataVersion, batches()); err != nil {
 		return "", err
 	}
 	return cp, os.WriteFile(done, nil, 0o644)
