@@ -1,8 +1,10 @@
 package sst
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
+	"sort"
 
 	"github.com/klauspost/compress/snappy"
 	"github.com/klauspost/compress/zstd"
@@ -27,6 +29,7 @@ type testTable struct {
 	perBlock    int // entries per data block
 	restart     int // restart interval of data blocks
 	cf          string
+	extraProps  []kv
 }
 
 // ikey is an internal key: user key ‖ u64 LE (seq << 8 | kind).
@@ -124,6 +127,8 @@ func (tt testTable) build(entries []kv) []byte {
 		{[]byte("rocksdb.comparator"), []byte("leveldb.BytewiseComparator")},
 		{[]byte("rocksdb.num.entries"), binary.AppendUvarint(nil, uint64(len(entries)))},
 	}
+	props = append(props, tt.extraProps...)
+	sort.Slice(props, func(i, j int) bool { return bytes.Compare(props[i].key, props[j].key) < 0 })
 	file, ph := tt.appendBlock(file, blockBytes(props, 1), CompressionNone)
 	file, mh := tt.appendBlock(file, blockBytes([]kv{{[]byte(metaPropertiesBlock), appendHandle(nil, ph)}}, 1), CompressionNone)
 	file, ih := tt.appendBlock(file, blockBytes(index, 1), tt.compression)
