@@ -172,6 +172,15 @@ func (c *Checkpoint) iters(ts []*Table) []*Iter {
 	return its
 }
 
+// DataBytes is the size of the data tables together (see Live.BytesRead).
+func (c *Checkpoint) DataBytes() int64 {
+	var n int64
+	for _, t := range c.Data {
+		n += t.size
+	}
+	return n
+}
+
 // Close closes every table.
 func (c *Checkpoint) Close() error {
 	var errs []error

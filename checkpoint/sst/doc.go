@@ -21,7 +21,9 @@
 //     schema v0/v1/v2, decoded by package mutation) and, for split
 //     partitions, keys whose pegasus_key_hash belongs to another partition
 //     (storage.md §3.4). Decoded hash key, sort key, expire_ts, timestamp
-//     and cluster id come with each key.
+//     and cluster id come with each key. LiveOptions.Start resumes at a
+//     raw key (each table seeks through its index, reading one data
+//     block); Live.BytesRead against Checkpoint.DataBytes gives progress.
 //   - Bad input never panics: damage gives a *FileError of class
 //     ErrCorrupt naming the file and the offset of the block (or footer
 //     field) at fault; valid RocksDB features this reader does not

@@ -16,11 +16,14 @@ type Iter struct {
 	data blockIter
 	dh   handle // current data block
 
-	key  []byte
-	seq  uint64
-	kind Kind
-	err  error
-	done bool
+	key     []byte
+	seq     uint64
+	kind    Kind
+	err     error
+	done    bool
+	pending bool // SeekGE found the current entry; Next returns it first
+
+	skipBelow []byte // during SeekGE: the sought key
 }
 
 // NewIter returns an iterator positioned before the first entry.
@@ -37,6 +40,10 @@ func (t *Table) NewIter() *Iter {
 func (it *Iter) Next() bool {
 	if it.done {
 		return false
+	}
+	if it.pending {
+		it.pending = false
+		return true
 	}
 	for {
 		if it.data.next() {
@@ -60,24 +67,69 @@ func (it *Iter) Next() bool {
 	}
 }
 
+// SeekGE positions the iterator so that the next call to Next yields the
+// first entry whose user key is ≥ key (then the rest in order). It reads
+// only the index and the one data block that may hold key: a block is
+// skipped when its index separator (≥ every key in it) is below key.
+func (it *Iter) SeekGE(key []byte) {
+	t := it.t
+	it.pending, it.done, it.err = false, false, nil
+	it.data = blockIter{key: it.data.key[:0]}
+	it.part = blockIter{key: it.part.key[:0]}
+	if err := it.top.init(t.path, int64(t.foot.index.off), t.index, t.mode); err != nil {
+		it.fail(err)
+		return
+	}
+	it.skipBelow = key
+	defer func() { it.skipBelow = nil }()
+	for it.Next() {
+		if compareUserKeys(it.key, key) >= 0 {
+			it.pending = true
+			return
+		}
+	}
+}
+
+// below reports whether an index entry's separator is under skipBelow, so
+// that its block (or partition) holds no key a seek wants.
+func (it *Iter) below(sep []byte) bool {
+	if it.skipBelow == nil {
+		return false
+	}
+	if !it.t.props.IndexKeyIsUserKey {
+		if len(sep) < 8 {
+			return false // malformed: let the block read report it
+		}
+		sep = sep[:len(sep)-8]
+	}
+	return compareUserKeys(sep, it.skipBelow) < 0
+}
+
 // nextDataHandle steps the index (and, for a two-level index, the
 // partitions) to the next data block.
 func (it *Iter) nextDataHandle() (handle, bool) {
 	if it.t.props.IndexType != indexTwoLevel {
-		if it.top.next() {
-			return it.top.h, true
+		for it.top.next() {
+			if !it.below(it.top.key) {
+				return it.top.h, true
+			}
 		}
 		return handle{}, it.fail(it.top.err)
 	}
 	for {
-		if it.part.data != nil && it.part.next() {
-			return it.part.h, true
+		for it.part.data != nil && it.part.next() {
+			if !it.below(it.part.key) {
+				return it.part.h, true
+			}
 		}
 		if it.part.err != nil {
 			return handle{}, it.fail(it.part.err)
 		}
 		if !it.top.next() {
 			return handle{}, it.fail(it.top.err)
+		}
+		if it.below(it.top.key) {
+			continue
 		}
 		b, err := it.br.read(it.top.h)
 		if err != nil {
@@ -124,6 +176,18 @@ func (it *Iter) Value() []byte { return it.data.val }
 
 // Err is the error that ended the iteration, nil after a clean end.
 func (it *Iter) Err() error { return it.err }
+
+// Offset is the file offset just past the data block being read (the
+// whole file once the iteration has ended cleanly).
+func (it *Iter) Offset() int64 {
+	if it.done && it.err == nil {
+		return it.t.size
+	}
+	if it.dh.size == 0 {
+		return 0
+	}
+	return int64(it.dh.off + it.dh.size + trailerLen)
+}
 
 // Blocks counts the blocks (data and index partitions) read so far and how
 // many of them were stored compressed: a table's compression applies per

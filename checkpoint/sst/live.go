@@ -15,6 +15,9 @@ type LiveOptions struct {
 	// PartitionIndex (storage.md §3.4): a split partition's checkpoint
 	// still holds its sibling's keys until compaction removes them.
 	PartitionIndex, PartitionCount int
+	// Start, when set, skips every raw key below it: a load that stopped
+	// after key k resumes with Start = k plus a zero byte.
+	Start []byte
 }
 
 // Stats count what a Live iteration has read and dropped so far.
@@ -55,7 +58,13 @@ type Live struct {
 
 // Live starts an iteration over the data tables.
 func (c *Checkpoint) Live(opt LiveOptions) *Live {
-	l := &Live{m: newMergeIter(c.iters(c.Data)), opt: opt, version: c.DataVersion}
+	its := c.iters(c.Data)
+	if opt.Start != nil {
+		for _, it := range its {
+			it.SeekGE(opt.Start)
+		}
+	}
+	l := &Live{m: newMergeIter(its), opt: opt, version: c.DataVersion}
 	if !opt.Now.IsZero() {
 		l.now = opt.Now.Unix()
 	}
@@ -195,6 +204,17 @@ func (l *Live) Stats() Stats {
 		s.MinSeq = 0
 	}
 	return s
+}
+
+// BytesRead is how far the iteration has got through the data tables: the
+// sum over tables of the end offset of the block being read. Against
+// Checkpoint.DataBytes it makes a progress bar.
+func (l *Live) BytesRead() int64 {
+	var n int64
+	for _, it := range l.m.all {
+		n += it.Offset()
+	}
+	return n
 }
 
 // Err is the error that ended the iteration, nil after a clean end.
