@@ -143,7 +143,6 @@ func compareLive(t *testing.T, got []liveKV, want []sstgen.LiveKV, dataVersion i
 	}
 }
 
-
 // TestLiveStart resumes a merge at keys taken from the full run (and at
 // keys between them): the resumed run is exactly the full run's tail.
 // Covers binary-search, two-level and first-key indexes, user-key and
