@@ -29,6 +29,7 @@ type blockReader struct {
 	r        io.ReaderAt
 	size     int64
 	checksum ChecksumType
+	version  uint32 // format_version: below 2, LZ4, zlib and bzip2 blocks had another header
 
 	win    []byte // file bytes [winOff, winOff+len(win))
 	winOff int64
@@ -111,6 +112,9 @@ func (br *blockReader) decompress(h handle, c Compression, b []byte) ([]byte, er
 			return nil, fail(err)
 		}
 		return out, nil
+	}
+	if br.version < 2 {
+		return nil, unsupportedf(br.file, int64(h.off), "%s block in a format_version %d table (compress format 1)", c, br.version)
 	}
 	size, k := binary.Uvarint(b)
 	if k <= 0 || size > uint64(maxExpansion(c, len(b)-k)) {

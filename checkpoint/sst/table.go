@@ -111,7 +111,7 @@ func OpenReader(name string, r io.ReaderAt, size int64) (*Table, error) {
 }
 
 func (t *Table) newBlockReader() blockReader {
-	return blockReader{file: t.path, r: t.r, size: t.size, checksum: t.foot.checksum}
+	return blockReader{file: t.path, r: t.r, size: t.size, checksum: t.foot.checksum, version: t.foot.version}
 }
 
 // readMetaindex maps meta block names to their handles.
