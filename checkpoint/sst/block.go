@@ -6,6 +6,7 @@ import (
 	"compress/flate"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 
 	"github.com/klauspost/compress/snappy"
@@ -21,6 +22,9 @@ const readahead = 256 << 10
 // maxBlockSize bounds a block handle's size before anything is allocated
 // for it: a corrupt handle must give an error, not a huge allocation.
 const maxBlockSize = 64 << 20
+
+// errChecksum marks a block checksum mismatch among ErrCorrupt errors.
+var errChecksum = errors.New("checksum mismatch")
 
 // blockReader reads, verifies and decompresses the blocks of one table.
 // Its buffers are reused: a block it returns is valid until the next call.
@@ -54,7 +58,8 @@ func (br *blockReader) read(h handle) ([]byte, error) {
 		return nil, unsupportedf(br.file, int64(h.off), "checksum type %d (%s)", br.checksum, br.checksum)
 	}
 	if br.checksum != ChecksumNone && got != want {
-		return nil, corruptf(br.file, int64(h.off), "block checksum mismatch (%s): stored %#08x, computed %#08x (block of %d bytes)", br.checksum, want, got, n)
+		return nil, &FileError{File: br.file, Offset: int64(h.off), Class: ErrCorrupt, Err: errChecksum,
+			Msg: fmt.Sprintf("block checksum mismatch (%s): stored %#08x, computed %#08x (block of %d bytes)", br.checksum, want, got, n)}
 	}
 	br.blocks++
 	if typ != byte(CompressionNone) {

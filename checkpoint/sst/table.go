@@ -2,6 +2,7 @@ package sst
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -39,6 +40,7 @@ const (
 	propIndexType        = "rocksdb.block.based.table.index.type"
 	propIndexDelta       = "rocksdb.index.value.is.delta.encoded"
 	propColumnFamilyName = "rocksdb.column.family.name"
+	propGlobalSeqno      = "rocksdb.external_sst_file.global_seqno"
 )
 
 // Table is one open .sst file: its footer, properties and index. Iterators
@@ -137,6 +139,9 @@ func (t *Table) readProperties(br *blockReader, meta map[string]handle) error {
 		return corruptf(t.path, int64(t.foot.metaindex.off), "no %s block in the metaindex", metaPropertiesBlock)
 	}
 	b, err := br.read(h)
+	if errors.Is(err, errChecksum) {
+		b, err = t.ingestedProperties(br, h, err)
+	}
 	if err != nil {
 		return err
 	}
@@ -156,6 +161,38 @@ func (t *Table) readProperties(br *blockReader, meta map[string]handle) error {
 	t.props.Checksum = t.foot.checksum
 	t.props.FileSize = t.size
 	return nil
+}
+
+// ingestedProperties accepts a properties block whose checksum fails
+// because RocksDB overwrote rocksdb.external_sst_file.global_seqno in place
+// when it ingested the file with write_global_seqno = true, without
+// updating the block's checksum. RocksDB's own reader then verifies the
+// block with that field zeroed (table/meta_blocks.cc); so do we. Any other
+// mismatch stays the error it was.
+func (t *Table) ingestedProperties(br *blockReader, h handle, mismatch error) ([]byte, error) {
+	raw, err := br.span(h)
+	if err != nil || raw[len(raw)-trailerLen] != byte(CompressionNone) {
+		return nil, mismatch
+	}
+	block := append([]byte(nil), raw[:len(raw)-trailerLen]...)
+	var it blockIter
+	if it.init(t.path, int64(h.off), block, indexMode{}) != nil {
+		return nil, mismatch
+	}
+	for it.next() {
+		if string(it.key) != propGlobalSeqno || len(it.val) != 8 {
+			continue
+		}
+		at := cap(block) - cap(it.val)
+		zeroed := append([]byte(nil), block...)
+		clear(zeroed[at : at+8])
+		sum, _ := blockChecksum(t.foot.checksum, zeroed, byte(CompressionNone))
+		if sum != binary.LittleEndian.Uint32(raw[len(raw)-4:]) {
+			return nil, mismatch
+		}
+		return block, nil
+	}
+	return nil, mismatch
 }
 
 // checkFeatures refuses what this reader would get wrong and sets the
@@ -247,7 +284,7 @@ func parseProperties(raw map[string][]byte) Properties {
 	if v, ok := raw["rocksdb.external_sst_file.version"]; ok && len(v) == 4 {
 		p.External = true
 	}
-	if v := raw["rocksdb.external_sst_file.global_seqno"]; len(v) == 8 {
+	if v := raw[propGlobalSeqno]; len(v) == 8 {
 		p.GlobalSeqno = binary.LittleEndian.Uint64(v)
 	}
 	return p
