@@ -46,7 +46,8 @@ type Checkpoint struct {
 // table when path is a file. A RocksDB checkpoint holds exactly the live
 // tables of its DB (Checkpoint::CreateCheckpoint copies the live file
 // list), so no MANIFEST is needed to choose them; each table's properties
-// name its column family. A non-empty WAL file is refused: Pegasus writes
+// name its column family. The MANIFEST is read only for bulk-load tables
+// that do not record their sequence number (checkSeqnos). A non-empty WAL file is refused: Pegasus writes
 // with the WAL disabled, so one would hold writes this reader cannot see.
 func OpenCheckpoint(path string) (*Checkpoint, error) {
 	st, err := os.Stat(path)
@@ -66,7 +67,7 @@ func OpenCheckpoint(path string) (*Checkpoint, error) {
 			return nil, err
 		}
 	}
-	if err := c.checkSeqnos(); err != nil {
+	if err := c.checkSeqnos(path); err != nil {
 		c.Close()
 		return nil, err
 	}
@@ -126,19 +127,35 @@ func (c *Checkpoint) add(path string) error {
 	return nil
 }
 
-// checkSeqnos refuses an ingested table whose sequence number is not in
-// the table itself when other tables could hold the same keys: Pegasus
-// ingests bulk-load files with write_global_seqno = false (its
-// rocksdb_write_global_seqno default), which leaves the number that orders
-// the file against the others in the MANIFEST only.
-func (c *Checkpoint) checkSeqnos() error {
-	if len(c.Data) < 2 {
-		return nil
-	}
+// checkSeqnos gives every ingested table without a recorded global
+// sequence number the one RocksDB assigned it, when other tables could hold
+// the same keys. Pegasus ingests bulk-load files with write_global_seqno =
+// false (its rocksdb_write_global_seqno default), which leaves that number
+// in the MANIFEST only; so only then is the MANIFEST read.
+func (c *Checkpoint) checkSeqnos(dir string) error {
+	var need []*Table
 	for _, t := range c.Data {
 		if p := t.Properties(); p.External && p.GlobalSeqno == 0 {
-			return unsupportedf(t.path, -1, "bulk-load table without a global sequence number among %d tables", len(c.Data))
+			need = append(need, t)
 		}
+	}
+	if len(need) == 0 || len(c.Data) < 2 {
+		return nil
+	}
+	seqs, err := manifestSeqnos(dir)
+	if err != nil {
+		return fmt.Errorf("sst: %d bulk-load tables need their sequence numbers from the MANIFEST: %w", len(need), err)
+	}
+	for _, t := range need {
+		num, err := strconv.ParseUint(strings.TrimSuffix(filepath.Base(t.path), ".sst"), 10, 64)
+		sr, ok := seqs[num]
+		switch {
+		case err != nil || !ok:
+			return corruptf(t.path, -1, "bulk-load table not among the MANIFEST's live tables")
+		case sr.smallest != sr.largest:
+			return corruptf(t.path, -1, "bulk-load table with sequence range %d..%d in the MANIFEST, want one number", sr.smallest, sr.largest)
+		}
+		t.props.GlobalSeqno = sr.largest
 	}
 	return nil
 }

@@ -41,16 +41,21 @@
 //
 // A checkpoint directory holds CURRENT, MANIFEST-*, OPTIONS-*, possibly
 // empty WAL *.log files and the live tables of both column families
-// (storage.md §5.4). The MANIFEST is not read, because nothing here needs
-// it: RocksDB's Checkpoint copies exactly the live files, so every .sst in
-// the directory is live, and each table's properties block names its
-// column family (pegasus_meta_cf tables give pegasus_data_version, the
-// value schema of the DB; default-CF tables hold the data). Entries carry
-// their own sequence numbers, which order versions across files. The one
-// case that would need the MANIFEST, a bulk-load table ingested with
-// write_global_seqno = false (its sequence number is recorded only there),
-// is refused with ErrUnsupported when other tables could overlap it; a
-// non-empty WAL file (writes in no table) is refused likewise.
+// (storage.md §5.4). The MANIFEST is not needed to choose the tables:
+// RocksDB's Checkpoint copies exactly the live files, so every .sst in the
+// directory is live, and each table's properties block names its column
+// family (pegasus_meta_cf tables give pegasus_data_version, the value
+// schema of the DB; default-CF tables hold the data). Entries carry their
+// own sequence numbers, which order versions across files, with one
+// exception: a bulk-load table ingested with write_global_seqno = false
+// (Pegasus's default) holds sequence number 0 everywhere, and the number
+// RocksDB assigned it is recorded only in the MANIFEST. Only then, and
+// only when other tables could hold the same keys, is the MANIFEST read
+// (log records, VersionEdit new-file and deleted-file tags). With
+// write_global_seqno = true RocksDB writes the number into the table's
+// properties in place and leaves that block's checksum stale; like
+// RocksDB, the block is then verified with the field zeroed. A non-empty
+// WAL file (writes in no table) is refused with ErrUnsupported.
 //
 // Why our own reader and not github.com/cockroachdb/pebble's sstable
 // package: tried on ldb-written files (rocksdb-tools 7.8), v1.1.5 rejects

@@ -55,10 +55,15 @@ func (o Options) Name() string {
 	return s
 }
 
-// Op is one write: a put of Value, or a delete.
+// Op is one write: a put of Value, or a delete. A batch of one Op with
+// IngestFile set instead ingests that external table (bulk load) with
+// `ldb ingest_extern_sst`, writing its global sequence number into the file
+// only when WriteGlobalSeqno is set (Pegasus's default is not to).
 type Op struct {
-	Key, Value []byte
-	Delete     bool
+	Key, Value       []byte
+	Delete           bool
+	IngestFile       string
+	WriteGlobalSeqno bool
 }
 
 // LDB and SSTDump install rocksdb-tools through scripts/deps.sh (by
@@ -96,6 +101,13 @@ func Build(t testing.TB, work string, o Options, dataVersion int, batches [][]Op
 	}
 	for i, b := range batches {
 		if len(b) == 0 {
+			continue
+		}
+		if f := b[0].IngestFile; f != "" {
+			if err := ldb(ctx, db, nil, "ingest_extern_sst", f, "--allow_global_seqno",
+				"--write_global_seqno="+strconv.FormatBool(b[0].WriteGlobalSeqno)); err != nil {
+				return "", fmt.Errorf("batch %d: %w", i, err)
+			}
 			continue
 		}
 		if err := ldb(ctx, db, queryScript(b), "--hex", "query"); err != nil {
