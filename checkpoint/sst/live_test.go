@@ -224,7 +224,7 @@ func TestSeekReadsOneBlock(t *testing.T) {
 		it = tab.NewIter()
 		it.SeekGE(target)
 		read, _ := it.Blocks()
-		if !it.Next() || !bytes.Equal(it.Key(), target) || read > 2 || tab.Properties().NumDataBlocks < 10 {
+		if !it.Next() || !bytes.Equal(it.Key(), target) || read > 2 || tab.Properties().NumDataBlocks < 5 {
 			t.Errorf("%s: seek to %x read %d of %d blocks and found %x", o.Name(), target, read, tab.Properties().NumDataBlocks, it.Key())
 		}
 		it.Close()
