@@ -71,8 +71,11 @@ func (br *blockReader) read(h handle) ([]byte, error) {
 // span returns the raw bytes of block h and its trailer, from the
 // readahead window when they are in it.
 func (br *blockReader) span(h handle) ([]byte, error) {
-	if h.size > maxBlockSize || h.off > uint64(br.size) || h.size+trailerLen > uint64(br.size)-h.off {
+	if h.off > uint64(br.size) || h.size+trailerLen > uint64(br.size)-h.off {
 		return nil, corruptf(br.file, int64(h.off), "block handle [%d, +%d) runs past the end of the file (%d bytes)", h.off, h.size, br.size)
+	}
+	if h.size > maxBlockSize { // Pegasus rejects writes over 1 MiB by default (max_allowed_write_size)
+		return nil, unsupportedf(br.file, int64(h.off), "block of %d bytes, above this reader's %d-byte cap", h.size, maxBlockSize)
 	}
 	off, n := int64(h.off), int64(h.size)+trailerLen
 	if off >= br.winOff && off+n <= br.winOff+int64(len(br.win)) {
