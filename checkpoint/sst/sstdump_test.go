@@ -11,8 +11,15 @@ import (
 // TestMatchesSSTDump reads every table of every generated checkpoint and
 // requires exactly the entries `sst_dump --command=scan --output_hex
 // --verify_checksum` prints for it: same user keys, sequence numbers,
-// kinds and values, in the same order. sstgen.Scan documents how
-// sst_dump's output is parsed.
+// kinds and values, in the same order.
+//
+// How sst_dump's output is parsed (sstgen.Scan): with --output_hex, each
+// entry is one line `'USERKEY' seq:N, type:T => VALUE`, the user key and
+// value in upper-case hex (RocksDB's ParsedInternalKey::DebugString(hex)
+// and Slice::ToString(hex)); a deletion has an empty value. Lines not
+// starting with a quote (the file name, "Sst file format: block-based",
+// "from [] to []", "options.env is ...") are headers and skipped; any
+// quoted line that does not match the pattern fails the test.
 func TestMatchesSSTDump(t *testing.T) {
 	for _, o := range matrix() {
 		t.Run(o.Name(), func(t *testing.T) {
