@@ -16,12 +16,8 @@ import (
 	"github.com/dupbridge/dupbridge/router"
 )
 
-// checkpointCopyCmds are `dupbridge checkpoint fetch` and `checkpoint load`,
-// for operators who copy a table between clusters by hand; open reads the
-// fetched files.
-func checkpointCopyCmds(g *globalFlags, open checkpoint.Opener) []*cobra.Command {
-	return []*cobra.Command{newCheckpointFetchCmd(g), newCheckpointLoadCmd(g, open)}
-}
+// `dupbridge checkpoint fetch` and `checkpoint load` are for operators who
+// copy a table between clusters by hand.
 
 func newCheckpointFetchCmd(g *globalFlags) *cobra.Command {
 	var o checkpoint.FetchOptions
@@ -83,6 +79,8 @@ records what is complete, so running the same command again resumes an interrupt
 	return c
 }
 
+// newCheckpointLoadCmd is `checkpoint load`; open reads the fetched files
+// (checkpoint.OpenSST).
 func newCheckpointLoadCmd(g *globalFlags, open checkpoint.Opener) *cobra.Command {
 	var o checkpoint.LoadOptions
 	var to, table string

@@ -126,7 +126,8 @@ func TestCheckpointLoadCommand(t *testing.T) {
 	}
 	run := func(args ...string) (string, error) {
 		cmd := &cobra.Command{Use: "checkpoint"}
-		cmd.AddCommand(checkpointCopyCmds(&globalFlags{logLevel: "error"}, open)...)
+		g := &globalFlags{logLevel: "error"}
+		cmd.AddCommand(newCheckpointFetchCmd(g), newCheckpointLoadCmd(g, open))
 		var out bytes.Buffer
 		cmd.SetOut(&out)
 		cmd.SetErr(&out)

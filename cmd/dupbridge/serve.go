@@ -77,7 +77,7 @@ func reportCheck(cmd *cobra.Command, path string, cfg *config.Config, err error)
 }
 
 func runServe(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
-	fs, err := follower.New(cfg, follower.Options{Logger: log,
+	fs, err := follower.New(cfg, follower.Options{Logger: log, OpenCheckpoint: checkpoint.OpenSST,
 		Fetch: checkpoint.FetchOptions{BytesPerSecond: cfg.Bridge.CheckpointCopyRate, Parallel: cfg.Bridge.CheckpointCopyParallel},
 		Load:  checkpoint.LoadOptions{KeysPerSecond: cfg.Bridge.CheckpointLoadRate},
 	})
