@@ -37,7 +37,9 @@ type fullDupMaster struct {
 	root string
 }
 
-func startMaster(t *testing.T, recs []checkpoint.Record) *fullDupMaster {
+// buildMaster writes the master table's checkpoints holding recs (one per
+// master partition, real RocksDB files) and returns their root.
+func buildMaster(t *testing.T, recs []checkpoint.Record) string {
 	t.Helper()
 	root := t.TempDir()
 	byPart := map[int][]checkpoint.Record{}
@@ -45,11 +47,13 @@ func startMaster(t *testing.T, recs []checkpoint.Record) *fullDupMaster {
 		p := mutation.PartitionIndex(mutation.KeyHash(r.Key), masterPartitions)
 		byPart[p] = append(byPart[p], r)
 	}
-	for p := 0; p < masterPartitions; p++ {
-		if err := writeCheckpoint(t, checkpoint.PartitionDir(root, p), byPart[p]); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeCheckpoints(t, root, byPart)
+	return root
+}
+
+// startMaster serves the checkpoints under root as the master table's.
+func startMaster(t *testing.T, root string) *fullDupMaster {
+	t.Helper()
 	sim, err := pegasussim.Start(context.Background(), pegasussim.Options{
 		Tables: []pegasussim.TableSpec{{Name: masterTable, Partitions: masterPartitions, CheckpointDir: root, CheckpointDecree: 1234}},
 	})
@@ -77,12 +81,14 @@ func createApp(ctx context.Context, bridge, masterMeta, status string) error {
 
 // checkpointRecords makes n fresh live-or-expired records plus older
 // versions of some keys the plogs write: values of every shape the
-// checkpoint may hold (schema v0 without a timetag, foreign and master
-// cluster ids, expired, expiring later, never expiring).
-func checkpointRecords(n int, plogKeys []string, now time.Time) (recs []checkpoint.Record, fresh map[string]checkpoint.Record) {
+// checkpoint may hold (no timestamp, foreign and master cluster ids,
+// expired, expiring later, never expiring).
+func checkpointRecords(n int, plogKeys []string) (recs []checkpoint.Record, fresh map[string]checkpoint.Record) {
 	rng := rand.New(rand.NewPCG(7, 9))
 	fresh = map[string]checkpoint.Record{}
-	nowTs := mutation.ExpireTsFromUnix(now.Unix())
+	// Fixed expiries, so that the generated files are the same every run.
+	past := mutation.ExpireTsFromUnix(time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC).Unix())
+	future := mutation.ExpireTsFromUnix(time.Date(2070, 1, 1, 0, 0, 0, 0, time.UTC).Unix())
 	base := uint64(time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC).UnixMicro())
 	for i := 0; i < n; i++ {
 		r := checkpoint.Record{
@@ -99,11 +105,11 @@ func checkpointRecords(n int, plogKeys []string, now time.Time) (recs []checkpoi
 		r.Timetag = mutation.Timetag(base+uint64(i), id, false)
 		switch i % 13 {
 		case 3:
-			r.Timetag = 0 // schema v0
+			r.Timetag = 0 // no timestamp (a value INCR wrote)
 		case 4:
-			r.ExpireTs = nowTs - 100 // expired: never loaded
+			r.ExpireTs = past // expired: never loaded
 		case 5:
-			r.ExpireTs = nowTs + 86400
+			r.ExpireTs = future
 		}
 		recs = append(recs, r)
 		fresh[string(r.Key)] = r
@@ -141,8 +147,8 @@ func TestFullDuplicationEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	recs, fresh := checkpointRecords(12000, plog.Sorted(), now)
-	master := startMaster(t, recs)
+	recs, fresh := checkpointRecords(12000, plog.Sorted())
+	master := startMaster(t, buildMaster(t, recs))
 	var staged int64
 	filepath.Walk(master.root, func(_ string, fi os.FileInfo, _ error) error {
 		if fi != nil && fi.Mode().IsRegular() {
@@ -316,27 +322,42 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func humanSize(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
 
 // Bad checkpoints through the bridge: each fault fails the load with an
-// error naming what is wrong, "created" keeps getting ERR_BUSY_CREATING
-// (never ERR_OK on a partial load), and once the master is healthy again the
-// retried load completes and "created" succeeds.
+// error naming what is wrong (the file, and the offset where there is one),
+// "created" keeps getting ERR_BUSY_CREATING (never ERR_OK on a partial
+// load), and once the master is healthy again the retried load completes
+// and "created" succeeds.
 func TestFullDuplicationBadCheckpoint(t *testing.T) {
 	now := time.Now()
-	recs, fresh := checkpointRecords(2000, nil, now)
+	recs, fresh := checkpointRecords(2000, nil)
+	built := buildMaster(t, recs)
+	sst := largestSST(t, checkpoint.PartitionDir(built, 0))
 	cases := []struct {
 		name  string
 		fault pegasussim.NFSFault
-		want  []string
+		// corrupt damages the master's own file (its MD5 then matches) and
+		// returns the repair.
+		corrupt func(root string) func()
+		want    []string
 	}{
-		{"truncated file", pegasussim.NFSFault{TruncateFile: "records.jsonl", TruncateAt: 1000}, []string{"records.jsonl", "offset 0"}},
-		{"flipped byte", pegasussim.NFSFault{FlipFile: "records.jsonl", FlipAt: 7}, []string{"records.jsonl", "MD5"}},
-		{"missing file", pegasussim.NFSFault{MissingFile: "records.jsonl"}, []string{"RPC_NFS_GET_FILE_SIZE", "file records.jsonl", "error code"}},
-		{"master vanishes mid-copy", pegasussim.NFSFault{VanishAfter: 3}, []string{"RPC_NFS_COPY", "offset"}},
+		{"truncated file", pegasussim.NFSFault{TruncateFile: sst, TruncateAt: 1000}, nil, []string{sst, "offset 0"}},
+		{"flipped byte in the copy", pegasussim.NFSFault{FlipFile: sst, FlipAt: 7}, nil, []string{sst, "MD5"}},
+		{"flipped byte on the master", pegasussim.NFSFault{}, func(root string) func() {
+			return flipByte(t, filepath.Join(checkpoint.PartitionDir(root, 0), sst), 100)
+		}, []string{"corrupt table", sst, "at offset", "checksum"}},
+		{"missing file", pegasussim.NFSFault{MissingFile: sst}, nil, []string{"RPC_NFS_GET_FILE_SIZE", "file " + sst, "error code"}},
+		{"master vanishes mid-copy", pegasussim.NFSFault{VanishAfter: 3}, nil, []string{"RPC_NFS_COPY", "offset"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			master := startMaster(t, recs)
+			root := t.TempDir()
+			copyTree(t, built, root)
+			repair := func() {}
+			if tc.corrupt != nil {
+				repair = tc.corrupt(root)
+			}
+			master := startMaster(t, root)
 			master.sim.InjectNFSFault(tc.fault)
 			env := start(t, localcluster.Options{FollowerPartitions: 16, Strict: true, OpenCheckpoint: openCheckpoint, CopyChunkBytes: 16 << 10})
 			if err := createApp(ctx, env.BridgeAddr, master.sim.MetaAddr(), "creating"); err != nil {
@@ -359,10 +380,51 @@ func TestFullDuplicationBadCheckpoint(t *testing.T) {
 			}
 			t.Logf("%s: %s", tc.name, status)
 			master.sim.ClearFaults()
+			repair()
 			waitFor(t, `"created" after the master recovered`, func() bool {
 				return createApp(ctx, env.BridgeAddr, master.sim.MetaAddr(), "created") == nil
 			})
 			checkFullCopy(t, ctx, env, &verify.State{Keys: map[string]verify.Value{}}, fresh, now)
 		})
+	}
+}
+
+// largestSST is the name of the biggest table in dir: the one holding the
+// newest versions.
+func largestSST(t *testing.T, dir string) string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	best, size := "", int64(-1)
+	for _, e := range ents {
+		fi, err := e.Info()
+		if err == nil && filepath.Ext(e.Name()) == ".sst" && fi.Size() > size {
+			best, size = e.Name(), fi.Size()
+		}
+	}
+	if best == "" {
+		t.Fatalf("no table in %s", dir)
+	}
+	return best
+}
+
+// flipByte inverts the byte at off of path and returns the repair.
+func flipByte(t *testing.T, path string, off int64) func() {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[off] ^= 0xFF
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return func() {
+		b[off] ^= 0xFF
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
