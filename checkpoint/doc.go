@@ -28,8 +28,10 @@
 // RPC_QUERY_LAST_CHECKPOINT_INFO with the checkpoint directory, its files
 // and the learnee to copy from; RPC_NFS_GET_FILE_SIZE and RPC_NFS_COPY
 // chunks copy each file (wire.md §4.7, duplication.md §2.2, §2.3). Load
-// reads each staged partition through a Source (the SST reader, or any
-// other record source), in raw-key order, splits the records by the
+// reads each staged partition through a Source (OpenSST: the RocksDB reader
+// of package checkpoint/sst, newest live version of each key of the
+// partition, deletions and expired values dropped; or any other record
+// source), in raw-key order, splits the records by the
 // follower's key hash and partition count into per-partition shipments of
 // the router (package router), and moves its position forward chunk by
 // chunk once the router reports every shipment of the chunk acknowledged.
