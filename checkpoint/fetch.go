@@ -108,7 +108,7 @@ func Fetch(ctx context.Context, o FetchOptions) (*Manifest, error) {
 	f := &fetcher{o: o, pool: rpcclient.NewPool(o.Client), lim: rate.NewLimiter(rate.Inf, 0)}
 	defer f.pool.Close()
 	if o.BytesPerSecond > 0 {
-		f.lim = rate.NewLimiter(rate.Limit(o.BytesPerSecond), max(o.ChunkBytes, int(min(o.BytesPerSecond, 1<<30))))
+		f.lim = emptyLimiter(rate.Limit(o.BytesPerSecond), max(o.ChunkBytes, int(min(o.BytesPerSecond, 1<<30))))
 	}
 	meta, err := rpcclient.NewMeta(o.Metas, rpcclient.MetaOptions{Options: o.Client})
 	if err != nil {

@@ -155,7 +155,7 @@ func Load(ctx context.Context, o LoadOptions) (LoadStats, error) {
 	}
 	l := &loader{o: o, m: m, lim: rate.NewLimiter(rate.Inf, 0)}
 	if o.KeysPerSecond > 0 {
-		l.lim = rate.NewLimiter(rate.Limit(o.KeysPerSecond), max(1, min(o.StepKeys, int(o.KeysPerSecond))))
+		l.lim = emptyLimiter(rate.Limit(o.KeysPerSecond), max(1, min(o.StepKeys, int(o.KeysPerSecond))))
 	}
 	if err := l.openPosition(); err != nil {
 		return LoadStats{}, err
@@ -324,6 +324,14 @@ func Refetch(dir string, partition int) error {
 		return err
 	}
 	return os.RemoveAll(PartitionDir(dir, partition))
+}
+
+// emptyLimiter is a limiter whose bucket starts empty, so the rate holds
+// from the first second on (a full bucket would let burst through at once).
+func emptyLimiter(r rate.Limit, burst int) *rate.Limiter {
+	l := rate.NewLimiter(r, burst)
+	l.ReserveN(time.Now(), burst)
+	return l
 }
 
 // stepsInFlight is how many steps of one partition may await their

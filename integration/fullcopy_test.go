@@ -256,7 +256,7 @@ func TestFullDuplicationEndToEnd(t *testing.T) {
 	if replayErr != nil { // errors on the way (the restarts) were retried
 		t.Fatalf("replay: %v", replayErr)
 	}
-	checkFullCopy(t, ctx, env, plog, fresh, now)
+	checkFullCopy(t, ctx, env.Sim, plog, fresh, now)
 	if _, err := os.Stat(staging); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("staging directory left after the load: %v", err)
 	}
@@ -267,7 +267,7 @@ func TestFullDuplicationEndToEnd(t *testing.T) {
 // checkFullCopy verifies the follower: the plog's keys with the plog's
 // values, the checkpoint's other live keys with their values, expiry and
 // timetag, nothing else, each key at its own partition.
-func checkFullCopy(t *testing.T, ctx context.Context, env *localcluster.Env, plog *verify.State, fresh map[string]checkpoint.Record, now time.Time) {
+func checkFullCopy(t *testing.T, ctx context.Context, follower *pegasussim.Cluster, plog *verify.State, fresh map[string]checkpoint.Record, now time.Time) {
 	t.Helper()
 	want := &verify.State{Keys: maps.Clone(plog.Keys)}
 	for k, r := range fresh {
@@ -276,14 +276,14 @@ func checkFullCopy(t *testing.T, ctx context.Context, env *localcluster.Env, plo
 		}
 		want.Keys[k] = verify.Value{Value: r.Value, ExpireTs: int32(r.ExpireTs)}
 	}
-	rep, err := verify.Follower(ctx, env.FollowerMetas(), "demo", want, verify.Options{})
+	rep, err := verify.Follower(ctx, []string{follower.MetaAddr()}, "demo", want, verify.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !rep.OK() {
 		t.Fatalf("%d of %d keys wrong: %v", rep.Mismatches, rep.Checked, rep.Problems)
 	}
-	held, err := env.Sim.Dump("demo")
+	held, err := follower.Dump("demo")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,7 +305,7 @@ func checkFullCopy(t *testing.T, ctx context.Context, env *localcluster.Env, plo
 			t.Fatalf("key %q: expire %d timetag %x, want %d %x", k, h.ExpireTs, h.Timetag, r.ExpireTs, wantTT)
 		}
 	}
-	if mis, _ := env.Sim.Misplaced("demo"); len(mis) > 0 {
+	if mis, _ := follower.Misplaced("demo"); len(mis) > 0 {
 		t.Fatalf("%d misplaced writes, first %+v", len(mis), mis[0])
 	}
 }
@@ -384,7 +384,7 @@ func TestFullDuplicationBadCheckpoint(t *testing.T) {
 			waitFor(t, `"created" after the master recovered`, func() bool {
 				return createApp(ctx, env.BridgeAddr, master.sim.MetaAddr(), "created") == nil
 			})
-			checkFullCopy(t, ctx, env, &verify.State{Keys: map[string]verify.Value{}}, fresh, now)
+			checkFullCopy(t, ctx, env.Sim, &verify.State{Keys: map[string]verify.Value{}}, fresh, now)
 		})
 	}
 }
