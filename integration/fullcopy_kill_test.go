@@ -10,10 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dupbridge/dupbridge/checkpoint"
 	"github.com/dupbridge/dupbridge/codec"
 	"github.com/dupbridge/dupbridge/internal/testfix"
-	"github.com/dupbridge/dupbridge/jsonfile"
 	"github.com/dupbridge/dupbridge/pegasussim"
 	"github.com/dupbridge/dupbridge/rpcclient"
 	"github.com/dupbridge/dupbridge/verify"
@@ -31,13 +29,7 @@ func TestFullDuplicationSurvivesKill9(t *testing.T) {
 	now := time.Now()
 	recs, fresh := checkpointRecords(24000, nil)
 	root := buildMaster(t, recs)
-	var staged int64
-	filepath.Walk(root, func(_ string, fi os.FileInfo, _ error) error {
-		if fi != nil && fi.Mode().IsRegular() {
-			staged += fi.Size()
-		}
-		return nil
-	})
+	staged := treeSize(root)
 	master := startMaster(t, root)
 	follower, err := pegasussim.Start(ctx, pegasussim.Options{
 		Tables: []pegasussim.TableSpec{{Name: "demo", Partitions: 16}}, Strict: true,
@@ -107,25 +99,10 @@ master_cluster = master
 	waitFor(t, `the bridge to answer "creating"`, func() bool {
 		return createApp(ctx, addr, master.sim.MetaAddr(), "creating") == nil
 	})
-	waitFor(t, "the copy to be under way", func() bool {
-		m, err := checkpoint.ReadManifest(staging)
-		if err != nil {
-			return false
-		}
-		total, done := m.Bytes()
-		return done > 0 && done < total
-	})
+	waitFor(t, "the copy to be under way", copyUnderWay(staging))
 	kill("during the copy")
 	start()
-	waitFor(t, "the load to be under way", func() bool {
-		var pos struct{ Partitions []struct{ Keys int64 } }
-		found, _ := jsonfile.Read(filepath.Join(staging, checkpoint.PositionName), &pos)
-		var keys int64
-		for _, p := range pos.Partitions {
-			keys += p.Keys
-		}
-		return found && keys > 0
-	})
+	waitFor(t, "the load to be under way", loadUnderWay(staging))
 	if err := createApp(ctx, addr, master.sim.MetaAddr(), "created"); rpcclient.ErrName(err) != codec.ErrorBusyCreating {
 		t.Fatalf(`"created" during the load: %v`, err)
 	}

@@ -149,13 +149,7 @@ func TestFullDuplicationEndToEnd(t *testing.T) {
 	}
 	recs, fresh := checkpointRecords(12000, plog.Sorted())
 	master := startMaster(t, buildMaster(t, recs))
-	var staged int64
-	filepath.Walk(master.root, func(_ string, fi os.FileInfo, _ error) error {
-		if fi != nil && fi.Mode().IsRegular() {
-			staged += fi.Size()
-		}
-		return nil
-	})
+	staged := treeSize(master.root)
 
 	env := start(t, localcluster.Options{
 		FollowerPartitions: 32, Strict: true, OpenCheckpoint: openCheckpoint,
@@ -180,34 +174,12 @@ func TestFullDuplicationEndToEnd(t *testing.T) {
 		sum, replayErr = env.Replay(ctx, paths, replay.Options{Rate: 1500})
 	}()
 
-	waitFor(t, "the copy to be under way", func() bool {
-		m, err := checkpoint.ReadManifest(staging)
-		if err != nil {
-			return false
-		}
-		total, done := m.Bytes()
-		return done > 0 && done < total
-	})
+	waitFor(t, "the copy to be under way", copyUnderWay(staging))
 	if err := env.RestartBridge(ctx); err != nil {
 		t.Fatal(err)
 	}
 	t.Log("bridge restarted during the copy")
-	waitFor(t, "the load to be under way", func() bool {
-		var pos struct {
-			Partitions []struct {
-				Keys int64
-				Done bool
-			}
-		}
-		found, _ := jsonfile.Read(filepath.Join(staging, checkpoint.PositionName), &pos)
-		var keys int64
-		all := found && len(pos.Partitions) > 0
-		for _, p := range pos.Partitions {
-			keys += p.Keys
-			all = all && p.Done
-		}
-		return keys > 0 && !all
-	})
+	waitFor(t, "the load to be under way", loadUnderWay(staging))
 	if err := env.RestartBridge(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -308,6 +280,50 @@ func checkFullCopy(t *testing.T, ctx context.Context, follower *pegasussim.Clust
 	if mis, _ := follower.Misplaced("demo"); len(mis) > 0 {
 		t.Fatalf("%d misplaced writes, first %+v", len(mis), mis[0])
 	}
+}
+
+// copyUnderWay: the staging manifest shows some bytes copied, not all.
+func copyUnderWay(staging string) func() bool {
+	return func() bool {
+		m, err := checkpoint.ReadManifest(staging)
+		if err != nil {
+			return false
+		}
+		total, done := m.Bytes()
+		return done > 0 && done < total
+	}
+}
+
+// loadUnderWay: the load position shows some keys loaded, not all.
+func loadUnderWay(staging string) func() bool {
+	return func() bool {
+		var pos struct {
+			Partitions []struct {
+				Keys int64
+				Done bool
+			}
+		}
+		found, _ := jsonfile.Read(filepath.Join(staging, checkpoint.PositionName), &pos)
+		var keys int64
+		all := found && len(pos.Partitions) > 0
+		for _, p := range pos.Partitions {
+			keys += p.Keys
+			all = all && p.Done
+		}
+		return keys > 0 && !all
+	}
+}
+
+// treeSize is the size of the regular files under root.
+func treeSize(root string) int64 {
+	var n int64
+	filepath.Walk(root, func(_ string, fi os.FileInfo, _ error) error {
+		if fi != nil && fi.Mode().IsRegular() {
+			n += fi.Size()
+		}
+		return nil
+	})
+	return n
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {

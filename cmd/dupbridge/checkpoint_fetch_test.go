@@ -42,13 +42,7 @@ func TestCheckpointFetchCommand(t *testing.T) {
 	}
 	defer sim.Close()
 	run := func(args ...string) (string, error) {
-		cmd := newCheckpointCmd(&globalFlags{logLevel: "error"})
-		var out bytes.Buffer
-		cmd.SetOut(&out)
-		cmd.SetErr(&out)
-		cmd.SetArgs(args)
-		err := cmd.ExecuteContext(ctx)
-		return out.String(), err
+		return execute(ctx, newCheckpointCmd(&globalFlags{logLevel: "error"}), args)
 	}
 	out := t.TempDir()
 	cases := []struct {
@@ -128,12 +122,7 @@ func TestCheckpointLoadCommand(t *testing.T) {
 		cmd := &cobra.Command{Use: "checkpoint"}
 		g := &globalFlags{logLevel: "error"}
 		cmd.AddCommand(newCheckpointFetchCmd(g), newCheckpointLoadCmd(g, open))
-		var out bytes.Buffer
-		cmd.SetOut(&out)
-		cmd.SetErr(&out)
-		cmd.SetArgs(args)
-		err := cmd.ExecuteContext(ctx)
-		return out.String(), err
+		return execute(ctx, cmd, args)
 	}
 	dir := t.TempDir()
 	if _, err := run("fetch", "--from", master.MetaAddr(), "--table", "m", "--out", dir); err != nil {
@@ -156,4 +145,14 @@ func TestCheckpointLoadCommand(t *testing.T) {
 	if out, err := run(load...); err != nil || !strings.Contains(out, ": 0 keys") || !strings.Contains(out, "300 already loaded before") {
 		t.Fatalf("second load: %v\n%s", err, out)
 	}
+}
+
+// execute runs cmd with args and returns what it printed.
+func execute(ctx context.Context, cmd *cobra.Command, args []string) (string, error) {
+	var out bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&out)
+	cmd.SetArgs(args)
+	err := cmd.ExecuteContext(ctx)
+	return out.String(), err
 }
