@@ -158,8 +158,8 @@ func (f *fetcher) openManifest(cfg *rpcclient.TableConfig) error {
 	case err != nil:
 		return err
 	case m.Table != f.o.Table || m.PartitionCount != n:
-		return fmt.Errorf("checkpoint: %s holds table %s with %d partitions, not %s with %d: use another directory",
-			f.o.Dir, m.Table, m.PartitionCount, f.o.Table, n)
+		return fmt.Errorf("%w: %s holds table %s with %d partitions, not %s with %d: use another directory",
+			ErrStagedOther, f.o.Dir, m.Table, m.PartitionCount, f.o.Table, n)
 	}
 	f.m = m
 	return f.saveLocked()
@@ -379,6 +379,10 @@ func (f *fetcher) chunk(ctx context.Context, c *rpcclient.Conn, dir, name string
 	}
 	return nil, fmt.Errorf("copying at offset %d from %s, %d attempts: %w", off, c.Addr(), f.o.Retries+1, err)
 }
+
+// ErrStagedOther marks a staging directory that holds another table, or
+// the same table before its partition count changed (a split).
+var ErrStagedOther = errors.New("checkpoint: staging directory holds another checkpoint")
 
 // ErrVerify marks a copied file whose size or MD5 differs from the master's.
 var ErrVerify = errors.New("copied file does not match the master")

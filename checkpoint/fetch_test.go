@@ -214,7 +214,7 @@ func TestFetchErrors(t *testing.T) {
 	if err := jsonfile.Write(filepath.Join(dir, ManifestName), m); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Fetch(context.Background(), fetchOpts(c, dir)); err == nil || !strings.Contains(err.Error(), "use another directory") {
+	if _, err := Fetch(context.Background(), fetchOpts(c, dir)); !errors.Is(err, ErrStagedOther) || !strings.Contains(err.Error(), "use another directory") {
 		t.Fatalf("fetch into another table's directory: %v", err)
 	}
 }

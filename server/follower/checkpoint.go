@@ -37,7 +37,18 @@ func (s *Set) LoadCheckpoint(ctx context.Context, job *server.LoadJob) error {
 		fo.Metas, fo.Table, fo.Dir = job.MasterMetas, job.MasterTable, job.Dir
 		fo.Logger, fo.Client = log, s.opts.Client
 		fo.Progress = progressLog(ctx, log, "checkpoint copy progress", "bytes")
-		if _, err := checkpoint.Fetch(ctx, fo); err != nil {
+		_, err := checkpoint.Fetch(ctx, fo)
+		if errors.Is(err, checkpoint.ErrStagedOther) {
+			// The master table changed its partition count (a split) since
+			// the copy began: start over; keys loaded already are loaded
+			// again, which is harmless.
+			log.Warn("the staged checkpoint no longer matches the master table; copying it again", zap.Error(err))
+			if err := os.RemoveAll(job.Dir); err != nil {
+				return fmt.Errorf("follower: clearing checkpoint staging: %w", err)
+			}
+			_, err = checkpoint.Fetch(ctx, fo)
+		}
+		if err != nil {
 			return err
 		}
 		rt, err := s.waitRouter(ctx, e)
