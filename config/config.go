@@ -32,6 +32,8 @@ const (
 	// DefaultReadyLagThreshold: /readyz fails while the oldest request not
 	// yet acknowledged to a master is older than this.
 	DefaultReadyLagThreshold = 60 * time.Second
+	// DefaultCheckpointCopyParallel is checkpoint_copy_parallel's default.
+	DefaultCheckpointCopyParallel = 4
 	// FollowerWriteLimit is the follower's [replication]
 	// max_allowed_write_size default (duplication.md §4.1, §5).
 	FollowerWriteLimit = 1 << 20
@@ -67,9 +69,12 @@ type Config struct {
 type FullDuplication uint8
 
 const (
-	// FullDupReject answers ERR_OPERATION_DISABLED: checkpoint loading is
-	// not implemented yet.
-	FullDupReject FullDuplication = iota
+	// FullDupLoad (the default) runs the creating/created protocol, creates
+	// the follower table, copies the master's checkpoint and loads it into
+	// the follower table before it answers "created" (package checkpoint).
+	FullDupLoad FullDuplication = iota
+	// FullDupReject answers ERR_OPERATION_DISABLED.
+	FullDupReject
 	// FullDupWithoutCheckpoint runs the creating/created protocol and creates
 	// the follower table, but copies no checkpoint: the operator vouches that
 	// the follower already holds the base data.
@@ -77,10 +82,13 @@ const (
 )
 
 func (f FullDuplication) String() string {
-	if f == FullDupWithoutCheckpoint {
+	switch f {
+	case FullDupWithoutCheckpoint:
 		return "without_checkpoint"
+	case FullDupReject:
+		return "reject"
 	}
-	return "reject"
+	return "load"
 }
 
 // Bridge is the [dupbridge] section.
@@ -148,6 +156,14 @@ type Bridge struct {
 	// AllowedPeers, when not empty, are the only addresses (prefixes) that
 	// may connect to the RPC port; others are closed at accept.
 	AllowedPeers []netip.Prefix
+	// CheckpointCopyRate caps the bytes per second a checkpoint copy
+	// (full_duplication = load) reads from a master; 0 = unlimited.
+	// CheckpointCopyParallel is how many files it copies at once.
+	CheckpointCopyRate     int64
+	CheckpointCopyParallel int
+	// CheckpointLoadRate caps the keys per second a checkpoint load writes
+	// to the follower; 0 = unlimited.
+	CheckpointLoadRate float64
 	// StateDir holds the bridge's durable state: the edge's spool, persisted
 	// table controls (pause, remove, fail mode) and create/load progress of
 	// full duplication. Created (0700) on start if missing.

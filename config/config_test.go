@@ -39,7 +39,8 @@ func TestParseValid(t *testing.T) {
 		t.Errorf("advertised defaults: %v %q", b.AdvertisedAddr, b.AdvertisedHost)
 	}
 	if b.MaxInflightBytes != DefaultMaxInflightBytes || b.MaxFrameSize != DefaultMaxFrameSize ||
-		!b.SendHostPort || b.ShutdownTimeout != DefaultShutdownTimeout || b.FullDuplication != FullDupReject ||
+		!b.SendHostPort || b.ShutdownTimeout != DefaultShutdownTimeout || b.FullDuplication != FullDupLoad || b.CheckpointCopyParallel != DefaultCheckpointCopyParallel ||
+		b.CheckpointCopyRate != 0 || b.CheckpointLoadRate != 0 ||
 		b.LaggingWriteThreshold != DefaultLaggingWriteThreshold || DefaultLaggingWriteThreshold != 10*time.Second ||
 		b.AdminToken != "" || b.AdminInsecure || b.ReadyFollowerTimeout != DefaultReadyFollowerTimeout || b.ReadyLagThreshold != DefaultReadyLagThreshold {
 		t.Errorf("bridge defaults: %+v", b)
@@ -111,6 +112,9 @@ func TestParseOptions(t *testing.T) {
   frame_timeout = 5s
   idle_timeout = 0s
   allowed_peers = 10.0.0.0/8, ::1/128
+  checkpoint_copy_rate = 50MiB
+  checkpoint_copy_parallel = 8
+  checkpoint_load_rate = 20000
 `, 1) + `  app_id = 7
   source_table = src
   follower_table = dst
@@ -133,7 +137,8 @@ func TestParseOptions(t *testing.T) {
 		fmt.Sprint(b.LegacyPeers) != "[10.0.0.5/32 192.168.7.0/24]" || b.AdminToken != "0123456789abcdef+/=" || !b.AdminInsecure ||
 		b.ReadyFollowerTimeout != 5*time.Second || b.ReadyLagThreshold != 2*time.Minute ||
 		b.MaxConnections != 100 || b.MaxConnectionsPerPeer != 10 || b.MaxConnectionBytes != 8<<20 ||
-		b.FrameTimeout != 5*time.Second || b.IdleTimeout != 0 || fmt.Sprint(b.AllowedPeers) != "[10.0.0.0/8 ::1/128]" {
+		b.FrameTimeout != 5*time.Second || b.IdleTimeout != 0 || fmt.Sprint(b.AllowedPeers) != "[10.0.0.0/8 ::1/128]" ||
+		b.CheckpointCopyRate != 50<<20 || b.CheckpointCopyParallel != 8 || b.CheckpointLoadRate != 20000 {
 		t.Errorf("bridge = %+v", b)
 	}
 	tb := c.Tables[0]
@@ -192,7 +197,10 @@ func TestParseErrors(t *testing.T) {
 		{"frame timeout", "  cluster_name = B\n", "  cluster_name = B\n  frame_timeout = 0s\n", 9, "positive duration"},
 		{"idle timeout", "  cluster_name = B\n", "  cluster_name = B\n  idle_timeout = -1s\n", 9, "0 disables"},
 		{"allowed_peers bare address", "  cluster_name = B\n", "  cluster_name = B\n  allowed_peers = 10.0.0.1\n", 9, "CIDR prefixes"},
-		{"full duplication", "  cluster_name = B\n", "  cluster_name = B\n  full_duplication = yes\n", 9, "reject or without_checkpoint"},
+		{"checkpoint copy rate", "  cluster_name = B\n", "  cluster_name = B\n  checkpoint_copy_rate = fast\n", 9, "size per second"},
+		{"checkpoint copy parallel", "  cluster_name = B\n", "  cluster_name = B\n  checkpoint_copy_parallel = 0\n", 9, "1 to 256"},
+		{"checkpoint load rate", "  cluster_name = B\n", "  cluster_name = B\n  checkpoint_load_rate = -5\n", 9, "keys per second"},
+		{"full duplication", "  cluster_name = B\n", "  cluster_name = B\n  full_duplication = yes\n", 9, "load, reject or without_checkpoint"},
 		{"no tables", "[table.temp]\n  follower_cluster = B_real\n", "", 0, "no [table.NAME]"},
 		{"bad table name", "[table.temp]", "[table.te/mp]", 9, "table name"},
 		{"unknown table key", "", "  folower_table = x\n", 11, "unknown key"},

@@ -176,6 +176,7 @@ var bridgeKeys = map[string]bool{
 	"frame_timeout": true, "idle_timeout": true, "allowed_peers": true,
 	"http_tls_cert": true, "http_tls_key": true, "log_level": true, "log_format": true,
 	"log_file": true, "log_file_max_size": true, "log_file_max_backups": true, "log_file_max_age": true,
+	"checkpoint_copy_rate": true, "checkpoint_copy_parallel": true, "checkpoint_load_rate": true,
 }
 
 // bridgeOps reads the operator's keys of [dupbridge]: HTTPS and logs.
@@ -245,6 +246,7 @@ func (p *parser) bridge(c *Config) {
 	b.MaxConnectionsPerPeer = DefaultMaxConnectionsPerPeer
 	b.FrameTimeout = DefaultFrameTimeout
 	b.IdleTimeout = DefaultIdleTimeout
+	b.CheckpointCopyParallel = DefaultCheckpointCopyParallel
 	s := p.f.byName[SectionBridge]
 	if s == nil {
 		p.add(Problem{Section: SectionBridge, Msg: "missing section (needs at least listen and advertised_address)"})
@@ -430,14 +432,40 @@ func (p *parser) bridge(c *Config) {
 		}
 	}
 	p.bridgeLimits(sec, get, b)
+	if v, ok := get("checkpoint_copy_rate"); ok && v != "" {
+		n, err := ParseSize(v)
+		if err != nil || n < 0 {
+			p.errKey(sec, "checkpoint_copy_rate", "%q: want a size per second such as 100MiB, or 0 for no limit", v)
+		} else {
+			b.CheckpointCopyRate = n
+		}
+	}
+	if v, ok := get("checkpoint_copy_parallel"); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 256 {
+			p.errKey(sec, "checkpoint_copy_parallel", "%q: want 1 to 256 files at once", v)
+		} else {
+			b.CheckpointCopyParallel = n
+		}
+	}
+	if v, ok := get("checkpoint_load_rate"); ok && v != "" {
+		n, err := strconv.ParseFloat(v, 64)
+		if err != nil || n < 0 {
+			p.errKey(sec, "checkpoint_load_rate", "%q: want keys per second, or 0 for no limit", v)
+		} else {
+			b.CheckpointLoadRate = n
+		}
+	}
 	if v, ok := get("full_duplication"); ok {
 		switch v {
+		case "load":
+			b.FullDuplication = FullDupLoad
 		case "reject":
 			b.FullDuplication = FullDupReject
 		case "without_checkpoint":
 			b.FullDuplication = FullDupWithoutCheckpoint
 		default:
-			p.errKey(sec, "full_duplication", "%q: want reject or without_checkpoint", v)
+			p.errKey(sec, "full_duplication", "%q: want load, reject or without_checkpoint", v)
 		}
 	}
 }

@@ -114,6 +114,20 @@ func Timetag(timestampUs int64, clusterID int8) uint64 {
 // scope separates tables (e.g. the follower app id). It allocates only when
 // it remembers a new key.
 func (g *Guard) Admit(scope uint32, key []byte, tt uint64) bool {
+	return g.decide(scope, key, tt, true)
+}
+
+// Older reports whether a write of key with timetag tt is older than the
+// newest one already forwarded, without recording anything: for writes that
+// must not crowd the memory out, such as the keys of a checkpoint load
+// (which carry verify_timetag, so the follower orders them itself), and
+// that are still dropped when a newer write, a delete included, went first.
+func (g *Guard) Older(scope uint32, key []byte, tt uint64) bool {
+	return !g.decide(scope, key, tt, false)
+}
+
+// decide is Admit, recording the write only when record is set.
+func (g *Guard) decide(scope uint32, key []byte, tt uint64, record bool) bool {
 	// The scoped key is built on the stack for ordinary key sizes; map
 	// lookups with string(k) do not allocate, only remembering a new key does.
 	var buf [256]byte
@@ -134,6 +148,9 @@ func (g *Guard) Admit(scope uint32, key []byte, tt uint64) bool {
 	if known && last > tt {
 		g.superseded.Add(1)
 		return false
+	}
+	if !record {
+		return true
 	}
 	switch {
 	case !inCur:

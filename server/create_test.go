@@ -130,9 +130,12 @@ func TestCreateAppProtocol(t *testing.T) {
 	}
 }
 
-func TestCreateAppRejectsFullDuplicationByDefault(t *testing.T) {
+func TestCreateAppRejectsFullDuplicationWhenConfigured(t *testing.T) {
 	cr := &fakeCreator{}
-	s := startServer(t, testConfig(t, nil), newFakeShipper(nil, true), func(o *Options) { o.Creator = cr })
+	cfg := testConfig(t, func(s string) string {
+		return strings.Replace(s, "  cluster_name = B\n", "  cluster_name = B\n  full_duplication = reject\n", 1)
+	})
+	s := startServer(t, cfg, newFakeShipper(nil, true), func(o *Options) { o.Creator = cr })
 	cl := dial(t, s, codec.FramingTHFT)
 	cl.send(cl.request(1, codec.RPCCreateApp, 0, 0, createBody(1, "orders", 8, fullDupEnvs("A", "creating"))))
 	if e, _ := decodeCreate(t, cl.recv().Body); e != codec.ErrorOperationDisabled {

@@ -27,6 +27,9 @@ type TableStatus struct {
 	Paused                   bool   `json:"paused"`
 	CreatedByMaster          bool   `json:"created_by_master"`
 	FollowerAppStatus        string `json:"follower_app_status,omitempty"`
+	// CheckpointLoad is the full duplication's checkpoint load: waiting,
+	// running, "retrying: <last error>" or done; empty when none.
+	CheckpointLoad string `json:"checkpoint_load,omitempty"`
 }
 
 // Status is the /status document.
@@ -60,8 +63,21 @@ func (s *Server) Status() Status {
 	}
 	for _, ts := range s.tabs().byName {
 		ts.mu.Lock()
-		created, status := ts.exists, ts.status
+		created, status, loading := ts.exists, ts.rec.Status, ts.loading
+		load := ""
+		switch {
+		case !created || ts.rec.MasterCluster == "":
+		case ts.rec.Loaded:
+			load = "done"
+		case ts.rec.LoadError != "":
+			load = "retrying: " + ts.rec.LoadError
+		case loading:
+			load = "running"
+		default:
+			load = "waiting"
+		}
 		ts.mu.Unlock()
+		_ = loading
 		st.Tables = append(st.Tables, TableStatus{
 			Name: ts.cfg.Name, AppID: ts.cfg.AppID, SourceTable: ts.cfg.SourceTable,
 			FollowerCluster: ts.cfg.FollowerCluster, FollowerTable: ts.cfg.FollowerTable,
@@ -71,6 +87,7 @@ func (s *Server) Status() Status {
 			Paused:                   ts.paused.Load(),
 			CreatedByMaster:          created,
 			FollowerAppStatus:        status,
+			CheckpointLoad:           load,
 		})
 	}
 	sort.Slice(st.Tables, func(i, j int) bool { return st.Tables[i].AppID < st.Tables[j].AppID })

@@ -133,6 +133,17 @@ func (s *Server) Reload(next *config.Config) ([]string, error) {
 		if err := s.applyControls(ts); err != nil {
 			s.log.Warn("reload: persisted controls of an added table not applied", zap.String("table", ts.cfg.Name), zap.Error(err))
 		}
+		// A table that was removed and added back resumes its create_app
+		// state and any unfinished checkpoint load.
+		if err := s.readCreateRecord(ts); err != nil {
+			s.log.Warn("reload: create_app state of an added table not read", zap.String("table", ts.cfg.Name), zap.Error(err))
+		} else {
+			ts.mu.Lock()
+			if ts.exists && !ts.rec.Loaded {
+				s.startLoadLocked(ts)
+			}
+			ts.mu.Unlock()
+		}
 		changes = append(changes, fmt.Sprintf("table %s added (app %d, follower %s/%s)", ts.cfg.Name, ts.cfg.AppID, ts.cfg.FollowerCluster, ts.cfg.FollowerTable))
 	}
 	s.ctlMu.Unlock()

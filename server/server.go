@@ -32,6 +32,10 @@ type Options struct {
 	// Creator creates follower tables for create_app; nil answers
 	// create_app with ERR_OPERATION_DISABLED.
 	Creator TableCreator
+	// Loader copies a master's checkpoint into a follower table for a
+	// full duplication (full_duplication = load); nil uses Creator when
+	// it is a CheckpointLoader too, else such requests are refused.
+	Loader CheckpointLoader
 	// Logger; zap.NewNop() when nil.
 	Logger *zap.Logger
 	// Listen overrides Config.Bridge.Listen (tests use 127.0.0.1:0).
@@ -139,6 +143,7 @@ type Server struct {
 
 	reloadMu sync.Mutex     // one reload at a time
 	current  *config.Config // the configuration applied last (guarded by reloadMu)
+	jobs   sync.WaitGroup  // checkpoint load jobs (fullcopy.go)
 }
 
 // tableState is the run-time state of one configured table.
@@ -164,13 +169,12 @@ type tableState struct {
 	pending pendingList // requests shipped, not yet answered (/readyz)
 
 	mu sync.Mutex // guards the create_app state below
-	// create_app protocol state (duplication.md §1.6 step 6), in memory.
-	exists         bool   // created through create_app
-	creating       bool   // an EnsureTable call is running
-	masterCluster  string // duplication.master_cluster of the creating request
-	status         string // duplication.follower_app_status: "creating" / "created" / ""
-	partitionCount int    // master's count from create_app
-	envs           map[string]string
+	// create_app protocol state (duplication.md §1.6 step 6), persisted
+	// in state_dir (createstate.go).
+	exists   bool         // created through create_app
+	rec      createRecord // valid when exists
+	creating bool         // an EnsureTable call is running
+	loading  bool         // a checkpoint load job is running (fullcopy.go)
 }
 
 // tableSet is the configured tables, by name and by app id. Read-only
@@ -278,6 +282,13 @@ func New(opts Options) (*Server, error) {
 	if err := s.loadControls(); err != nil {
 		return nil, fmt.Errorf("server: table controls: %w", err)
 	}
+	if opts.Loader == nil {
+		opts.Loader, _ = opts.Creator.(CheckpointLoader)
+		s.opts.Loader = opts.Loader
+	}
+	if err := s.readCreateRecords(); err != nil {
+		return nil, err
+	}
 	if err := s.newMetrics(); err != nil {
 		return nil, fmt.Errorf("server: metrics: %w", err)
 	}
@@ -290,6 +301,7 @@ func New(opts Options) (*Server, error) {
 // connection. It returns nil after a clean shutdown.
 func (s *Server) Run(ctx context.Context) error {
 	s.runCtx = ctx
+	s.resumeLoads()
 	b := &s.cfg.Bridge
 	gopts := []gnet.Option{
 		gnet.WithMulticore(true),
@@ -379,6 +391,7 @@ func (s *Server) Run(ctx context.Context) error {
 		defer cancel()
 		_ = hs.Shutdown(stopCtx)
 	}
+	s.jobs.Wait() // checkpoint loads end with ctx; none outlives Run
 	return nil
 }
 

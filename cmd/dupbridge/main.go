@@ -48,6 +48,7 @@ func newRootCmd() *cobra.Command {
 		newDemoCmd(g),
 		newVersionCmd(),
 		newCtlCmd(),
+		newCheckpointCmd(g),
 	)
 	return root
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -24,6 +26,7 @@ func newSimCmd(g *globalFlags) *cobra.Command {
 		ignoreIDs  bool
 		noHostPort bool
 		hostName   string
+		ckpts      string
 	)
 	cmd := &cobra.Command{
 		Use:   "sim",
@@ -34,7 +37,8 @@ that apply writes (including RPC_RRDB_RRDB_DUPLICATE) with Pegasus's rules.
 It is not Pegasus: nothing is persisted. It prints the meta and replica
 addresses and runs until interrupted.`,
 		Example: `  dupbridge sim --tables temp:8,other:4 --replicas 3 --cluster-id 2 --dup-group master=1,follower=2
-  dupbridge sim --tables temp:8 --listen 127.0.0.1:34601 --http 127.0.0.1:8080 --strict`,
+  dupbridge sim --tables temp:8 --listen 127.0.0.1:34601 --http 127.0.0.1:8080 --strict
+  dupbridge sim --tables master:8 --checkpoints master=/srv/ckpt   # serves /srv/ckpt/N as partition N's checkpoint`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := g.logger()
@@ -51,6 +55,9 @@ addresses and runs until interrupted.`,
 			}
 			group, err := parseDupGroup(dupGroup)
 			if err != nil {
+				return err
+			}
+			if err := setCheckpointDirs(specs, ckpts); err != nil {
 				return err
 			}
 			opts := pegasussim.Options{
@@ -98,6 +105,7 @@ addresses and runs until interrupted.`,
 	f.StringVar(&dupGroup, "dup-group", "", "[duplication-group] cluster ids, name=id,... (e.g. master=1,follower=2)")
 	f.BoolVar(&ignoreIDs, "dup-ignore-other-cluster-ids", false, "accept any duplicate cluster id except our own (dup_ignore_other_cluster_ids)")
 	f.BoolVar(&noHostPort, "no-host-port", false, "omit hp_* fields in query-config answers (peers older than Pegasus 2.6)")
+	f.StringVar(&ckpts, "checkpoints", "", "master face: table=DIR,...; DIR/N is served as partition N's last checkpoint (full duplication)")
 	f.StringVar(&hostName, "host-name", "", "host name in hp_* fields (default: the listen IP)")
 	return cmd
 }
@@ -176,4 +184,21 @@ func splitHostPort(a string) (string, int, error) {
 		return "", 0, fmt.Errorf("sim: --listen %q: bad port", a)
 	}
 	return a[:i], p, nil
+}
+
+// setCheckpointDirs applies --checkpoints table=DIR,... to the table specs.
+func setCheckpointDirs(specs []pegasussim.TableSpec, v string) error {
+	for _, item := range splitAddrs(v) {
+		name, dir, ok := strings.Cut(item, "=")
+		i := slices.IndexFunc(specs, func(s pegasussim.TableSpec) bool { return s.Name == name })
+		if !ok || dir == "" || i < 0 {
+			return fmt.Errorf("sim: --checkpoints %q: want table=DIR for a table of --tables", item)
+		}
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			return fmt.Errorf("sim: --checkpoints %q: %w", item, err)
+		}
+		specs[i].CheckpointDir = abs
+	}
+	return nil
 }

@@ -1,8 +1,11 @@
 // Package follower adapts the router (one router.Table per configured
 // table) and rpcclient's meta clients to what the server needs:
-// server.Shipper and server.TableCreator. It opens the follower tables in
-// the background, creating them first where the configuration asks for it
-// ([table.*] follower_partition_count), and retries until they open.
+// server.Shipper, server.TableCreator and server.CheckpointLoader. It opens
+// the follower tables in the background, creating them first where the
+// configuration asks for it ([table.*] follower_partition_count), and
+// retries until they open. A checkpoint load (full duplication) fetches the
+// master's checkpoint and loads it through the table's own router, so its
+// shipments queue in order with the table's incremental ones.
 package follower
 
 import (
@@ -16,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/dupbridge/dupbridge/checkpoint"
 	"github.com/dupbridge/dupbridge/codec"
 	"github.com/dupbridge/dupbridge/config"
 	"github.com/dupbridge/dupbridge/router"
@@ -43,8 +47,16 @@ type Options struct {
 	// Router is the template of every table's router options (Metas,
 	// Table, Policy, MaxAttempts, Logger and Meta are filled in per table).
 	Router router.Options
-	// Client configures the meta connections.
+	// Client configures the meta connections, and those to a master's
+	// meta and replica servers during a checkpoint load.
 	Client rpcclient.Options
+	// OpenCheckpoint reads a staged checkpoint partition for full
+	// duplication (the SST reader); nil refuses checkpoint loads.
+	OpenCheckpoint checkpoint.Opener
+	// Fetch and Load are the templates of a checkpoint load's options
+	// (limits); the rest is filled in per job.
+	Fetch checkpoint.FetchOptions
+	Load  checkpoint.LoadOptions
 }
 
 // Set is the follower side of every configured table. All methods are safe
@@ -76,6 +88,8 @@ type entry struct {
 	// failMode, when set, overrides the configured failure policy
 	// (SetFailMode); a router opened later starts with it.
 	failMode *router.PolicyOptions
+	// kick cuts the open loop's backoff short (EnsureTable made the table).
+	kick chan struct{}
 }
 
 var (
@@ -84,6 +98,7 @@ var (
 	_ server.FollowerHealth   = (*Set)(nil)
 	_ server.FailModeSetter   = (*Set)(nil)
 	_ server.FollowerReporter = (*Set)(nil)
+	_ server.CheckpointLoader = (*Set)(nil)
 )
 
 // New builds the Set; Open starts opening the tables.
@@ -111,7 +126,7 @@ func New(cfg *config.Config, opts Options) (*Set, error) {
 	}
 	tables := map[string]*entry{}
 	for i := range cfg.Tables {
-		tables[cfg.Tables[i].Name] = &entry{t: &cfg.Tables[i]}
+		tables[cfg.Tables[i].Name] = &entry{t: &cfg.Tables[i], kick: make(chan struct{}, 1)}
 	}
 	s.tables.Store(&tables)
 	return s, nil
@@ -155,7 +170,7 @@ func (s *Set) Reconfigure(ctx context.Context, cfg *config.Config) []string {
 			next[t.Name] = e
 			continue
 		}
-		e := &entry{t: t}
+		e := &entry{t: t, kick: make(chan struct{}, 1)}
 		next[t.Name] = e
 		added = append(added, e)
 	}
@@ -209,6 +224,7 @@ func (s *Set) open(ctx context.Context, e *entry) {
 		case <-ctx.Done():
 			return
 		case <-time.After(delay):
+		case <-e.kick:
 		}
 		delay = min(delay*2, s.opts.RetryMax)
 	}
@@ -322,7 +338,14 @@ func (s *Set) create(ctx context.Context, t *config.Table, count int) (int, erro
 
 // EnsureTable implements server.TableCreator.
 func (s *Set) EnsureTable(ctx context.Context, t *config.Table, partitionCount int) (int, error) {
-	return s.create(ctx, t, partitionCount)
+	n, err := s.create(ctx, t, partitionCount)
+	if e := s.entries()[t.Name]; err == nil && e != nil {
+		select {
+		case e.kick <- struct{}{}:
+		default:
+		}
+	}
+	return n, err
 }
 
 // PartitionCount implements server.Shipper: 0 until the table is open.
@@ -391,7 +414,7 @@ func (s *Set) ship(p *server.Part, done func(server.PartResult), deferred bool) 
 // exports its metrics. `dupbridge serve` and localcluster wire a bridge the
 // same way through it.
 func (s *Set) Wire(o *server.Options) {
-	o.Shipper, o.Creator = s, s
+	o.Shipper, o.Creator, o.Loader = s, s, s
 	o.FollowerStatus = func() any { return s.Stats() }
 	o.Collectors = append(o.Collectors, s.Collector())
 }

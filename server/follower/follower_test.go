@@ -249,3 +249,43 @@ func checkMetrics(t *testing.T, srv *server.Server, fs *Set, entries int) {
 		t.Errorf("router series by table label: %v (want configured names, not made_f)", routerSeries)
 	}
 }
+
+// EnsureTable creates the follower table with the count it is given and
+// no envs: a master's duplication.master_* envs never reach the follower,
+// whose replicas would otherwise copy the master's checkpoint themselves
+// (duplication.md §2.1).
+func TestEnsureTableCreatesWithoutEnvs(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sim, err := pegasussim.Start(ctx, pegasussim.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	cfg, err := config.Parse(fmt.Appendf(nil, "[pegasus.clusters]\n  F = %s\n[duplication-group]\n  A = 1\n[dupbridge]\n  listen = 127.0.0.1:1\n[table.fresh]\n  follower_cluster = F\n", sim.MetaAddr()), "t.ini")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, err := New(cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fs.Close()
+	n, err := fs.EnsureTable(ctx, &cfg.Tables[0], 32)
+	if err != nil || n != 32 {
+		t.Fatalf("EnsureTable: %d, %v", n, err)
+	}
+	found := false
+	for _, ti := range sim.Tables() {
+		if ti.Name != "fresh" {
+			continue
+		}
+		found = true
+		if len(ti.Envs) != 0 || len(ti.Partitions) != 32 {
+			t.Fatalf("follower table: %d partitions, envs %v", len(ti.Partitions), ti.Envs)
+		}
+	}
+	if !found {
+		t.Fatal("follower table not created")
+	}
+}
