@@ -91,18 +91,23 @@ func Parse(data []byte, name string) (*Config, error) {
 			for _, k := range s.Keys() {
 				p.errKey(n, k.Name(), "key outside any section")
 			}
-		case n == SectionClusters, n == SectionGroup, n == SectionBridge:
+		case n == SectionClusters, n == SectionGroup, n == SectionBridge, n == SectionMetaProxy:
 		case strings.HasPrefix(n, SectionTablePrefix):
 		default:
-			p.errSection(n, "unknown section (expected [%s], [%s], [%s] or [%sNAME])",
-				SectionClusters, SectionGroup, SectionBridge, SectionTablePrefix)
+			p.errSection(n, "unknown section (expected [%s], [%s], [%s], [%sNAME] or [%s])",
+				SectionClusters, SectionGroup, SectionBridge, SectionTablePrefix, SectionMetaProxy)
 		}
 	}
 
-	p.clusters(f, c)
-	p.group(f, c)
-	p.bridge(f, c)
-	p.tables(f, c)
+	p.metaProxy(f, c)
+	// A file with [meta-proxy] and none of the bridge's sections configures
+	// a meta-proxy alone: the bridge's required sections are not asked for.
+	if c.MetaProxy == nil || bridgeSections(f) {
+		p.clusters(f, c)
+		p.group(f, c)
+		p.bridge(f, c)
+		p.tables(f, c)
+	}
 
 	if len(p.problems) > 0 {
 		return nil, &Error{File: name, Problems: p.problems}

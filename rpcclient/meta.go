@@ -173,8 +173,40 @@ func (m *Meta) Close() error { return m.pool.Close() }
 // response (no such table, busy creating, ...) is a *MetaError.
 func (m *Meta) QueryConfig(ctx context.Context, table string, indices []int32) (*TableConfig, error) {
 	var tc *TableConfig
-	op := "query config of table " + table
-	err := m.call(ctx, op, RPCQueryConfig, func(w *thrift.Writer) {
+	err := m.call(ctx, "query config of table "+table, RPCQueryConfig, queryConfigRequest(table, indices),
+		func(r *thrift.Reader) (string, string, error) {
+			cfg, errName, hint, err := decodeQueryConfigAnswer(r)
+			tc = cfg
+			return errName, hint, err
+		})
+	if err != nil {
+		return nil, err
+	}
+	return tc, nil
+}
+
+// QueryConfigRaw is QueryConfig for a proxy: it follows leader hints the
+// same way, then returns the answering meta's response body as received
+// (the result wrapper around query_cfg_response) with its err field,
+// whatever that is (ERR_OBJECT_NOT_FOUND included). err is set only when
+// no meta gave a final answer.
+func (m *Meta) QueryConfigRaw(ctx context.Context, table string, indices []int32) (body []byte, errName string, err error) {
+	err = m.call(ctx, "query config of table "+table, RPCQueryConfig, queryConfigRequest(table, indices),
+		func(r *thrift.Reader) (string, string, error) {
+			_, name, hint, err := decodeQueryConfigAnswer(r)
+			body, errName = r.Bytes(), name
+			return name, hint, err
+		})
+	var me *MetaError
+	if err != nil && (errors.Is(err, ErrNoMeta) || !errors.As(err, &me)) {
+		return nil, "", err
+	}
+	return body, errName, nil
+}
+
+// queryConfigRequest encodes query_cfg_request (wire.md §4.1).
+func queryConfigRequest(table string, indices []int32) func(w *thrift.Writer) {
+	return func(w *thrift.Writer) {
 		w.FieldHeader(thrift.STRING, 1)
 		w.String(table)
 		w.FieldHeader(thrift.LIST, 2)
@@ -183,25 +215,24 @@ func (m *Meta) QueryConfig(ctx context.Context, table string, indices []int32) (
 			w.I32(i)
 		}
 		w.Stop()
-	}, func(r *thrift.Reader) (string, string, error) {
-		cfg, errName, err := decodeQueryConfig(r)
-		if err != nil {
-			return "", "", err
-		}
-		if errName == errForwardToOthers {
-			hint := ""
-			if len(cfg.Partitions) > 0 {
-				hint = cfg.Partitions[0].PrimaryAddress()
-			}
-			return errName, hint, nil
-		}
-		tc = cfg
-		return errName, "", nil
-	})
-	if err != nil {
-		return nil, err
 	}
-	return tc, nil
+}
+
+// decodeQueryConfigAnswer decodes a query_cfg_response; for "not the
+// leader" (ERR_FORWARD_TO_OTHERS) the leader hint is the first partition's
+// primary (wire.md §1.11) and cfg is nil.
+func decodeQueryConfigAnswer(r *thrift.Reader) (cfg *TableConfig, errName, hint string, err error) {
+	cfg, errName, err = decodeQueryConfig(r)
+	if err != nil {
+		return nil, "", "", err
+	}
+	if errName == errForwardToOthers {
+		if len(cfg.Partitions) > 0 {
+			hint = cfg.Partitions[0].PrimaryAddress()
+		}
+		return nil, errName, hint, nil
+	}
+	return cfg, errName, "", nil
 }
 
 // ListApps lists tables with the given status (AppStatusInvalid = all).

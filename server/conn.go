@@ -213,6 +213,9 @@ func (cs *connState) dispatch(f *codec.Frame, size int) bool {
 		s.stats.strayResponses.Add(1)
 		return true
 	}
+	if s.opts.Face != nil && s.opts.Face.Serve(f, &Responder{cs: cs, f: f}) {
+		return true
+	}
 	switch string(f.RPCName) {
 	case codec.RPCDuplicate:
 		return cs.onDuplicate(f, size)

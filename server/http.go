@@ -36,6 +36,7 @@ type Status struct {
 	Tables           []TableStatus `json:"tables"`
 	Counters         Stats         `json:"counters"`
 	Follower         any           `json:"follower,omitempty"`
+	MetaProxy        any           `json:"meta_proxy,omitempty"`
 }
 
 // Status builds the status document. Any goroutine.
@@ -50,6 +51,9 @@ func (s *Server) Status() Status {
 	}
 	if s.opts.FollowerStatus != nil {
 		st.Follower = s.opts.FollowerStatus()
+	}
+	if s.opts.ExtraStatus != nil {
+		st.MetaProxy = s.opts.ExtraStatus()
 	}
 	if a := s.Addr(); a != nil {
 		st.Listen = a.String()

@@ -54,6 +54,13 @@ type Options struct {
 	// to its own metrics (e.g. the follower side's, server/follower). New
 	// fails if one cannot be registered.
 	Collectors []prometheus.Collector
+	// Face, when set, is asked first for every request (face.go). With a
+	// Face and no Shipper (a meta-proxy alone), the Face must answer every
+	// request.
+	Face Face
+	// ExtraStatus, when set, adds its result to /status under "meta_proxy"
+	// (a meta-proxy beside the bridge). Any goroutine.
+	ExtraStatus func() any
 }
 
 // Server is the bridge's RPC endpoint: a gnet event handler serving the meta
@@ -134,7 +141,7 @@ func New(opts Options) (*Server, error) {
 	if opts.Config == nil {
 		return nil, errors.New("server: Options.Config is required")
 	}
-	if opts.Shipper == nil {
+	if opts.Shipper == nil && opts.Face == nil {
 		return nil, errors.New("server: Options.Shipper is required")
 	}
 	if opts.Logger == nil {
