@@ -23,6 +23,11 @@ type TableStatus struct {
 	Paused                   bool   `json:"paused"`
 	CreatedByMaster          bool   `json:"created_by_master"`
 	FollowerAppStatus        string `json:"follower_app_status,omitempty"`
+	// LastAckedTimestampUs is the newest master timestamp (µs since the
+	// epoch) of an entry applied downstream and acknowledged; 0 = none yet.
+	LastAckedTimestampUs int64 `json:"last_acked_timestamp_us"`
+	// InflightEntries are entries received and not yet applied downstream.
+	InflightEntries int64 `json:"inflight_entries"`
 }
 
 // Status is the /status document.
@@ -71,6 +76,8 @@ func (s *Server) Status() Status {
 			Paused:                   ts.paused.Load(),
 			CreatedByMaster:          created,
 			FollowerAppStatus:        status,
+			LastAckedTimestampUs:     ts.lastAckedUs.Load(),
+			InflightEntries:          ts.inflightEntries.Load(),
 		})
 	}
 	sort.Slice(st.Tables, func(i, j int) bool { return st.Tables[i].AppID < st.Tables[j].AppID })

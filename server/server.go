@@ -110,10 +110,15 @@ type Server struct {
 
 // tableState is the run-time state of one configured table.
 type tableState struct {
-	cfg     *config.Table
-	paused  atomic.Bool
-	m       *tableMetrics // set by newMetrics
-	allowed [128]bool     // cluster ids accepted in entries (config.Config.Allows)
+	cfg    *config.Table
+	paused atomic.Bool
+	m      *tableMetrics // set by newMetrics
+	// inflightEntries: entries shipped and not yet answered to the master;
+	// lastAckedUs: newest master timestamp (µs) acknowledged to a master
+	// after its entries were applied. /status reports both (a switchover
+	// reads them).
+	inflightEntries, lastAckedUs atomic.Int64
+	allowed                      [128]bool // cluster ids accepted in entries (config.Config.Allows)
 
 	// order drops writes older than one of the same key already forwarded
 	// (keyorder); shipMu makes its decisions and the Ship calls of this
