@@ -26,6 +26,8 @@ type metrics struct {
 	zkErrors                                                 *prometheus.CounterVec // by operation
 	evictions, unknownRPCs, badRequests                      prometheus.Counter
 
+	all []prometheus.Collector
+
 	mu     sync.Mutex
 	labels map[string]struct{}
 }
@@ -69,8 +71,9 @@ func newMetrics(p *Proxy) (*metrics, error) {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "dupbridge_metaproxy_stale_tables",
 			Help: "Cached tables served without a current ZooKeeper watch."}, func() float64 { return float64(p.staleTables()) }),
 	}
-	for _, c := range append([]prometheus.Collector{m.queries, m.forwards, m.forwardErrors, m.hits, m.misses, m.switches,
-		m.lookupErrors, m.zkEvents, m.zkErrors, m.evictions, m.unknownRPCs, m.badRequests}, gauges...) {
+	m.all = append([]prometheus.Collector{m.queries, m.forwards, m.forwardErrors, m.hits, m.misses, m.switches,
+		m.lookupErrors, m.zkEvents, m.zkErrors, m.evictions, m.unknownRPCs, m.badRequests}, gauges...)
+	for _, c := range m.all {
 		if err := m.reg.Register(c); err != nil {
 			return nil, fmt.Errorf("metaproxy: registering metrics: %w", err)
 		}
@@ -119,3 +122,21 @@ func (p *Proxy) staleTables() int {
 
 // Registry is the proxy's Prometheus registry (served at /metrics).
 func (p *Proxy) Registry() *prometheus.Registry { return p.m.reg }
+
+// Collector is every metric of the proxy as one collector, for a registry
+// it shares (a bridge's, when the proxy runs beside it).
+func (p *Proxy) Collector() prometheus.Collector { return collectors(p.m.all) }
+
+type collectors []prometheus.Collector
+
+func (cs collectors) Describe(ch chan<- *prometheus.Desc) {
+	for _, c := range cs {
+		c.Describe(ch)
+	}
+}
+
+func (cs collectors) Collect(ch chan<- prometheus.Metric) {
+	for _, c := range cs {
+		c.Collect(ch)
+	}
+}

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
 	"github.com/dupbridge/dupbridge/config"
+	"github.com/dupbridge/dupbridge/metaproxy"
 	"github.com/dupbridge/dupbridge/server"
 	"github.com/dupbridge/dupbridge/server/follower"
 )
@@ -23,13 +25,17 @@ func newServeCmd(g *globalFlags) *cobra.Command {
 	var check bool
 	cmd := &cobra.Command{
 		Use:   "serve --config FILE [--check]",
-		Short: "Run the bridge: answer a duplication master as its follower cluster and forward to the real follower",
+		Short: "Run the bridge: answer a duplication master as its follower cluster and forward to the real follower (and the meta-proxy of a [meta-proxy] section)",
 		Long: `serve runs dupbridge: masters see it as their follower cluster's meta server
 and as the primary of every partition; it re-routes every duplicated write by
 its own key hash to the real follower's partitions.
 
 --check validates the configuration file, prints every problem with its line
-number, and exits (non-zero when the file is invalid). See examples/dupbridge.ini.`,
+number, and exits (non-zero when the file is invalid). See examples/dupbridge.ini.
+
+A [meta-proxy] section runs the meta-proxy in the same process, on its own
+port; a file with only that section runs the meta-proxy alone (as
+"dupbridge proxy serve"). See docs/metaproxy.md.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if path == "" {
@@ -67,6 +73,13 @@ func reportCheck(cmd *cobra.Command, path string, cfg *config.Config, err error)
 	if err != nil {
 		return err
 	}
+	if m := cfg.MetaProxy; m != nil {
+		fmt.Fprintf(out, "%s: ok: meta-proxy on %s, zk %s, root %s, session timeout %s, cache %d table(s)\n",
+			path, m.Listen, strings.Join(m.ZK, ","), m.Root, m.SessionTimeout, m.CacheTables)
+		if !cfg.HasBridge() {
+			return nil
+		}
+	}
 	fmt.Fprintf(out, "%s: ok: %d table(s), %d follower cluster(s), listen %s, advertised %s\n",
 		path, len(cfg.Tables), len(cfg.Clusters), cfg.Bridge.Listen, cfg.Bridge.AdvertisedAddr)
 	for _, t := range cfg.Tables {
@@ -77,6 +90,13 @@ func reportCheck(cmd *cobra.Command, path string, cfg *config.Config, err error)
 }
 
 func runServe(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
+	if cfg.MetaProxy != nil && !cfg.HasBridge() { // a [meta-proxy] file alone
+		p, err := metaproxy.New(metaproxy.Options{Config: cfg.MetaProxy, Logger: log})
+		if err != nil {
+			return err
+		}
+		return p.Run(ctx)
+	}
 	fs, err := follower.New(cfg, follower.Options{Logger: log})
 	if err != nil {
 		return err
@@ -85,9 +105,30 @@ func runServe(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
 	defer stopOpening()
 	fs.Open(openCtx)
 
-	srv, err := server.New(server.Options{Config: cfg, Shipper: fs, Creator: fs, Logger: log,
+	opts := server.Options{Config: cfg, Shipper: fs, Creator: fs, Logger: log,
 		FollowerStatus: func() any { return fs.Stats() },
-		Collectors:     []prometheus.Collector{fs.Collector()}})
+		Collectors:     []prometheus.Collector{fs.Collector()}}
+	var proxyDone <-chan error
+	if cfg.MetaProxy != nil {
+		// The meta-proxy beside the bridge: its own port; its status and
+		// metrics on the bridge's HTTP unless it has an http_listen.
+		p, err := metaproxy.New(metaproxy.Options{Config: cfg.MetaProxy, Logger: log})
+		if err != nil {
+			_ = fs.Close()
+			return err
+		}
+		if cfg.MetaProxy.HTTPListen == "" {
+			opts.ExtraStatus = func() any { return p.Status() }
+			opts.Collectors = append(opts.Collectors, p.Collector())
+		}
+		proxyCtx, stopProxy := context.WithCancel(ctx)
+		defer func() {
+			stopProxy()
+			<-proxyDone
+		}()
+		proxyDone = runMetaProxy(proxyCtx, p, log)
+	}
+	srv, err := server.New(opts)
 	if err != nil {
 		stopOpening()
 		_ = fs.Close()

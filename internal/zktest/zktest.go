@@ -81,7 +81,7 @@ func New() (*Server, error) {
 	}
 	s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), dir: dir}
 	cfg := fmt.Sprintf("tickTime=%d\ndataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\n"+
-		"admin.enableServer=false\n4lw.commands.whitelist=srvr\nminSessionTimeout=%d\nmaxSessionTimeout=60000\n",
+		"admin.enableServer=false\nforceSync=no\n4lw.commands.whitelist=srvr\nminSessionTimeout=%d\nmaxSessionTimeout=60000\n",
 		TickTime.Milliseconds(), filepath.Join(dir, "data"), port, 2*TickTime.Milliseconds())
 	if err := os.WriteFile(filepath.Join(dir, "zoo.cfg"), []byte(cfg), 0o644); err != nil {
 		return nil, err

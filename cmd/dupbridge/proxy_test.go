@@ -1,0 +1,88 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/dupbridge/dupbridge/internal/zktest"
+)
+
+func runCmd(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	root := newRootCmd()
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&out)
+	root.SetArgs(args)
+	err := root.Execute()
+	return out.String(), err
+}
+
+// The mapping commands against a real ZooKeeper, through --zk/--root and
+// through --config; serve --check of a [meta-proxy]-only file.
+func TestProxyCommands(t *testing.T) {
+	zks, err := zktest.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zks.Close()
+	flags := []string{"--zk", zks.Addr, "--root", "/cmdtest/r"}
+	ini := filepath.Join(t.TempDir(), "proxy.ini")
+	text := "[meta-proxy]\nlisten = 127.0.0.1:34901\nzk = " + zks.Addr + "\nroot = /cmdtest/r\ncache_tables = 16\n"
+	if err := os.WriteFile(ini, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		args    []string
+		wantErr string
+		want    []string
+	}{
+		{[]string{"proxy", "set", "t1", "--cluster", "A", "--metas", "127.0.0.1:1,127.0.0.1:2"}, "", []string{"t1 -> A (127.0.0.1:1,127.0.0.1:2), version 0"}},
+		{[]string{"proxy", "set", "t2", "--cluster", "B", "--metas", "127.0.0.1:3"}, "", []string{"t2 -> B"}},
+		{[]string{"proxy", "set", "t3", "--cluster", "B", "--metas", "nohostport"}, "malformed mapping", nil},
+		{[]string{"proxy", "get", "t1"}, "", []string{`"cluster_name":"A"`, `"meta_addrs":"127.0.0.1:1,127.0.0.1:2"`, `"version":0`}},
+		{[]string{"proxy", "get", "nope"}, "no mapping for the table", nil},
+		{[]string{"proxy", "switch", "t1", "--to", "B", "--metas", "127.0.0.1:3", "--bridge", "127.0.0.1:1"}, "no bridge duplicating", nil},
+		{[]string{"proxy", "switch", "t1", "--to", "B", "--metas", "127.0.0.1:3", "--bridge", "127.0.0.1:1", "--force"}, "",
+			[]string{"FORCED", "switched t1 to B (127.0.0.1:3), node version 1"}},
+		{[]string{"proxy", "delete", "t2"}, "", []string{"deleted /cmdtest/r/t2"}},
+		{[]string{"proxy", "delete", "t2"}, "no mapping for the table", nil},
+	}
+	for _, s := range steps {
+		out, err := runCmd(t, append(s.args, flags...)...)
+		if s.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), s.wantErr) {
+				t.Errorf("%v: err %v, want %q", s.args, err, s.wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%v: %v\n%s", s.args, err, out)
+		}
+		for _, w := range s.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("%v: output lacks %q:\n%s", s.args, w, out)
+			}
+		}
+	}
+	out, err := runCmd(t, "proxy", "list", "--config", ini)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	var m struct {
+		Table       string `json:"table"`
+		ClusterName string `json:"cluster_name"`
+	}
+	if len(lines) != 1 || json.Unmarshal([]byte(lines[0]), &m) != nil || m.Table != "t1" || m.ClusterName != "B" {
+		t.Errorf("list: %q", out)
+	}
+	out, err = runCmd(t, "serve", "--check", "--config", ini)
+	if err != nil || !strings.Contains(out, "ok: meta-proxy on 127.0.0.1:34901") || !strings.Contains(out, "cache 16 table(s)") {
+		t.Errorf("serve --check: %v\n%s", err, out)
+	}
+}
