@@ -40,6 +40,10 @@ type Stats struct {
 	InflightBytes    int64 `json:"inflight_bytes"`    // gauge
 	InflightRequests int64 `json:"inflight_requests"` // gauge
 	Stalls           int64 `json:"stalls"`            // times a connection stopped decoding at the cap
+
+	ReadsForwarded int64 `json:"reads_forwarded"` // client reads sent on to the follower
+	ReadsFailed    int64 `json:"reads_failed"`    // client reads answered ERR_OBJECT_NOT_FOUND: no route, follower unreachable
+	WritesRefused  int64 `json:"writes_refused"`  // client writes answered ERR_DISK_INSUFFICIENT
 }
 
 // counters are the live atomics behind Stats.
@@ -50,6 +54,7 @@ type counters struct {
 	clusterIDRej, malformed, badTaskCode, unknownTable, paused, noLayout                      atomic.Int64
 	partsFailed, partsSkipped, repliesLost                                                    atomic.Int64
 	inflightRequests, stalls                                                                  atomic.Int64
+	readsForwarded, readsFailed, writesRefused                                                atomic.Int64
 }
 
 func (c *counters) snapshot(inflight int64) Stats {
@@ -82,5 +87,8 @@ func (c *counters) snapshot(inflight int64) Stats {
 		InflightBytes:     inflight,
 		InflightRequests:  c.inflightRequests.Load(),
 		Stalls:            c.stalls.Load(),
+		ReadsForwarded:    c.readsForwarded.Load(),
+		ReadsFailed:       c.readsFailed.Load(),
+		WritesRefused:     c.writesRefused.Load(),
 	}
 }

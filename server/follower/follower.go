@@ -63,8 +63,9 @@ type entry struct {
 }
 
 var (
-	_ server.Shipper      = (*Set)(nil)
-	_ server.TableCreator = (*Set)(nil)
+	_ server.Shipper       = (*Set)(nil)
+	_ server.TableCreator  = (*Set)(nil)
+	_ server.ReadForwarder = (*Set)(nil)
 )
 
 // New builds the Set; Open starts opening the tables.
@@ -351,4 +352,18 @@ func (c setCollector) Collect(ch chan<- prometheus.Metric) {
 		Tables: func() []*router.Table { return open },
 		Label:  func(t *router.Table) string { return names[t] },
 	}.Collect(ch)
+}
+
+// ForwardRead implements server.ReadForwarder: req goes to follower
+// partition pidx of table's follower table (router.Table.Read).
+func (s *Set) ForwardRead(table string, pidx int, req *rpcclient.Request, cb func(*rpcclient.Response, error)) {
+	var rt *router.Table
+	if e := s.tables[table]; e != nil {
+		rt = e.rt.Load()
+	}
+	if rt == nil {
+		cb(nil, fmt.Errorf("%w: %s", ErrNotOpen, table))
+		return
+	}
+	rt.Read(pidx, req, cb)
 }
