@@ -75,7 +75,11 @@ func (cs *connState) onStorage(f *codec.Frame) bool {
 			zap.String("rpc", name), zap.String("remote", cs.remote))
 		cs.replyNow(f, ErrorWriteRefused, nil)
 	case readRPCs[name]:
-		cs.forwardRead(f)
+		rf, ok := cs.s.shipper.(ReadForwarder)
+		if !ok {
+			return false
+		}
+		cs.forwardRead(f, rf)
 	default:
 		return false
 	}
@@ -86,12 +90,11 @@ func (cs *connState) onStorage(f *codec.Frame) bool {
 // request's own partition when the advertised count is the follower's,
 // else the partition of its partition_hash. Event loop; f's bytes are
 // copied before they leave the loop.
-func (cs *connState) forwardRead(f *codec.Frame) {
+func (cs *connState) forwardRead(f *codec.Frame, rf ReadForwarder) {
 	s := cs.s
 	ts := s.byAppID[f.AppID]
-	rf, ok := s.shipper.(ReadForwarder)
 	count := 0
-	if ts != nil && ok {
+	if ts != nil {
 		count = s.shipper.PartitionCount(ts.cfg.Name)
 	}
 	if count <= 0 {
