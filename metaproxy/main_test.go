@@ -54,7 +54,7 @@ type proxyOpts struct {
 }
 
 // startProxy runs a proxy on a loopback port until the test ends.
-func startProxy(t *testing.T, root string, o proxyOpts) *metaproxy.Proxy {
+func startProxy(t testing.TB, root string, o proxyOpts) *metaproxy.Proxy {
 	t.Helper()
 	if o.zk == "" {
 		o.zk = zks.Addr
@@ -90,7 +90,7 @@ func startProxy(t *testing.T, root string, o proxyOpts) *metaproxy.Proxy {
 
 // startSim starts a simulated cluster with the given tables (name →
 // partition count).
-func startSim(t *testing.T, tables map[string]int) *pegasussim.Cluster {
+func startSim(t testing.TB, tables map[string]int) *pegasussim.Cluster {
 	t.Helper()
 	var specs []pegasussim.TableSpec
 	for name, n := range tables {

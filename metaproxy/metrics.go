@@ -20,11 +20,11 @@ const (
 type metrics struct {
 	reg *prometheus.Registry
 
-	queries, forwards, forwardErrors, hits, misses, switches *prometheus.CounterVec // by table
-	lookupErrors                                             *prometheus.CounterVec // by error name
-	zkEvents                                                 *prometheus.CounterVec // by event type or state
-	zkErrors                                                 *prometheus.CounterVec // by operation
-	evictions, unknownRPCs, badRequests                      prometheus.Counter
+	queries, forwards, coalesced, forwardErrors, hits, misses, switches *prometheus.CounterVec // by table
+	lookupErrors                                                        *prometheus.CounterVec // by error name
+	zkEvents                                                            *prometheus.CounterVec // by event type or state
+	zkErrors                                                            *prometheus.CounterVec // by operation
+	evictions, unknownRPCs, badRequests                                 prometheus.Counter
 
 	all []prometheus.Collector
 
@@ -39,6 +39,7 @@ func newMetrics(p *Proxy) (*metrics, error) {
 	}
 	m.queries = byTable("queries_total", "Query-config requests received.")
 	m.forwards = byTable("forwards_total", "Query-config requests forwarded to the table's cluster.")
+	m.coalesced = byTable("coalesced_total", "Queries answered with the answer of an identical query already on its way to the meta.")
 	m.forwardErrors = byTable("forward_errors_total", "Forwarded queries no meta of the cluster answered (answered ERR_UNKNOWN).")
 	m.hits = byTable("cache_hits_total", "Queries whose table was cached.")
 	m.misses = byTable("cache_misses_total", "Queries whose table was read from ZooKeeper.")
@@ -71,7 +72,7 @@ func newMetrics(p *Proxy) (*metrics, error) {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "dupbridge_metaproxy_stale_tables",
 			Help: "Cached tables served without a current ZooKeeper watch."}, func() float64 { return float64(p.staleTables()) }),
 	}
-	m.all = append([]prometheus.Collector{m.queries, m.forwards, m.forwardErrors, m.hits, m.misses, m.switches,
+	m.all = append([]prometheus.Collector{m.queries, m.forwards, m.coalesced, m.forwardErrors, m.hits, m.misses, m.switches,
 		m.lookupErrors, m.zkEvents, m.zkErrors, m.evictions, m.unknownRPCs, m.badRequests}, gauges...)
 	for _, c := range m.all {
 		if err := m.reg.Register(c); err != nil {
@@ -97,6 +98,20 @@ func (m *metrics) label(table string) string {
 }
 
 func (m *metrics) zkEvent(what string) { m.zkEvents.WithLabelValues(what).Inc() }
+
+// tableCounters are one table's series, resolved once (label lookups cost
+// more than the rest of a cached query's path).
+type tableCounters struct {
+	queries, hits, misses, forwards, coalesced, forwardErrors, switches prometheus.Counter
+}
+
+func (m *metrics) forTable(table string) *tableCounters {
+	l := m.label(table)
+	return &tableCounters{queries: m.queries.WithLabelValues(l), hits: m.hits.WithLabelValues(l),
+		misses: m.misses.WithLabelValues(l), forwards: m.forwards.WithLabelValues(l),
+		coalesced: m.coalesced.WithLabelValues(l), forwardErrors: m.forwardErrors.WithLabelValues(l),
+		switches: m.switches.WithLabelValues(l)}
+}
 
 // staleFor is how long the ZooKeeper session has been lost; 0 while it is
 // established.

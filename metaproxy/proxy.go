@@ -59,6 +59,9 @@ type Proxy struct {
 	metas map[string]*rpcclient.Meta // by normalised meta_addrs
 	hist  history
 
+	fmu     sync.Mutex
+	flights map[flightKey]*flight // queries on their way to a meta
+
 	// lostAt is when the ZooKeeper session was last lost (unix ns), 0
 	// while it is established.
 	lostAt atomic.Int64
@@ -74,6 +77,7 @@ type entry struct {
 	stale atomic.Bool // the watch is lost (session expired) and not yet re-armed
 	// dropped: removed for its node's sake (deleted, malformed), not evicted
 	dropped atomic.Bool
+	tc      *tableCounters
 	ctx     context.Context
 	cancel  context.CancelFunc
 }
@@ -104,7 +108,8 @@ func New(opts Options) (*Proxy, error) {
 		opts.Client.DialTimeout = 2 * time.Second
 	}
 	cfg := opts.Config
-	p := &Proxy{opts: opts, cfg: cfg, log: opts.Logger.Named("meta-proxy"), metas: map[string]*rpcclient.Meta{}}
+	p := &Proxy{opts: opts, cfg: cfg, log: opts.Logger.Named("meta-proxy"), metas: map[string]*rpcclient.Meta{},
+		flights: map[flightKey]*flight{}}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.hist.max = historyLen
 	p.lostAt.Store(time.Now().UnixNano())
@@ -236,35 +241,90 @@ func (p *Proxy) Serve(f *codec.Frame, r *server.Responder) bool {
 		r.Now(codec.ErrorInvalidData, nil)
 		return true
 	}
-	p.m.queries.WithLabelValues(p.m.label(table)).Inc()
 	later := r.Later()
+	if e, ok := p.cache.Get(table); ok { // the common case: forwarded from the loop, no goroutine
+		e.tc.queries.Inc()
+		e.tc.hits.Inc()
+		p.forward(later, table, indices, e.b.Load(), e.tc)
+		return true
+	}
 	go p.answer(later, table, indices)
 	return true
 }
 
-// answer resolves table and forwards the query to its cluster's meta; the
-// meta's answer goes back as received. Own goroutine.
+// answer resolves table (reading ZooKeeper) and forwards the query to its
+// cluster's meta. Own goroutine.
 func (p *Proxy) answer(later *server.Later, table string, indices []int32) {
 	ctx, cancel := context.WithTimeout(p.ctx, p.opts.QueryTimeout)
 	defer cancel()
-	b, err := p.lookup(ctx, table)
+	b, tc, err := p.lookup(ctx, table)
 	if err != nil {
 		p.reject(later, table, err)
 		return
 	}
-	label := p.m.label(table)
-	p.m.forwards.WithLabelValues(label).Inc()
-	body, _, err := b.meta.QueryConfigRaw(ctx, table, indices)
-	if err != nil {
-		// No meta of the cluster answered: pegasus-kv's proxy answers
-		// ERR_UNKNOWN (its meta call returns a context error).
-		p.m.forwardErrors.WithLabelValues(label).Inc()
-		p.log.Warn("forwarding query config: no meta answered", zap.String("table", table),
-			zap.String("cluster", b.rec.ClusterName), zap.Error(err))
-		later.Reply(codec.ErrorOK, server.AppendQueryConfigError(nil, codec.ErrorUnknown))
+	p.forward(later, table, indices, b, tc)
+}
+
+// flightKey identifies identical queries to one cluster.
+type flightKey struct {
+	meta    *rpcclient.Meta
+	table   string
+	indices string
+}
+
+// flight is a query on its way to a meta, and the requests that wait for
+// its answer.
+type flight struct{ waiters []*server.Later }
+
+func indicesKey(indices []int32) string {
+	b := make([]byte, 0, 4*len(indices))
+	for _, i := range indices {
+		b = append(b, byte(i), byte(i>>8), byte(i>>16), byte(i>>24))
+	}
+	return string(b)
+}
+
+// forward sends the query to b's cluster and answers with the meta's
+// response as received. A query identical to one already on its way to
+// the same cluster (same table and partition indices) waits for that
+// one's answer instead of being sent again: after a primary moves, every
+// client of the table asks at once, and the meta sees one query per proxy
+// instead of thousands. Such an answer was produced at most one round trip
+// before the request arrived. Any goroutine; it does not block (completion
+// runs on the meta connection's reader goroutine, or on a failover
+// goroutine).
+func (p *Proxy) forward(later *server.Later, table string, indices []int32, b *binding, tc *tableCounters) {
+	key := flightKey{meta: b.meta, table: table, indices: indicesKey(indices)}
+	p.fmu.Lock()
+	if f := p.flights[key]; f != nil {
+		f.waiters = append(f.waiters, later)
+		p.fmu.Unlock()
+		tc.coalesced.Inc()
 		return
 	}
-	later.Reply(codec.ErrorOK, body)
+	f := &flight{waiters: []*server.Later{later}}
+	p.flights[key] = f
+	p.fmu.Unlock()
+	tc.forwards.Inc()
+	ctx, cancel := context.WithTimeout(p.ctx, p.opts.QueryTimeout)
+	b.meta.GoQueryConfigRaw(ctx, table, indices, func(body []byte, _ string, err error) {
+		cancel()
+		p.fmu.Lock()
+		delete(p.flights, key)
+		waiters := f.waiters
+		p.fmu.Unlock()
+		if err != nil {
+			// No meta of the cluster answered: pegasus-kv's proxy answers
+			// ERR_UNKNOWN (its meta call returns a context error).
+			tc.forwardErrors.Inc()
+			p.log.Warn("forwarding query config: no meta answered", zap.String("table", table),
+				zap.String("cluster", b.rec.ClusterName), zap.Error(err))
+			body = server.AppendQueryConfigError(nil, codec.ErrorUnknown)
+		}
+		for _, w := range waiters {
+			w.Reply(codec.ErrorOK, body)
+		}
+	})
 }
 
 // reject answers a query whose table could not be resolved, with the error
@@ -276,29 +336,33 @@ func (p *Proxy) reject(later *server.Later, table string, err error) {
 	later.Reply(codec.ErrorOK, server.AppendQueryConfigError(nil, name))
 }
 
-// lookup returns table's binding: from the cache, else read (and watched)
-// from ZooKeeper, one read per table however many queries wait for it.
-func (p *Proxy) lookup(ctx context.Context, table string) (*binding, error) {
+// lookup returns table's binding and counters: from the cache, else read
+// (and watched) from ZooKeeper, one read per table however many queries
+// wait for it. It counts the query.
+func (p *Proxy) lookup(ctx context.Context, table string) (*binding, *tableCounters, error) {
 	if e, ok := p.cache.Get(table); ok {
-		p.m.hits.WithLabelValues(p.m.label(table)).Inc()
-		return e.b.Load(), nil
+		e.tc.queries.Inc()
+		e.tc.hits.Inc()
+		return e.b.Load(), e.tc, nil
 	}
-	p.m.misses.WithLabelValues(p.m.label(table)).Inc()
-	ch := p.sf.DoChan(table, func() (any, error) { return p.load(table) })
+	tc := p.m.forTable(table)
+	tc.queries.Inc()
+	tc.misses.Inc()
+	ch := p.sf.DoChan(table, func() (any, error) { return p.load(table, tc) })
 	select {
 	case r := <-ch:
 		if r.Err != nil {
-			return nil, r.Err
+			return nil, nil, r.Err
 		}
-		return r.Val.(*binding), nil
+		return r.Val.(*binding), tc, nil
 	case <-ctx.Done():
-		return nil, fmt.Errorf("%w: reading %s: %v", ErrZooKeeper, p.store.Path(table), ctx.Err())
+		return nil, nil, fmt.Errorf("%w: reading %s: %v", ErrZooKeeper, p.store.Path(table), ctx.Err())
 	}
 }
 
 // load reads table from ZooKeeper with a watch, caches it and starts the
 // goroutine that follows the watch.
-func (p *Proxy) load(table string) (*binding, error) {
+func (p *Proxy) load(table string, tc *tableCounters) (*binding, error) {
 	if e, ok := p.cache.Peek(table); ok { // loaded while we waited
 		return e.b.Load(), nil
 	}
@@ -313,7 +377,7 @@ func (p *Proxy) load(table string) (*binding, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &entry{table: table}
+	e := &entry{table: table, tc: tc}
 	e.ctx, e.cancel = context.WithCancel(p.ctx)
 	e.b.Store(b)
 	p.cache.Add(table, e)
@@ -415,7 +479,7 @@ func (p *Proxy) drop(e *entry, why string) {
 
 // moved records a change of a cached table's mapping.
 func (p *Proxy) moved(table string, from, to *binding) {
-	p.m.switches.WithLabelValues(p.m.label(table)).Inc()
+	p.m.forTable(table).switches.Inc()
 	p.hist.add(Move{Table: table, From: from.rec.ClusterName, To: to.rec.ClusterName, FromMetas: from.rec.MetaAddrs,
 		ToMetas: to.rec.MetaAddrs, Version: to.version, At: to.readAt})
 	p.log.Info("table moved", zap.String("table", table), zap.String("from", from.rec.ClusterName),

@@ -204,6 +204,78 @@ func (m *Meta) QueryConfigRaw(ctx context.Context, table string, indices []int32
 	return body, errName, nil
 }
 
+// GoQueryConfigRaw is QueryConfigRaw without blocking the caller: the
+// query goes to the last meta that answered, and cb gets that answer on
+// the connection's reader goroutine. Anything but a final answer (a
+// transport error, an RPC-level error, "not the leader") falls back to
+// QueryConfigRaw on a goroutine of its own, which follows hints and fails
+// over. cb is called exactly once and must not block. The answer's
+// partitions are walked, not decoded: a proxy passes the body on as is.
+func (m *Meta) GoQueryConfigRaw(ctx context.Context, table string, indices []int32, cb func(body []byte, errName string, err error)) {
+	slow := func() { go func() { cb(m.QueryConfigRaw(ctx, table, indices)) }() }
+	m.mu.Lock()
+	addr := m.addrs[m.leader]
+	m.mu.Unlock()
+	c, err := m.pool.Get(addr)
+	if err != nil {
+		slow()
+		return
+	}
+	req := &Request{RPCName: RPCQueryConfig, Body: requestBody(c, queryConfigRequest(table, indices))}
+	err = c.Go(ctx, req, func(resp *Response, err error) {
+		if err != nil || !resp.OK() {
+			slow()
+			return
+		}
+		r := thrift.NewReader(resp.Body)
+		if _, _, err := r.ReadWrapperBegin(); err != nil {
+			slow()
+			return
+		}
+		name, err := queryConfigErr(&r)
+		if err != nil || name == errForwardToOthers || name == errServiceNotActive || name == errUnderRecovery {
+			slow()
+			return
+		}
+		cb(resp.Body, name, nil)
+	})
+	if err != nil {
+		slow()
+	}
+}
+
+// queryConfigErr reads the err field of a query_cfg_response, which
+// generated thrift writes first (field 1), and leaves the rest unread: a
+// proxy passes the body on as is. Another first field (a hand-written
+// sender) is decoded whole instead. Partitions cannot be skipped blindly:
+// their rpc_address and gpid travel with the STRUCT type byte and a
+// non-struct payload (wire.md §3).
+func queryConfigErr(r *thrift.Reader) (string, error) {
+	start := r.Pos()
+	t, id, err := r.ReadFieldHeader()
+	if err == nil && id == 1 && t == thrift.STRUCT {
+		b, err := r.ReadString()
+		return string(b), err
+	}
+	r.SetPos(start)
+	_, name, err := decodeQueryConfig(r)
+	return name, err
+}
+
+// requestBody wraps a request struct for c's framing: field id 0 in RDSN
+// bodies, the args id 1 in THFT (wire.md §1.9, §2.3).
+func requestBody(c *Conn, encode func(w *thrift.Writer)) []byte {
+	var id int16
+	if c.Framing() == codec.FramingTHFT {
+		id = 1
+	}
+	w := thrift.Writer{B: make([]byte, 0, 128)}
+	w.WrapperBegin(thrift.STRUCT, id)
+	encode(&w)
+	w.WrapperEnd()
+	return w.B
+}
+
 // queryConfigRequest encodes query_cfg_request (wire.md §4.1).
 func queryConfigRequest(table string, indices []int32) func(w *thrift.Writer) {
 	return func(w *thrift.Writer) {
@@ -385,16 +457,7 @@ func (m *Meta) callOne(ctx context.Context, addr, op, rpc string,
 	if err != nil {
 		return "", "", err
 	}
-	// Wrapper field id: 0 in RDSN bodies, the args id 1 in THFT (wire.md §1.9, §2.3).
-	var id int16
-	if c.Framing() == codec.FramingTHFT {
-		id = 1
-	}
-	w := thrift.Writer{B: make([]byte, 0, 128)}
-	w.WrapperBegin(thrift.STRUCT, id)
-	encode(&w)
-	w.WrapperEnd()
-	resp, err := c.Call(ctx, &Request{RPCName: rpc, Body: w.B})
+	resp, err := c.Call(ctx, &Request{RPCName: rpc, Body: requestBody(c, encode)})
 	if err != nil {
 		return "", "", err
 	}
