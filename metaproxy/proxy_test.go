@@ -148,7 +148,6 @@ func TestRefusals(t *testing.T) {
 	r := root(t)
 	st := newStore(t, r)
 	sim := startSim(t, map[string]int{"t1": 4, "gone": 4, "badjson": 4})
-	put(t, st, "t1", "A", sim)
 	put(t, st, "gone", "A", sim)
 	zc, _, err := zk.Connect([]string{zks.Addr}, 2*time.Second, zk.WithLogInfo(false))
 	if err != nil {
@@ -165,6 +164,10 @@ func TestRefusals(t *testing.T) {
 	raw("nometas", `{"cluster_name": "A", "meta_addrs": ""}`)
 	raw("badaddr", `{"cluster_name": "A", "meta_addrs": "nohostport"}`)
 	raw("deadmeta", `{"cluster_name": "A", "meta_addrs": "127.0.0.1:1"}`)
+	raw("t1", "") // replaced below: the first meta is down, the second answers
+	if _, err := zc.Set(st.Path("t1"), []byte(`{"cluster_name":"A","meta_addrs":"127.0.0.1:1,`+sim.MetaAddr()+`"}`), -1); err != nil {
+		t.Fatal(err)
+	}
 	p := startProxy(t, r, proxyOpts{})
 	m := client(t, p.Addr().String(), rpcclient.Options{})
 
@@ -326,4 +329,42 @@ func TestStartWhileZooKeeperDown(t *testing.T) {
 		n, _ := query(m, "t1")
 		return n == 4
 	})
+}
+
+// Identical queries in flight share one query to the meta: 10 clients ask
+// while the meta takes 300 ms to answer; each gets the meta's answer, and
+// the meta saw one query.
+func TestQueriesCoalesced(t *testing.T) {
+	r := root(t)
+	st := newStore(t, r)
+	sim := startSim(t, map[string]int{"t1": 4})
+	put(t, st, "t1", "A", sim)
+	p := startProxy(t, r, proxyOpts{})
+	m := client(t, p.Addr().String(), rpcclient.Options{})
+	if n, e := query(m, "t1"); n != 4 { // cached from here on
+		t.Fatalf("%d %s", n, e)
+	}
+	forwards := counter(t, p, "dupbridge_metaproxy_forwards_total", `table="t1"`)
+	sim.SetDelay(codec.RPCQueryPartitionConfigByIndex, 300*time.Millisecond)
+	var wg sync.WaitGroup
+	counts := make([]int, 10)
+	for i := range counts {
+		c := client(t, p.Addr().String(), framings[i%3].opts)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			counts[i], _ = query(c, "t1")
+		}()
+	}
+	wg.Wait()
+	for i, n := range counts {
+		if n != 4 {
+			t.Errorf("client %d: partition count %d", i, n)
+		}
+	}
+	f := counter(t, p, "dupbridge_metaproxy_forwards_total", `table="t1"`) - forwards
+	c := counter(t, p, "dupbridge_metaproxy_coalesced_total", `table="t1"`)
+	if f+c != 10 || f > 2 {
+		t.Errorf("forwarded %v, coalesced %v of 10 queries", f, c)
+	}
 }
