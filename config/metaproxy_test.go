@@ -67,3 +67,13 @@ func TestParseMetaProxy(t *testing.T) {
 		})
 	}
 }
+
+func TestParseMetaProxyExample(t *testing.T) {
+	c, err := Load("../examples/metaproxy.ini")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HasBridge() || c.MetaProxy == nil || len(c.MetaProxy.ZK) != 3 || c.MetaProxy.HTTPListen != "127.0.0.1:34680" {
+		t.Fatalf("%+v", c.MetaProxy)
+	}
+}
