@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dupbridge/dupbridge/integration/harness"
+	"github.com/dupbridge/dupbridge/localcluster"
 	"github.com/dupbridge/dupbridge/pegasussim"
 	"github.com/dupbridge/dupbridge/replay"
 	"github.com/dupbridge/dupbridge/rpcclient"
@@ -42,7 +42,7 @@ func BenchmarkBridgeVsForwarder(b *testing.B) {
 		HashKeys: 20_000, SortKeys: 8, ValueMin: 64, ValueMax: 256,
 	})
 	b.Run("ours", func(b *testing.B) {
-		env, err := harness.Start(context.Background(), harness.Options{FollowerPartitions: 8})
+		env, err := localcluster.Start(context.Background(), localcluster.Options{FollowerPartitions: 8})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -56,8 +56,8 @@ func BenchmarkBridgeVsForwarder(b *testing.B) {
 		sim, err := pegasussim.Start(context.Background(), pegasussim.Options{
 			Tables:    []pegasussim.TableSpec{{Name: "demo", Partitions: 8}},
 			Replicas:  3,
-			ClusterID: harness.FollowerClusterID,
-			DupGroup:  map[string]uint8{"master": harness.MasterClusterID, "follower": harness.FollowerClusterID},
+			ClusterID: localcluster.FollowerClusterID,
+			DupGroup:  map[string]uint8{"master": localcluster.MasterClusterID, "follower": localcluster.FollowerClusterID},
 		})
 		if err != nil {
 			b.Fatal(err)
@@ -71,7 +71,7 @@ func BenchmarkBridgeVsForwarder(b *testing.B) {
 		benchReplay(b, nil, func(o replay.Options) (replay.Summary, error) {
 			o.MetaAddrs = []string{sim.MetaAddr()} // reached through its forwarder (Dial)
 			o.Table = "demo"
-			o.ClusterID = harness.MasterClusterID
+			o.ClusterID = localcluster.MasterClusterID
 			o.Paths = paths
 			o.RetryDelay = 100 * time.Millisecond
 			// The simulator's config names its own endpoints; the master

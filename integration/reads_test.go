@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/dupbridge/dupbridge/codec"
-	"github.com/dupbridge/dupbridge/integration/harness"
+	"github.com/dupbridge/dupbridge/localcluster"
 	"github.com/dupbridge/dupbridge/mutation"
 	"github.com/dupbridge/dupbridge/rpcclient"
 	"github.com/dupbridge/dupbridge/thrift"
@@ -68,7 +68,7 @@ func TestClientReadsThroughBridge(t *testing.T) {
 		follower, advertised int
 	}{{"same count", 8, 0}, {"advertised 16 over 4", 4, 16}} {
 		t.Run(tc.name, func(t *testing.T) {
-			env := start(t, harness.Options{FollowerPartitions: tc.follower, AdvertisedPartitions: tc.advertised, Strict: true})
+			env := start(t, localcluster.Options{FollowerPartitions: tc.follower, AdvertisedPartitions: tc.advertised, Strict: true})
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			call, appID := dupCaller(t, ctx, env)
@@ -77,7 +77,7 @@ func TestClientReadsThroughBridge(t *testing.T) {
 			for i := 0; i < keys; i++ {
 				raw := mutation.AppendPut(nil, 0, mutation.AppendRawKey(nil, []byte(fmt.Sprintf("h%d", i)), []byte("s")), []byte(fmt.Sprintf("v%d", i)), 0)
 				es = append(es, mutation.DupEntry{Timestamp: int64(100 + i), TaskCode: []byte(codec.RPCPut), RawMessage: raw,
-					ClusterID: harness.MasterClusterID, HasClusterID: true})
+					ClusterID: localcluster.MasterClusterID, HasClusterID: true})
 			}
 			if resp, err := call(dupRequestBody(es...)); err != nil || !resp.OK() {
 				t.Fatalf("duplicate: %v %v", resp, err)

@@ -4,14 +4,13 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/dupbridge/dupbridge/codec"
-	"github.com/dupbridge/dupbridge/integration/harness"
+	"github.com/dupbridge/dupbridge/localcluster"
 	"github.com/dupbridge/dupbridge/metaproxy"
 	"github.com/dupbridge/dupbridge/mutation"
 	"github.com/dupbridge/dupbridge/rpcclient"
@@ -20,7 +19,7 @@ import (
 // switchEnv is a bridge duplicating table "sw" into a simulated follower
 // (cluster B), the bridge's admin HTTP, and the table mapped to cluster A.
 type switchEnv struct {
-	env   *harness.Env
+	env   *localcluster.Env
 	admin string
 	st    *metaproxy.Store
 	a, b  metaproxy.Record
@@ -31,15 +30,13 @@ type switchEnv struct {
 func newSwitchEnv(t *testing.T) *switchEnv {
 	t.Helper()
 	ctx := context.Background()
-	env, err := harness.Start(ctx, harness.Options{Table: "sw", FollowerPartitions: 4})
+	env, err := localcluster.Start(ctx, localcluster.Options{Table: "sw", FollowerPartitions: 4, HTTP: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(env.Close)
-	hs := httptest.NewServer(env.Bridge.HTTPHandler())
-	t.Cleanup(hs.Close)
 	old := startSim(t, map[string]int{"sw": 4}) // cluster A, the current one
-	se := &switchEnv{env: env, admin: hs.URL, st: newStore(t, root(t)),
+	se := &switchEnv{env: env, admin: env.HTTPAddr, st: newStore(t, root(t)),
 		a: metaproxy.Record{ClusterName: "A", MetaAddrs: old.MetaAddr()},
 		b: metaproxy.Record{ClusterName: "B", MetaAddrs: env.Sim.MetaAddr()}}
 	if _, err := se.st.Put("sw", se.a, metaproxy.AnyVersion); err != nil {
@@ -68,7 +65,7 @@ func (se *switchEnv) lagging(t *testing.T, d, age time.Duration, n int) <-chan s
 	for i := 0; i < n; i++ {
 		raw := mutation.AppendPut(nil, 0, mutation.AppendRawKey(nil, []byte{'h', byte(i)}, []byte("s")), []byte("v"), 0)
 		w.AppendEntry(&mutation.DupEntry{Timestamp: ts + int64(i), TaskCode: []byte(codec.RPCPut), RawMessage: raw,
-			ClusterID: harness.MasterClusterID, HasClusterID: true})
+			ClusterID: localcluster.MasterClusterID, HasClusterID: true})
 	}
 	body := w.Finish()
 	acked := make(chan struct{})

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
@@ -105,9 +104,8 @@ func runServe(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
 	defer stopOpening()
 	fs.Open(openCtx)
 
-	opts := server.Options{Config: cfg, Shipper: fs, Creator: fs, Logger: log,
-		FollowerStatus: func() any { return fs.Stats() },
-		Collectors:     []prometheus.Collector{fs.Collector()}}
+	opts := server.Options{Config: cfg, Logger: log}
+	fs.Wire(&opts)
 	var proxyDone <-chan error
 	if cfg.MetaProxy != nil {
 		// The meta-proxy beside the bridge: its own port; its status and

@@ -29,7 +29,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/dupbridge/dupbridge/internal/testfix"
+	"github.com/dupbridge/dupbridge/internal/testdeps"
 )
 
 // jar is the Debian package's server jar; its manifest's Class-Path names
@@ -49,15 +49,10 @@ type Server struct {
 	cmd *exec.Cmd
 }
 
-// Install runs scripts/deps.sh zookeeper (idempotent).
+// Install runs scripts/deps.sh zookeeper (idempotent) and checks the jar.
 func Install() error {
-	root, err := testfix.RepoRoot()
-	if err != nil {
-		return err
-	}
-	out, err := exec.Command("bash", filepath.Join(root, "scripts", "deps.sh"), "zookeeper").CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("zktest: scripts/deps.sh zookeeper: %v\n%s", err, out)
+	if err := testdeps.Install("zookeeper"); err != nil {
+		return fmt.Errorf("zktest: %w", err)
 	}
 	if _, err := os.Stat(jar); err != nil {
 		return fmt.Errorf("zktest: %s missing after deps.sh: %w", jar, err)
