@@ -69,26 +69,10 @@ func (p *parser) metaProxy(f *ini.File, c *Config) {
 	const sec = SectionMetaProxy
 	m := &MetaProxy{Root: DefaultProxyRoot, SessionTimeout: DefaultProxySessionTimeout, CacheTables: DefaultProxyCacheTables}
 	c.MetaProxy = m
-	for _, k := range s.Keys() {
-		if !metaProxyKeys[k.Name()] {
-			p.errKey(sec, k.Name(), "unknown key")
-		}
-	}
-	get := func(key string) (string, bool) {
-		if !s.HasKey(key) {
-			return "", false
-		}
-		return strings.TrimSpace(s.Key(key).Value()), true
-	}
-	if v, ok := get("listen"); !ok || v == "" {
-		p.errKey(sec, "listen", "required: the address clients use as their meta server (host:port)")
-	} else if err := checkHostPort(v); err != nil {
-		p.errKey(sec, "listen", "%q: %v", v, err)
-	} else {
-		m.Listen = v
-		if ap, err := netip.ParseAddrPort(v); err == nil && ap.Addr().Unmap().Is4() && !ap.Addr().IsUnspecified() && ap.Port() != 0 {
-			m.AdvertisedAddr = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-		}
+	get := p.keys(s, sec, metaProxyKeys)
+	m.Listen = p.hostPort(sec, "listen", get, "required: the address clients use as their meta server (host:port)")
+	if ap, err := netip.ParseAddrPort(m.Listen); err == nil && ap.Addr().Unmap().Is4() && !ap.Addr().IsUnspecified() && ap.Port() != 0 {
+		m.AdvertisedAddr = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 	}
 	if v, ok := get("http_listen"); ok && v != "" {
 		if err := checkHostPort(v); err != nil {

@@ -189,25 +189,8 @@ func (p *parser) bridge(f *ini.File, c *Config) {
 		return
 	}
 	const sec = SectionBridge
-	for _, k := range s.Keys() {
-		if !bridgeKeys[k.Name()] {
-			p.errKey(sec, k.Name(), "unknown key")
-		}
-	}
-	get := func(key string) (string, bool) {
-		if !s.HasKey(key) {
-			return "", false
-		}
-		return strings.TrimSpace(s.Key(key).Value()), true
-	}
-
-	if v, ok := get("listen"); !ok || v == "" {
-		p.errKey(sec, "listen", "required: the RPC listen address host:port")
-	} else if err := checkHostPort(v); err != nil {
-		p.errKey(sec, "listen", "%q: %v", v, err)
-	} else {
-		b.Listen = v
-	}
+	get := p.keys(s, sec, bridgeKeys)
+	b.Listen = p.hostPort(sec, "listen", get, "required: the RPC listen address host:port")
 
 	if v, ok := get("advertised_address"); ok && v != "" {
 		ap, err := netip.ParseAddrPort(v)
@@ -370,17 +353,7 @@ func (p *parser) tables(f *ini.File, c *Config) {
 		if !validTableName(t.Name) {
 			p.errSection(sec, "table name %q: want letters, digits, '_', '.', '-' (Pegasus app names)", t.Name)
 		}
-		for _, k := range s.Keys() {
-			if !tableKeys[k.Name()] {
-				p.errKey(sec, k.Name(), "unknown key")
-			}
-		}
-		get := func(key string) (string, bool) {
-			if !s.HasKey(key) {
-				return "", false
-			}
-			return strings.TrimSpace(s.Key(key).Value()), true
-		}
+		get := p.keys(s, sec, tableKeys)
 
 		t.AppID = int32(len(c.Tables) + 1)
 		if v, ok := get("app_id"); ok {
@@ -501,6 +474,37 @@ func (p *parser) tables(f *ini.File, c *Config) {
 	if len(c.Tables) == 0 {
 		p.problems = append(p.problems, Problem{Msg: "no [table.NAME] section: nothing to duplicate"})
 	}
+}
+
+// keys reports every key of section s that known lacks, and returns the
+// section's getter: a key's trimmed value, and whether it is there.
+func (p *parser) keys(s *ini.Section, sec string, known map[string]bool) func(key string) (string, bool) {
+	for _, k := range s.Keys() {
+		if !known[k.Name()] {
+			p.errKey(sec, k.Name(), "unknown key")
+		}
+	}
+	return func(key string) (string, bool) {
+		if !s.HasKey(key) {
+			return "", false
+		}
+		return strings.TrimSpace(s.Key(key).Value()), true
+	}
+}
+
+// hostPort reads a required host:port key; required is the message when
+// it is missing.
+func (p *parser) hostPort(sec, key string, get func(string) (string, bool), required string) string {
+	v, ok := get(key)
+	switch {
+	case !ok || v == "":
+		p.errKey(sec, key, "%s", required)
+	case checkHostPort(v) != nil:
+		p.errKey(sec, key, "%q: %v", v, checkHostPort(v))
+	default:
+		return v
+	}
+	return ""
 }
 
 func (p *parser) partitionCount(s *ini.Section, sec, key string) int {

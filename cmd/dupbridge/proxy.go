@@ -113,27 +113,17 @@ func newProxyServeCmd(g *globalFlags) *cobra.Command {
 }
 
 func newProxySetCmd() *cobra.Command {
-	var f proxyFlags
 	var cluster, metas string
-	cmd := &cobra.Command{
-		Use:   "set TABLE --cluster NAME --metas LIST",
-		Short: "Map TABLE to a cluster (creates or overwrites <root>/TABLE; use switch to move a duplicated table safely)",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := f.store()
-			if err != nil {
-				return err
-			}
-			defer st.Close()
+	cmd := mappingCmd("set TABLE --cluster NAME --metas LIST",
+		"Map TABLE to a cluster (creates or overwrites <root>/TABLE; use switch to move a duplicated table safely)",
+		cobra.ExactArgs(1), func(cmd *cobra.Command, st *metaproxy.Store, _ *proxyFlags, args []string) error {
 			v, err := st.Put(args[0], metaproxy.Record{ClusterName: cluster, MetaAddrs: metas}, metaproxy.AnyVersion)
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s -> %s (%s), version %d\n", args[0], cluster, metas, v)
 			return nil
-		},
-	}
-	f.add(cmd)
+		})
 	cmd.Flags().StringVar(&cluster, "cluster", "", "cluster name")
 	cmd.Flags().StringVar(&metas, "metas", "", "the cluster's meta servers, host:port,host:port")
 	_ = cmd.MarkFlagRequired("cluster")
@@ -150,40 +140,19 @@ type mappingJSON struct {
 }
 
 func newProxyGetCmd() *cobra.Command {
-	var f proxyFlags
-	cmd := &cobra.Command{
-		Use:   "get TABLE",
-		Short: "Print TABLE's mapping as JSON",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := f.store()
-			if err != nil {
-				return err
-			}
-			defer st.Close()
+	return mappingCmd("get TABLE", "Print TABLE's mapping as JSON", cobra.ExactArgs(1),
+		func(cmd *cobra.Command, st *metaproxy.Store, _ *proxyFlags, args []string) error {
 			r, v, err := st.Get(args[0])
 			if err != nil {
 				return err
 			}
 			return json.NewEncoder(cmd.OutOrStdout()).Encode(mappingJSON{Table: args[0], Record: r, Version: v})
-		},
-	}
-	f.add(cmd)
-	return cmd
+		})
 }
 
 func newProxyListCmd() *cobra.Command {
-	var f proxyFlags
-	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "Print every mapping, one JSON object a line (malformed ones with their error)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := f.store()
-			if err != nil {
-				return err
-			}
-			defer st.Close()
+	return mappingCmd("list", "Print every mapping, one JSON object a line (malformed ones with their error)", cobra.NoArgs,
+		func(cmd *cobra.Command, st *metaproxy.Store, _ *proxyFlags, _ []string) error {
 			names, err := st.List()
 			if err != nil {
 				return err
@@ -201,59 +170,26 @@ func newProxyListCmd() *cobra.Command {
 				}
 			}
 			return nil
-		},
-	}
-	f.add(cmd)
-	return cmd
+		})
 }
 
 func newProxyDeleteCmd() *cobra.Command {
-	var f proxyFlags
-	cmd := &cobra.Command{
-		Use:   "delete TABLE",
-		Short: "Remove TABLE's mapping (the proxy then answers ERR_OBJECT_NOT_FOUND for it)",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := f.store()
-			if err != nil {
-				return err
-			}
-			defer st.Close()
+	return mappingCmd("delete TABLE", "Remove TABLE's mapping (the proxy then answers ERR_OBJECT_NOT_FOUND for it)", cobra.ExactArgs(1),
+		func(cmd *cobra.Command, st *metaproxy.Store, _ *proxyFlags, args []string) error {
 			if err := st.Delete(args[0], metaproxy.AnyVersion); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "deleted %s\n", st.Path(args[0]))
 			return nil
-		},
-	}
-	f.add(cmd)
-	return cmd
+		})
 }
 
 func newProxySwitchCmd() *cobra.Command {
-	var f proxyFlags
 	var o metaproxy.SwitchOptions
 	var to, metas string
-	cmd := &cobra.Command{
-		Use:   "switch TABLE --to CLUSTER --bridge ADMIN_ADDR [--max-lag 5s] [--wait DURATION] [--pause] [--force]",
-		Short: "Move TABLE to CLUSTER once the bridge duplicating it there is caught up (versioned compare-and-set)",
-		Long: `switch asks the bridge (its admin HTTP address; with the WAN link, the sink)
-that duplicates TABLE from its current cluster to CLUSTER how far behind
-CLUSTER is: the newest acknowledged master timestamp and the entries in
-flight or spooled. It refuses above --max-lag unless --force; --wait polls
-until the lag is under the bound (--pause pauses the table on the bridge
-first, so that what is in flight drains). A forced switch prints what it may
-lose. The write is a compare-and-set on the node version read at the start:
-of two switches racing, exactly one wins.
-
-CLUSTER's meta servers come from --metas, or from [pegasus.clusters] of --config.`,
-		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := f.store()
-			if err != nil {
-				return err
-			}
-			defer st.Close()
+	cmd := mappingCmd("switch TABLE --to CLUSTER --bridge ADMIN_ADDR [--max-lag 5s] [--wait DURATION] [--pause] [--force]",
+		"Move TABLE to CLUSTER once the bridge duplicating it there is caught up (versioned compare-and-set)",
+		cobra.ExactArgs(1), func(cmd *cobra.Command, st *metaproxy.Store, f *proxyFlags, args []string) error {
 			if metas == "" && f.cfg != nil {
 				metas = strings.Join(f.cfg.Clusters[to], ",")
 			}
@@ -264,11 +200,19 @@ CLUSTER's meta servers come from --metas, or from [pegasus.clusters] of --config
 			o.HTTP = &http.Client{Timeout: 5 * time.Second}
 			ctx, cancel := context.WithTimeout(cmd.Context(), o.Wait+time.Minute)
 			defer cancel()
-			_, err = metaproxy.Switch(ctx, st, o)
+			_, err := metaproxy.Switch(ctx, st, o)
 			return err
-		},
-	}
-	f.add(cmd)
+		})
+	cmd.Long = `switch asks the bridge (its admin HTTP address; with the WAN link, the sink)
+that duplicates TABLE from its current cluster to CLUSTER how far behind
+CLUSTER is: the newest acknowledged master timestamp and the entries in
+flight or spooled. It refuses above --max-lag unless --force; --wait polls
+until the lag is under the bound (--pause pauses the table on the bridge
+first, so that what is in flight drains). A forced switch prints what it may
+lose. The write is a compare-and-set on the node version read at the start:
+of two switches racing, exactly one wins.
+
+CLUSTER's meta servers come from --metas, or from [pegasus.clusters] of --config.`
 	cmd.Flags().StringVar(&to, "to", "", "target cluster name")
 	cmd.Flags().StringVar(&metas, "metas", "", "target cluster's meta servers, host:port,... (default: [pegasus.clusters] of --config)")
 	cmd.Flags().StringVar(&o.Bridge, "bridge", "", "admin HTTP address of the bridge duplicating TABLE to CLUSTER")
@@ -277,6 +221,27 @@ CLUSTER's meta servers come from --metas, or from [pegasus.clusters] of --config
 	cmd.Flags().BoolVar(&o.Pause, "pause", false, "pause TABLE on the bridge before waiting (masters retry, in-flight entries drain)")
 	cmd.Flags().BoolVar(&o.Force, "force", false, "switch even above --max-lag or without a bridge, printing what may be lost")
 	_ = cmd.MarkFlagRequired("to")
+	return cmd
+}
+
+// mappingCmd builds a subcommand that works on the mapping: it opens the
+// store from the shared flags, runs run, and closes the store.
+func mappingCmd(use, short string, args cobra.PositionalArgs, run func(cmd *cobra.Command, st *metaproxy.Store, f *proxyFlags, args []string) error) *cobra.Command {
+	f := &proxyFlags{}
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  args,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := f.store()
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			return run(cmd, st, f, args)
+		},
+	}
+	f.add(cmd)
 	return cmd
 }
 
