@@ -13,9 +13,9 @@ import (
 	"github.com/dupbridge/dupbridge/thrift"
 )
 
-// readResult is the part of read_response / count_response (idl/rrdb.thrift)
-// the test checks: field 1 error, field 2 the value (get) or count
-// (sortkey_count).
+// readResult is the part of read_response / count_response / ttl_response
+// (idl/rrdb.thrift) the test checks: field 1 error, field 2 the value
+// (get), the count (sortkey_count) or the seconds left (ttl).
 type readResult struct {
 	err   int32
 	value []byte
@@ -39,6 +39,10 @@ func decodeRead(body []byte) (readResult, error) {
 			rr.value, err = r.ReadBinary()
 		case id == 2 && typ == thrift.I64:
 			rr.count, err = r.ReadI64()
+		case id == 2 && typ == thrift.I32: // ttl_response.ttl_seconds
+			var v int32
+			v, err = r.ReadI32()
+			rr.count = int64(v)
 		default:
 			return false, nil
 		}
@@ -58,7 +62,7 @@ func blobArgs(b []byte) []byte {
 }
 
 // A Pegasus client pointed at the bridge reads the follower's data through
-// it (get and sortkey_count go to the follower partition owning the key,
+// it (get, sortkey_count and ttl go to the follower partition owning the key,
 // also when the bridge advertises another partition count than the
 // follower's) and has its writes refused at once with
 // ERR_DISK_INSUFFICIENT, which the Go and Java clients do not retry.
@@ -108,6 +112,11 @@ func TestClientReadsThroughBridge(t *testing.T) {
 					if rr, derr := decodeRead(resp.Body); err != nil || !resp.OK() || derr != nil || rr.count != 1 {
 						t.Fatalf("sortkey_count %s: %v %+v %v %v", hk, resp, rr, err, derr)
 					}
+					// ttl: -1, the key has no expiry (pegasus_server_impl::on_ttl).
+					resp, err = clientCall(codec.RPCTTL, hk, blobArgs(mutation.AppendRawKey(nil, hk, []byte("s"))))
+					if rr, derr := decodeRead(resp.Body); err != nil || !resp.OK() || derr != nil || rr.err != 0 || rr.count != -1 {
+						t.Fatalf("ttl %s: %v %+v %v %v", hk, resp, rr, err, derr)
+					}
 				}
 				// A missing key: the follower's own "not found" (RocksDB 1).
 				resp, err := clientCall(codec.RPCGet, []byte("nope"), blobArgs(mutation.AppendRawKey(nil, []byte("nope"), []byte("s"))))
@@ -132,7 +141,7 @@ func TestClientReadsThroughBridge(t *testing.T) {
 				t.Errorf("follower holds %d records (%v), want %d: a refused write got through?", len(recs), err, keys)
 			}
 			st := env.Bridge.Stats()
-			if st.ReadsForwarded != 2*(2*keys+1) || st.WritesRefused != 2 || st.ReadsFailed != 2 {
+			if st.ReadsForwarded != 2*(3*keys+1) || st.WritesRefused != 2 || st.ReadsFailed != 2 {
 				t.Errorf("stats: forwarded %d, refused %d, failed %d", st.ReadsForwarded, st.WritesRefused, st.ReadsFailed)
 			}
 		})

@@ -2,13 +2,25 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"go.uber.org/zap"
+
+	"github.com/dupbridge/dupbridge/config"
 	"github.com/dupbridge/dupbridge/internal/zktest"
+	"github.com/dupbridge/dupbridge/metaproxy"
+	"github.com/dupbridge/dupbridge/pegasussim"
+	"github.com/dupbridge/dupbridge/rpcclient"
 )
 
 func runCmd(t *testing.T, args ...string) (string, error) {
@@ -84,5 +96,78 @@ func TestProxyCommands(t *testing.T) {
 	out, err = runCmd(t, "serve", "--check", "--config", ini)
 	if err != nil || !strings.Contains(out, "ok: meta-proxy on 127.0.0.1:34901") || !strings.Contains(out, "cache 16 table(s)") {
 		t.Errorf("serve --check: %v\n%s", err, out)
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// serve with a [meta-proxy] section beside the bridge's: one process, two
+// ports; the proxy forwards queries, and its status and metrics are on the
+// bridge's HTTP interface.
+func TestServeWithMetaProxy(t *testing.T) {
+	zks, err := zktest.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zks.Close()
+	sim, err := pegasussim.Start(context.Background(), pegasussim.Options{Tables: []pegasussim.TableSpec{{Name: "t", Partitions: 4}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	st, err := metaproxy.Dial([]string{zks.Addr}, "/serve", metaproxy.StoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.Put("t", metaproxy.Record{ClusterName: "A", MetaAddrs: sim.MetaAddr()}, metaproxy.AnyVersion); err != nil {
+		t.Fatal(err)
+	}
+	bridge, httpAddr, proxy := freeAddr(t), freeAddr(t), freeAddr(t)
+	text := fmt.Sprintf("[pegasus.clusters]\nF = %s\n[duplication-group]\nM = 1\nF = 2\n[dupbridge]\nlisten = %s\nhttp_listen = %s\n"+
+		"state_dir = %s\n[table.t]\nfollower_cluster = F\n[meta-proxy]\nlisten = %s\nzk = %s\nroot = /serve\n",
+		sim.MetaAddr(), bridge, httpAddr, t.TempDir(), proxy, zks.Addr)
+	cfg, err := config.Parse([]byte(text), "both.ini")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- runServe(ctx, cfg, zap.NewNop()) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	}()
+	m, err := rpcclient.NewMeta([]string{proxy}, rpcclient.MetaOptions{Rounds: 20, RetryDelay: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	qctx, qcancel := context.WithTimeout(ctx, 10*time.Second)
+	defer qcancel()
+	tc, err := m.QueryConfig(qctx, "t", nil)
+	if err != nil || tc.PartitionCount != 4 {
+		t.Fatalf("query through the proxy: %+v %v", tc, err)
+	}
+	for path, want := range map[string]string{"/status": `"meta_proxy"`, "/metrics": `dupbridge_metaproxy_queries_total{table="t"} 1`} {
+		resp, err := http.Get("http://" + httpAddr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(b), want) {
+			t.Errorf("%s lacks %s", path, want)
+		}
 	}
 }
