@@ -395,8 +395,14 @@ type session struct {
 	addr string
 	dec  codec.Decoder // used by readLoop only
 
-	wmu  sync.Mutex
-	wbuf []byte
+	// Writes are combined: a request is appended to wbuf under wmu; the
+	// sender that finds no write in progress writes wbuf (and whatever
+	// others append meanwhile), the others return at once. Concurrent
+	// callers thus share write system calls.
+	wmu     sync.Mutex
+	wbuf    []byte
+	spare   []byte
+	writing bool
 
 	mu      sync.Mutex
 	pending map[uint64]waiter
@@ -494,25 +500,42 @@ func (s *session) send(o *Options, id uint64, timeoutMs int32, req *Request) err
 		IsBackupRequest: req.BackupRequest,
 	}
 	s.wmu.Lock()
-	defer s.wmu.Unlock()
 	if s.dead() {
+		s.wmu.Unlock()
 		s.mu.Lock()
 		err := s.err
 		s.mu.Unlock()
 		return err
 	}
-	b := codec.AppendRequest(s.wbuf[:0], o.Framing, &h, req.Body)
-	_, err := s.nc.Write(b)
-	if cap(b) <= 1<<20 {
-		s.wbuf = b[:0]
-	} else {
-		s.wbuf = nil
+	s.wbuf = codec.AppendRequest(s.wbuf, o.Framing, &h, req.Body)
+	if s.writing {
+		// The writer in progress sends it; should that write fail, the
+		// session's failure completes this call too.
+		s.wmu.Unlock()
+		return nil
 	}
-	if err != nil {
-		err = fmt.Errorf("%w: write: %v", ErrConnClosed, err)
-		s.fail(err)
-		return err
+	s.writing = true
+	for len(s.wbuf) > 0 {
+		b := s.wbuf
+		s.wbuf = s.spare[:0]
+		s.wmu.Unlock()
+		_, err := s.nc.Write(b)
+		s.wmu.Lock()
+		if cap(b) <= 1<<20 {
+			s.spare = b[:0]
+		} else {
+			s.spare = nil
+		}
+		if err != nil {
+			s.writing = false
+			s.wmu.Unlock()
+			err = fmt.Errorf("%w: write: %v", ErrConnClosed, err)
+			s.fail(err)
+			return err
+		}
 	}
+	s.writing = false
+	s.wmu.Unlock()
 	return nil
 }
 
