@@ -205,8 +205,8 @@ func (m *Meta) QueryConfigRaw(ctx context.Context, table string, indices []int32
 }
 
 // GoQueryConfigRaw is QueryConfigRaw without blocking the caller: the
-// query goes to the last meta that answered, and cb gets that answer on
-// the connection's reader goroutine. Anything but a final answer (a
+// query goes to the last meta that answered, when a connection to it is
+// up, and cb gets that answer on the connection's reader goroutine. Anything but a final answer (a
 // transport error, an RPC-level error, "not the leader") falls back to
 // QueryConfigRaw on a goroutine of its own, which follows hints and fails
 // over. cb is called exactly once and must not block. The answer's
@@ -217,8 +217,8 @@ func (m *Meta) GoQueryConfigRaw(ctx context.Context, table string, indices []int
 	addr := m.addrs[m.leader]
 	m.mu.Unlock()
 	c, err := m.pool.Get(addr)
-	if err != nil {
-		slow()
+	if err != nil || !c.Connected() {
+		slow() // never dial on the caller's goroutine (a gnet event loop)
 		return
 	}
 	req := &Request{RPCName: RPCQueryConfig, Body: requestBody(c, queryConfigRequest(table, indices))}
