@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"testing"
@@ -145,5 +146,120 @@ func TestClientReadsThroughBridge(t *testing.T) {
 				t.Errorf("stats: forwarded %d, refused %d, failed %d", st.ReadsForwarded, st.WritesRefused, st.ReadsFailed)
 			}
 		})
+	}
+}
+
+// scanResult is scan_response (idl/rrdb.thrift): error, the kvs, the
+// context id (-1: done), the partition that answered.
+type scanResult struct {
+	err       int32
+	kvs       int
+	contextID int64
+	pidx      int32
+}
+
+func decodeScan(body []byte) (scanResult, error) {
+	var sr scanResult
+	r := thrift.NewReader(body)
+	if _, _, err := r.ReadWrapperBegin(); err != nil {
+		return sr, err
+	}
+	err := r.ReadStruct(func(typ thrift.Type, id int16) (bool, error) {
+		var err error
+		switch {
+		case id == 1 && typ == thrift.I32:
+			sr.err, err = r.ReadI32()
+		case id == 2 && typ == thrift.LIST:
+			var n int
+			if _, n, err = r.ReadListHeader(); err != nil {
+				return true, err
+			}
+			for i := 0; i < n && err == nil; i++ {
+				// key_value {1: blob key, 2: blob value, 3: optional i32}
+				err = r.ReadStruct(func(t thrift.Type, id int16) (bool, error) {
+					if t == thrift.STRUCT || t == thrift.STRING {
+						_, err := r.ReadBinary()
+						return true, err
+					}
+					return false, nil
+				})
+			}
+			sr.kvs = n
+		case id == 3 && typ == thrift.I64:
+			sr.contextID, err = r.ReadI64()
+		case id == 5 && typ == thrift.I32:
+			sr.pidx, err = r.ReadI32()
+		default:
+			return false, nil
+		}
+		return true, err
+	})
+	return sr, err
+}
+
+// A whole-table scan through the bridge (advertised count = the
+// follower's): get_scanner per partition, then scan with the context it
+// returned until the follower says done; the context lives on the follower
+// partition, so scan must reach the same one. Every key comes back once.
+func TestClientScanThroughBridge(t *testing.T) {
+	env := start(t, localcluster.Options{FollowerPartitions: 4})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	call, appID := dupCaller(t, ctx, env)
+	const keys = 30
+	var es []mutation.DupEntry
+	for i := 0; i < keys; i++ {
+		raw := mutation.AppendPut(nil, 0, mutation.AppendRawKey(nil, []byte(fmt.Sprintf("h%d", i)), []byte("s")), []byte("v"), 0)
+		es = append(es, mutation.DupEntry{Timestamp: int64(100 + i), TaskCode: []byte(codec.RPCPut), RawMessage: raw,
+			ClusterID: localcluster.MasterClusterID, HasClusterID: true})
+	}
+	if resp, err := call(dupRequestBody(es...)); err != nil || !resp.OK() {
+		t.Fatalf("duplicate: %v %v", resp, err)
+	}
+	conn := rpcclient.NewConn(env.BridgeAddr, rpcclient.Options{})
+	defer conn.Close()
+	total, scans := 0, 0
+	for pidx := int32(0); pidx < 4; pidx++ {
+		w := thrift.Writer{}
+		w.WrapperBegin(thrift.STRUCT, 0)
+		w.FieldHeader(thrift.STRUCT, 1) // start_key: blob
+		w.Binary(mutation.AppendRawKey(nil, nil, nil))
+		w.FieldHeader(thrift.STRUCT, 2) // stop_key: past every hash key of the test
+		w.Binary(mutation.AppendRawKey(nil, bytes.Repeat([]byte{0xff}, 100), nil))
+		w.FieldHeader(thrift.BOOL, 3)
+		w.Bool(true)
+		w.FieldHeader(thrift.I32, 5) // batch_size
+		w.I32(4)
+		w.FieldHeader(thrift.BOOL, 13) // full_scan
+		w.Bool(true)
+		w.Stop()
+		w.WrapperEnd()
+		resp, err := conn.Call(ctx, &rpcclient.Request{RPCName: codec.RPCGetScanner, AppID: appID, PartitionIndex: pidx,
+			PartitionHash: uint64(pidx), Body: w.B})
+		for rounds := 0; ; rounds++ {
+			if err != nil || !resp.OK() {
+				t.Fatalf("partition %d round %d: %v %v", pidx, rounds, resp, err)
+			}
+			sr, err := decodeScan(resp.Body)
+			if err != nil || sr.err != 0 || sr.pidx != pidx {
+				t.Fatalf("partition %d round %d: %+v %v", pidx, rounds, sr, err)
+			}
+			total += sr.kvs
+			if sr.contextID < 0 || rounds > keys {
+				break
+			}
+			s := thrift.Writer{}
+			s.WrapperBegin(thrift.STRUCT, 0)
+			s.FieldHeader(thrift.I64, 1)
+			s.I64(sr.contextID)
+			s.Stop()
+			s.WrapperEnd()
+			resp, err = conn.Call(ctx, &rpcclient.Request{RPCName: codec.RPCScan, AppID: appID, PartitionIndex: pidx,
+				PartitionHash: uint64(pidx), Body: s.B})
+			scans++
+		}
+	}
+	if total != keys || scans < 4 {
+		t.Errorf("scanned %d keys in %d scan calls, want %d keys and a scan call per partition at least (batches of 4)", total, scans, keys)
 	}
 }
