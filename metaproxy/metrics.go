@@ -3,6 +3,7 @@ package metaproxy
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -100,10 +101,34 @@ func (m *metrics) label(table string) string {
 func (m *metrics) zkEvent(what string) { m.zkEvents.WithLabelValues(what).Inc() }
 
 // tableCounters are one table's series, resolved once (label lookups cost
-// more than the rest of a cached query's path).
+// more than the rest of a cached query's path), and the same counts for
+// /status (a Prometheus series may be shared with other tables, _other).
 type tableCounters struct {
 	queries, hits, misses, forwards, coalesced, forwardErrors, switches prometheus.Counter
+	n                                                                   tableCounts
 }
+
+// tableCounts are one table's counts since it entered the cache.
+type tableCounts struct {
+	Queries, Hits, Misses, Forwards, Coalesced, ForwardErrors, ZKEvents, ZKErrors atomic.Int64
+}
+
+// query counts a query, hit or miss.
+func (tc *tableCounters) query(hit bool) {
+	tc.queries.Inc()
+	tc.n.Queries.Add(1)
+	if hit {
+		tc.hits.Inc()
+		tc.n.Hits.Add(1)
+	} else {
+		tc.misses.Inc()
+		tc.n.Misses.Add(1)
+	}
+}
+
+func (tc *tableCounters) forward()      { tc.forwards.Inc(); tc.n.Forwards.Add(1) }
+func (tc *tableCounters) coalesce()     { tc.coalesced.Inc(); tc.n.Coalesced.Add(1) }
+func (tc *tableCounters) forwardError() { tc.forwardErrors.Inc(); tc.n.ForwardErrors.Add(1) }
 
 func (m *metrics) forTable(table string) *tableCounters {
 	l := m.label(table)

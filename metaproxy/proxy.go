@@ -243,8 +243,7 @@ func (p *Proxy) Serve(f *codec.Frame, r *server.Responder) bool {
 	}
 	later := r.Later()
 	if e, ok := p.cache.Get(table); ok { // the common case: forwarded from the loop, no goroutine
-		e.tc.queries.Inc()
-		e.tc.hits.Inc()
+		e.tc.query(true)
 		p.forward(later, table, indices, e.b.Load(), e.tc)
 		return true
 	}
@@ -299,13 +298,13 @@ func (p *Proxy) forward(later *server.Later, table string, indices []int32, b *b
 	if f := p.flights[key]; f != nil {
 		f.waiters = append(f.waiters, later)
 		p.fmu.Unlock()
-		tc.coalesced.Inc()
+		tc.coalesce()
 		return
 	}
 	f := &flight{waiters: []*server.Later{later}}
 	p.flights[key] = f
 	p.fmu.Unlock()
-	tc.forwards.Inc()
+	tc.forward()
 	ctx, cancel := context.WithTimeout(p.ctx, p.opts.QueryTimeout)
 	b.meta.GoQueryConfigRaw(ctx, table, indices, func(body []byte, _ string, err error) {
 		cancel()
@@ -316,7 +315,7 @@ func (p *Proxy) forward(later *server.Later, table string, indices []int32, b *b
 		if err != nil {
 			// No meta of the cluster answered: pegasus-kv's proxy answers
 			// ERR_UNKNOWN (its meta call returns a context error).
-			tc.forwardErrors.Inc()
+			tc.forwardError()
 			p.log.Warn("forwarding query config: no meta answered", zap.String("table", table),
 				zap.String("cluster", b.rec.ClusterName), zap.Error(err))
 			body = server.AppendQueryConfigError(nil, codec.ErrorUnknown)
@@ -341,13 +340,11 @@ func (p *Proxy) reject(later *server.Later, table string, err error) {
 // wait for it. It counts the query.
 func (p *Proxy) lookup(ctx context.Context, table string) (*binding, *tableCounters, error) {
 	if e, ok := p.cache.Get(table); ok {
-		e.tc.queries.Inc()
-		e.tc.hits.Inc()
+		e.tc.query(true)
 		return e.b.Load(), e.tc, nil
 	}
 	tc := p.m.forTable(table)
-	tc.queries.Inc()
-	tc.misses.Inc()
+	tc.query(false)
 	ch := p.sf.DoChan(table, func() (any, error) { return p.load(table, tc) })
 	select {
 	case r := <-ch:
@@ -417,6 +414,7 @@ func (p *Proxy) watch(e *entry, ch <-chan zk.Event) {
 		case ev = <-ch:
 		}
 		p.m.zkEvent(ev.Type.String())
+		e.tc.n.ZKEvents.Add(1)
 		switch ev.Type {
 		case zk.EventNodeDeleted:
 			p.drop(e, "node deleted")
@@ -454,6 +452,7 @@ func (p *Proxy) rearm(e *entry) <-chan zk.Event {
 			return nil
 		}
 		p.m.zkErrors.WithLabelValues("rewatch").Inc()
+		e.tc.n.ZKErrors.Add(1)
 		e.stale.Store(true)
 		t := time.NewTimer(delay)
 		select {

@@ -102,6 +102,14 @@ func TestMoveUnderLoad(t *testing.T) {
 	if len(st2.Moves) != 1 || st2.Moves[0].From != "A" || st2.Moves[0].To != "B" || st2.Moves[0].Table != "moving" {
 		t.Errorf("moves = %+v", st2.Moves)
 	}
+	if len(st2.Tables) != 1 {
+		t.Fatalf("tables = %+v", st2.Tables)
+	}
+	ts := st2.Tables[0]
+	if ts.Cluster != "B" || ts.Misses != 1 || ts.Hits != ts.Queries-1 || ts.Queries < clients ||
+		ts.Forwards+ts.Coalesced != ts.Queries || ts.ZKEvents != 1 || ts.ZKErrors != 0 {
+		t.Errorf("table status %+v", ts)
+	}
 }
 
 // The proxy's answer is the real meta's, byte for byte, on every framing,

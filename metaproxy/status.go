@@ -56,6 +56,16 @@ type TableStatus struct {
 	// Stale: served without a current ZooKeeper watch (session lost, or
 	// the watch not re-armed yet): a change made meanwhile is not seen.
 	Stale bool `json:"stale"`
+	// Counts since the table entered the cache (the Prometheus series
+	// count from the start).
+	Queries       int64 `json:"queries"`
+	Hits          int64 `json:"cache_hits"`
+	Misses        int64 `json:"cache_misses"`
+	Forwards      int64 `json:"forwards"`
+	Coalesced     int64 `json:"coalesced"`
+	ForwardErrors int64 `json:"forward_errors"`
+	ZKEvents      int64 `json:"zk_events"` // watch events of its node
+	ZKErrors      int64 `json:"zk_errors"` // failed re-reads of its node
 }
 
 // Status is the proxy's /status document.
@@ -85,8 +95,12 @@ func (p *Proxy) Status() Status {
 			continue
 		}
 		b := e.b.Load()
+		n := &e.tc.n
 		st.Tables = append(st.Tables, TableStatus{Table: k, Cluster: b.rec.ClusterName, MetaAddrs: b.rec.MetaAddrs,
-			Version: b.version, ReadAt: b.readAt, Stale: lost || e.stale.Load()})
+			Version: b.version, ReadAt: b.readAt, Stale: lost || e.stale.Load(),
+			Queries: n.Queries.Load(), Hits: n.Hits.Load(), Misses: n.Misses.Load(), Forwards: n.Forwards.Load(),
+			Coalesced: n.Coalesced.Load(), ForwardErrors: n.ForwardErrors.Load(), ZKEvents: n.ZKEvents.Load(),
+			ZKErrors: n.ZKErrors.Load()})
 	}
 	sort.Slice(st.Tables, func(i, j int) bool { return st.Tables[i].Table < st.Tables[j].Table })
 	return st
