@@ -188,6 +188,8 @@ func TestRefusals(t *testing.T) {
 	for _, tc := range []struct{ table, want string }{
 		{"t1", codec.ErrorOK},
 		{"unknown", codec.ErrorObjectNotFound},
+		{"not/a/table", codec.ErrorObjectNotFound},
+		{"", codec.ErrorObjectNotFound},
 		{"badjson", codec.ErrorInvalidData},
 		{"nometas", codec.ErrorInvalidData},
 		{"badaddr", codec.ErrorInvalidData},

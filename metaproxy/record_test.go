@@ -50,6 +50,7 @@ func TestErrorName(t *testing.T) {
 	}{
 		{nil, codec.ErrorOK},
 		{ErrNoTable, codec.ErrorObjectNotFound},
+		{ErrTableName, codec.ErrorObjectNotFound},
 		{ErrMalformed, codec.ErrorInvalidData},
 		{ErrZooKeeper, codec.ErrorZookeeperOperation},
 		{errors.New("other"), codec.ErrorUnknown},

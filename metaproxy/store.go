@@ -48,6 +48,8 @@ var (
 	ErrConflict = errors.New("metaproxy: the mapping changed meanwhile (version conflict)")
 	// ErrExists: a create found the node already there.
 	ErrExists = errors.New("metaproxy: the mapping exists already")
+	// ErrTableName: not a Pegasus table name (nor a ZooKeeper node name).
+	ErrTableName = errors.New("metaproxy: not a table name")
 )
 
 // ParseRecord decodes and checks a node's value: valid JSON with a
@@ -154,7 +156,7 @@ func (s *Store) Path(table string) string { return path.Join(s.root, table) }
 
 func checkTable(table string) error {
 	if !config.ValidTableName(table) || table == "." || table == ".." {
-		return fmt.Errorf("metaproxy: table name %q: want letters, digits, '_', '.', '-'", table)
+		return fmt.Errorf("%w: %q: want letters, digits, '_', '.', '-'", ErrTableName, table)
 	}
 	return nil
 }
@@ -296,7 +298,7 @@ func ErrorName(err error) string {
 	switch {
 	case err == nil:
 		return codec.ErrorOK
-	case errors.Is(err, ErrNoTable):
+	case errors.Is(err, ErrNoTable), errors.Is(err, ErrTableName): // no node can exist for a bad name
 		return codec.ErrorObjectNotFound
 	case errors.Is(err, ErrMalformed):
 		return codec.ErrorInvalidData

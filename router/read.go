@@ -51,12 +51,15 @@ func (t *Table) Read(pidx int, req *rpcclient.Request, cb func(*rpcclient.Respon
 		}
 		cb(resp, err)
 	}
-	if at, ok := t.tr.(AsyncTransport); ok {
+	ct, canTell := t.tr.(interface{ Connected(addr string) bool })
+	if at, ok := t.tr.(AsyncTransport); ok && (!canTell || ct.Connected(rt.addr)) {
 		if err := at.Go(t.ctx, rt.addr, &r, done); err != nil {
 			done(nil, err)
 		}
 		return
 	}
+	// Not connected yet: dial and send on a goroutine of its own, never
+	// on the caller's (a gnet event loop).
 	go func() {
 		ctx, cancel := context.WithTimeout(t.ctx, r.Timeout)
 		defer cancel()
