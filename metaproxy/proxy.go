@@ -35,7 +35,8 @@ type Options struct {
 	// HTTPListen overrides Config.HTTPListen; "-" serves no HTTP.
 	HTTPListen string
 	// Client configures the connections to the clusters' metas; its dial
-	// timeout defaults to 2 s here.
+	// timeout defaults to 2 s here, and writes are always asynchronous
+	// (rpcclient.Options.AsyncWrites).
 	Client rpcclient.Options
 	// QueryTimeout bounds the answer to one client query: the ZooKeeper
 	// read when the table is not cached, then the forward (default 5 s).
@@ -107,6 +108,7 @@ func New(opts Options) (*Proxy, error) {
 	if opts.Client.DialTimeout <= 0 {
 		opts.Client.DialTimeout = 2 * time.Second
 	}
+	opts.Client.AsyncWrites = true // forwards leave from the event loops: never write there
 	cfg := opts.Config
 	p := &Proxy{opts: opts, cfg: cfg, log: opts.Logger.Named("meta-proxy"), metas: map[string]*rpcclient.Meta{},
 		flights: map[flightKey]*flight{}}

@@ -34,6 +34,14 @@ type Options struct {
 	MaxFrameSize int
 	// Dial replaces net.Dialer.DialContext (tests, fault injection).
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// AsyncWrites makes a send only queue the request: a writer goroutine
+	// per connection writes whatever has queued in one system call. A
+	// caller that must not block (a gnet event loop forwarding requests,
+	// package metaproxy) then never writes to a socket itself, and
+	// requests sent close together share writes. The default writes on
+	// the caller's goroutine (combining concurrent senders), which saves
+	// the hand-off on latency-bound paths (the router).
+	AsyncWrites bool
 }
 
 func (o *Options) defaults() {
@@ -372,6 +380,10 @@ func (c *Conn) session(ctx context.Context) (*session, error) {
 		pending: make(map[uint64]waiter),
 		done:    make(chan struct{}),
 	}
+	if c.opts.AsyncWrites {
+		s.kick = make(chan struct{}, 1)
+		go s.writeLoop()
+	}
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -403,6 +415,7 @@ type session struct {
 	wbuf    []byte
 	spare   []byte
 	writing bool
+	kick    chan struct{} // Options.AsyncWrites: wakes writeLoop; nil otherwise
 
 	mu      sync.Mutex
 	pending map[uint64]waiter
@@ -508,6 +521,14 @@ func (s *session) send(o *Options, id uint64, timeoutMs int32, req *Request) err
 		return err
 	}
 	s.wbuf = codec.AppendRequest(s.wbuf, o.Framing, &h, req.Body)
+	if s.kick != nil {
+		s.wmu.Unlock()
+		select {
+		case s.kick <- struct{}{}:
+		default: // a wake-up is pending already
+		}
+		return nil
+	}
 	if s.writing {
 		// The writer in progress sends it; should that write fail, the
 		// session's failure completes this call too.
@@ -517,7 +538,7 @@ func (s *session) send(o *Options, id uint64, timeoutMs int32, req *Request) err
 	s.writing = true
 	for len(s.wbuf) > 0 {
 		b := s.wbuf
-		s.wbuf = s.spare[:0]
+		s.wbuf, s.spare = s.spare[:0], nil
 		s.wmu.Unlock()
 		_, err := s.nc.Write(b)
 		s.wmu.Lock()
@@ -537,6 +558,41 @@ func (s *session) send(o *Options, id uint64, timeoutMs int32, req *Request) err
 	s.writing = false
 	s.wmu.Unlock()
 	return nil
+}
+
+// writeLoop writes what sends queued (Options.AsyncWrites) until the
+// session dies; a write error kills the session, which completes every
+// pending call.
+func (s *session) writeLoop() {
+	for {
+		select {
+		case <-s.kick:
+		case <-s.done:
+			return
+		}
+		s.wmu.Lock()
+		if len(s.wbuf) == 0 {
+			s.wmu.Unlock()
+			continue
+		}
+		// b leaves the lock; the spare buffer takes the new requests, and
+		// b becomes the spare once written (never both at once).
+		b := s.wbuf
+		s.wbuf, s.spare = s.spare[:0], nil
+		s.wmu.Unlock()
+		_, err := s.nc.Write(b)
+		s.wmu.Lock()
+		if cap(b) <= 1<<20 {
+			s.spare = b[:0]
+		} else {
+			s.spare = nil
+		}
+		s.wmu.Unlock()
+		if err != nil {
+			s.fail(fmt.Errorf("%w: write: %v", ErrConnClosed, err))
+			return
+		}
+	}
 }
 
 func (s *session) readLoop() {

@@ -324,12 +324,19 @@ func TestGoCallbacks(t *testing.T) {
 	}
 }
 
-// Concurrent senders share write calls (session.send combines them): every
-// request still arrives whole and in one piece, whatever its size, and
-// every caller gets its own answer.
+// Concurrent senders share write calls (session.send combines them, or
+// the writer goroutine of Options.AsyncWrites does): every request still
+// arrives whole and in one piece, whatever its size, and every caller gets
+// its own answer.
 func TestCombinedWrites(t *testing.T) {
+	for _, async := range []bool{false, true} {
+		t.Run(fmt.Sprintf("async=%v", async), func(t *testing.T) { testCombinedWrites(t, async) })
+	}
+}
+
+func testCombinedWrites(t *testing.T, async bool) {
 	s := newFakeServer(t, echo)
-	c := NewConn(s.Addr(), Options{})
+	c := NewConn(s.Addr(), Options{AsyncWrites: async})
 	defer c.Close()
 	const senders, calls = 8, 200
 	var wg sync.WaitGroup
