@@ -187,3 +187,14 @@ func counter(t *testing.T, p *metaproxy.Proxy, name, labels string) float64 {
 	t.Helper()
 	return metricsOf(t, p)[name+"{"+labels+"}"]
 }
+
+// newGate is a relay to the shared server that the test can cut.
+func newGate(t *testing.T) *zktest.Gate {
+	t.Helper()
+	g, err := zktest.NewGate(zks.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(g.Close)
+	return g
+}

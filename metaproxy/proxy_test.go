@@ -10,7 +10,6 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/dupbridge/dupbridge/codec"
-	"github.com/dupbridge/dupbridge/internal/zktest"
 	"github.com/dupbridge/dupbridge/metaproxy"
 	"github.com/dupbridge/dupbridge/rpcclient"
 )
@@ -284,11 +283,7 @@ func TestSessionExpiry(t *testing.T) {
 	st := newStore(t, r)
 	a, b := startSim(t, map[string]int{"t1": 4}), startSim(t, map[string]int{"t1": 8})
 	put(t, st, "t1", "A", a)
-	gate, err := zktest.NewGate(zks.Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer gate.Close()
+	gate := newGate(t)
 	p := startProxy(t, r, proxyOpts{zk: gate.Addr, sessionTimeout: 800 * time.Millisecond})
 	m := client(t, p.Addr().String(), rpcclient.Options{})
 	if n, e := query(m, "t1"); n != 4 {
@@ -320,11 +315,7 @@ func TestStartWhileZooKeeperDown(t *testing.T) {
 	st := newStore(t, r)
 	sim := startSim(t, map[string]int{"t1": 4})
 	put(t, st, "t1", "A", sim)
-	gate, err := zktest.NewGate(zks.Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer gate.Close()
+	gate := newGate(t)
 	gate.Cut()
 	p := startProxy(t, r, proxyOpts{zk: gate.Addr})
 	m := client(t, p.Addr().String(), rpcclient.Options{})

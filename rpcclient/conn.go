@@ -536,7 +536,24 @@ func (s *session) send(o *Options, id uint64, timeoutMs int32, req *Request) err
 		return nil
 	}
 	s.writing = true
+	err := s.writeQueuedLocked()
+	s.writing = false
+	s.wmu.Unlock()
+	if err != nil {
+		s.fail(err)
+		return err
+	}
+	return nil
+}
+
+// writeQueuedLocked writes what is queued until nothing is. The one writer
+// (the sender that set s.writing, or writeLoop) calls it with wmu held; wmu
+// is released around each write, so that others keep queueing. It returns
+// with wmu held.
+func (s *session) writeQueuedLocked() error {
 	for len(s.wbuf) > 0 {
+		// b leaves the lock; the spare buffer takes the new requests, and
+		// b becomes the spare once written (never both at once).
 		b := s.wbuf
 		s.wbuf, s.spare = s.spare[:0], nil
 		s.wmu.Unlock()
@@ -544,19 +561,11 @@ func (s *session) send(o *Options, id uint64, timeoutMs int32, req *Request) err
 		s.wmu.Lock()
 		if cap(b) <= 1<<20 {
 			s.spare = b[:0]
-		} else {
-			s.spare = nil
 		}
 		if err != nil {
-			s.writing = false
-			s.wmu.Unlock()
-			err = fmt.Errorf("%w: write: %v", ErrConnClosed, err)
-			s.fail(err)
-			return err
+			return fmt.Errorf("%w: write: %v", ErrConnClosed, err)
 		}
 	}
-	s.writing = false
-	s.wmu.Unlock()
 	return nil
 }
 
@@ -571,25 +580,10 @@ func (s *session) writeLoop() {
 			return
 		}
 		s.wmu.Lock()
-		if len(s.wbuf) == 0 {
-			s.wmu.Unlock()
-			continue
-		}
-		// b leaves the lock; the spare buffer takes the new requests, and
-		// b becomes the spare once written (never both at once).
-		b := s.wbuf
-		s.wbuf, s.spare = s.spare[:0], nil
-		s.wmu.Unlock()
-		_, err := s.nc.Write(b)
-		s.wmu.Lock()
-		if cap(b) <= 1<<20 {
-			s.spare = b[:0]
-		} else {
-			s.spare = nil
-		}
+		err := s.writeQueuedLocked()
 		s.wmu.Unlock()
 		if err != nil {
-			s.fail(fmt.Errorf("%w: write: %v", ErrConnClosed, err))
+			s.fail(err)
 			return
 		}
 	}
