@@ -56,11 +56,27 @@ type TableDuplication struct {
 	FollowerPartitionCount int `json:"follower_partition_count"`
 	// Received entries, refused requests and the oldest request not yet
 	// acknowledged to a master.
-	ReceivedEntries     int64               `json:"received_entries"`
-	RefusedRequests     int64               `json:"refused_requests"`
-	OldestUnackedSecond float64             `json:"oldest_unacked_seconds"`
-	FollowerError       string              `json:"follower_error,omitempty"`
-	Partitions          []FollowerPartition `json:"partitions"`
+	ReceivedEntries     int64   `json:"received_entries"`
+	RefusedRequests     int64   `json:"refused_requests"`
+	OldestUnackedSecond float64 `json:"oldest_unacked_seconds"`
+	// The table's lag in one place (what `proxy switch` reads):
+	// LastAckedTimestampUs is the newest master timestamp (µs) of an entry
+	// applied downstream and acknowledged to a master (0: none yet);
+	// InflightEntries were received and are not applied yet; SpooledEntries
+	// are held in a spool this process keeps for the table (0 without one,
+	// see SpoolReporter).
+	LastAckedTimestampUs int64               `json:"last_acked_timestamp_us"`
+	InflightEntries      int64               `json:"inflight_entries"`
+	SpooledEntries       int64               `json:"spooled_entries"`
+	FollowerError        string              `json:"follower_error,omitempty"`
+	Partitions           []FollowerPartition `json:"partitions"`
+}
+
+// SpoolReporter is implemented by shippers that keep a durable spool: the
+// entries of table held there and not yet applied downstream. Any
+// goroutine.
+type SpoolReporter interface {
+	SpooledEntries(table string) int64
 }
 
 // Duplication is the /duplication document.
@@ -95,7 +111,12 @@ func (s *Server) tableDuplication(ts *tableState, now time.Time) TableDuplicatio
 		FollowerCluster: ts.cfg.FollowerCluster, FollowerTable: ts.cfg.FollowerTable,
 		FollowerPartitionCount: s.shipper.PartitionCount(ts.cfg.Name),
 		ReceivedEntries:        counterValue(ts.m.requests),
+		LastAckedTimestampUs:   ts.lastAckedUs.Load(),
+		InflightEntries:        ts.inflightEntries.Load(),
 		Partitions:             []FollowerPartition{},
+	}
+	if sr, ok := s.shipper.(SpoolReporter); ok {
+		td.SpooledEntries = sr.SpooledEntries(ts.cfg.Name)
 	}
 	for _, c := range ts.m.refused {
 		td.RefusedRequests += counterValue(c)

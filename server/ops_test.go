@@ -294,3 +294,44 @@ func TestReload(t *testing.T) {
 		t.Error("a refused reload applied something")
 	}
 }
+
+// spoolingShipper is a fakeShipper that reports a spool backlog.
+type spoolingShipper struct {
+	*fakeShipper
+	spooled int64
+}
+
+func (s spoolingShipper) SpooledEntries(string) int64 { return s.spooled }
+
+// TestDuplicationLagSummary: /duplication carries each table's lag in one
+// place: the newest acknowledged master timestamp, what is in flight and
+// what a spooling shipper holds.
+func TestDuplicationLagSummary(t *testing.T) {
+	cases := []struct {
+		name    string
+		shipper Shipper
+		spooled int64
+	}{
+		{"direct", newFakeShipper(map[string]int{"orders": 4, "open": 4}, true), 0},
+		{"spooling", spoolingShipper{newFakeShipper(map[string]int{"orders": 4, "open": 4}, true), 7}, 7},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := startServer(t, testConfig(t, nil), c.shipper, nil)
+			d, err := s.Duplication("orders")
+			if err != nil || d.Tables[0].LastAckedTimestampUs != 0 || d.Tables[0].InflightEntries != 0 || d.Tables[0].SpooledEntries != c.spooled {
+				t.Fatalf("before traffic: %+v (%v)", d, err)
+			}
+			ts := time.Now().Add(-time.Minute).UnixMicro()
+			cl := dial(t, s, codec.FramingRDSN)
+			cl.send(cl.request(1, codec.RPCDuplicate, 5, 0, dupBody(0, putEntry("k", "s", "v", ts, 1), putEntry("k2", "s", "v", ts+5, 1))))
+			if r, err := mutation.ParseDupResponse(cl.recv().Body); err != nil || r.Error != 0 {
+				t.Fatalf("duplicate: %+v %v", r, err)
+			}
+			d, err = s.Duplication("orders")
+			if err != nil || d.Tables[0].LastAckedTimestampUs != ts+5 || d.Tables[0].InflightEntries != 0 || d.Tables[0].SpooledEntries != c.spooled {
+				t.Errorf("after an acknowledged request: %+v (%v), want last acked %d", d.Tables[0], err, ts+5)
+			}
+		})
+	}
+}
