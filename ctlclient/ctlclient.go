@@ -114,6 +114,9 @@ func New(addr string, opts Options) (*Client, error) {
 	return &Client{base: u, token: opts.Token, hc: &http.Client{Timeout: opts.Timeout, Transport: tr}}, nil
 }
 
+// String is the bridge's base URL.
+func (c *Client) String() string { return c.base.String() }
+
 // Duplication is GET /duplication (table "" for every table).
 func (c *Client) Duplication(ctx context.Context, table string) (server.Duplication, error) {
 	var d server.Duplication

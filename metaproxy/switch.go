@@ -2,14 +2,14 @@ package metaproxy
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
-	"strings"
 	"time"
+
+	"github.com/dupbridge/dupbridge/ctlclient"
+	"github.com/dupbridge/dupbridge/server"
 )
 
 // Lag is what a bridge knows about how far one table's follower is behind.
@@ -47,81 +47,49 @@ func (l Lag) Behind(now time.Time) time.Duration {
 // table.
 var ErrNoBridge = errors.New("metaproxy: no bridge duplicating the table")
 
-// BridgeLag reads table's lag from the bridge's admin HTTP at admin
-// (host:port or a URL). It reads GET /status (its tables[] entries, matched
-// by name or source_table) today; a /duplication?table= endpoint can
-// replace it here alone.
-func BridgeLag(ctx context.Context, hc *http.Client, admin, table string) (Lag, error) {
-	var st struct {
-		Tables []struct {
-			Name                 string `json:"name"`
-			SourceTable          string `json:"source_table"`
-			FollowerCluster      string `json:"follower_cluster"`
-			Paused               bool   `json:"paused"`
-			LastAckedTimestampUs int64  `json:"last_acked_timestamp_us"`
-			InflightEntries      int64  `json:"inflight_entries"`
-			SpooledEntries       int64  `json:"spooled_entries"`
-		} `json:"tables"`
+// BridgeLag reads table's lag from the bridge's GET /duplication?table=
+// (ctlclient, the one client of the bridge's admin API). A bridge that
+// cannot be reached, or does not duplicate table (404), is ErrNoBridge;
+// any other refusal is returned as the bridge's error, which --force does
+// not override.
+func BridgeLag(ctx context.Context, c *ctlclient.Client, table string) (Lag, error) {
+	d, err := c.Duplication(ctx, table)
+	if err != nil {
+		return Lag{}, bridgeErr(c, "reading the lag", err)
 	}
-	if err := adminCall(ctx, hc, http.MethodGet, admin, "/status", &st); err != nil {
-		return Lag{}, err
-	}
-	for _, t := range st.Tables {
+	for _, t := range d.Tables {
 		if t.Name != table && t.SourceTable != table {
 			continue
 		}
-		l := Lag{Table: table, Inflight: t.InflightEntries, Spooled: t.SpooledEntries, Paused: t.Paused,
-			FollowerCluster: t.FollowerCluster}
+		l := Lag{Table: table, Inflight: t.InflightEntries, Spooled: t.SpooledEntries,
+			Paused: t.State == server.StatePaused, FollowerCluster: t.FollowerCluster}
 		if t.LastAckedTimestampUs > 0 {
 			l.LastAcked = time.UnixMicro(t.LastAckedTimestampUs)
 		}
 		return l, nil
 	}
-	return Lag{}, fmt.Errorf("%w: the bridge at %s has no table %q", ErrNoBridge, admin, table)
+	return Lag{}, fmt.Errorf("%w: the bridge at %s has no table %q", ErrNoBridge, c, table)
 }
 
-// PauseTable asks the bridge to pause table: masters get a retryable error
-// and send nothing new, so what is in flight drains.
-func PauseTable(ctx context.Context, hc *http.Client, admin, table string) error {
-	return adminCall(ctx, hc, http.MethodPost, admin, "/tables/"+url.PathEscape(table)+"/pause", nil)
+// PauseTable asks the bridge to pause table (POST /tables/TABLE/control):
+// masters get a retryable error and send nothing new, so what is in flight
+// drains.
+func PauseTable(ctx context.Context, c *ctlclient.Client, table string) error {
+	_, err := c.Control(ctx, table, server.ControlRequest{Action: server.ActionPause})
+	return bridgeErr(c, "pausing "+table, err)
 }
 
-// adminCall does one request to the bridge's admin HTTP and decodes a JSON
-// answer into out (unless nil).
-func adminCall(ctx context.Context, hc *http.Client, method, admin, path string, out any) error {
-	base := admin
-	if !strings.Contains(base, "://") {
-		base = "http://" + base
+// bridgeErr marks an unreachable bridge, or one without the table, as
+// ErrNoBridge.
+func bridgeErr(c *ctlclient.Client, doing string, err error) error {
+	var e *ctlclient.Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &e) && (e.Kind == ctlclient.KindUnreachable || e.Status == http.StatusNotFound):
+		return fmt.Errorf("%w: %s on the bridge at %s: %v", ErrNoBridge, doing, c, err)
 	}
-	var send io.Reader
-	if method == http.MethodPost {
-		send = strings.NewReader("{}") // the bridge's cross-site guard wants JSON on mutating calls
-	}
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(base, "/")+path, send)
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrNoBridge, err)
-	}
-	if send != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("%w: %s %s: %v", ErrNoBridge, method, req.URL, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return fmt.Errorf("%w: %s %s: reading: %v", ErrNoBridge, method, req.URL, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%w: %s %s: %s: %s", ErrNoBridge, method, req.URL, resp.Status, strings.TrimSpace(string(body)))
-	}
-	if out != nil {
-		if err := json.Unmarshal(body, out); err != nil {
-			return fmt.Errorf("%w: %s %s: %v", ErrNoBridge, method, req.URL, err)
-		}
-	}
-	return nil
+	return fmt.Errorf("switch: %s on the bridge at %s: %w", doing, c, err)
 }
 
 // ErrLagTooHigh: the target is further behind than allowed.
@@ -149,8 +117,9 @@ type SwitchOptions struct {
 	Force bool
 	// Out receives progress lines (io.Discard when nil).
 	Out io.Writer
-	// HTTP is the client for the bridge (a 5 s timeout client when nil).
-	HTTP *http.Client
+	// Client talks to the bridge (nil: ctlclient.New(Bridge) without a
+	// token and with a 5 s timeout).
+	Client *ctlclient.Client
 	// LagOf replaces BridgeLag (tests, or another source).
 	LagOf func(ctx context.Context) (Lag, error)
 }
@@ -185,13 +154,22 @@ func Switch(ctx context.Context, st *Store, o SwitchOptions) (SwitchResult, erro
 	if o.Out == nil {
 		o.Out = io.Discard
 	}
-	if o.HTTP == nil {
-		o.HTTP = &http.Client{Timeout: 5 * time.Second}
+	res := SwitchResult{To: o.To}
+	if o.Client == nil {
+		c, err := ctlclient.New(o.Bridge, ctlclient.Options{Timeout: 5 * time.Second})
+		if err != nil && !o.Force {
+			return res, fmt.Errorf("%w: %v", ErrNoBridge, err)
+		}
+		o.Client = c
 	}
 	if o.LagOf == nil {
-		o.LagOf = func(ctx context.Context) (Lag, error) { return BridgeLag(ctx, o.HTTP, o.Bridge, o.Table) }
+		o.LagOf = func(ctx context.Context) (Lag, error) {
+			if o.Client == nil {
+				return Lag{}, fmt.Errorf("%w: no bridge address", ErrNoBridge)
+			}
+			return BridgeLag(ctx, o.Client, o.Table)
+		}
 	}
-	res := SwitchResult{To: o.To}
 	if err := o.To.Check(); err != nil {
 		return res, err
 	}
@@ -230,7 +208,7 @@ func Switch(ctx context.Context, st *Store, o SwitchOptions) (SwitchResult, erro
 	res.Version = v
 	fmt.Fprintf(o.Out, "switched %s to %s (%s), node version %d\n", o.Table, o.To.ClusterName, o.To.MetaAddrs, v)
 	if o.Pause {
-		fmt.Fprintf(o.Out, "%s stays paused on the bridge; resume it (POST /tables/%s/resume) once the old side may duplicate again\n", o.Table, o.Table)
+		fmt.Fprintf(o.Out, "%s stays paused on the bridge; start it again (dupbridge ctl start %s) once the old side may duplicate again\n", o.Table, o.Table)
 	}
 	return res, nil
 }
@@ -239,7 +217,10 @@ func Switch(ctx context.Context, st *Store, o SwitchOptions) (SwitchResult, erro
 // it is under MaxLag or the wait is over.
 func waitLag(ctx context.Context, o *SwitchOptions) (Lag, time.Duration, error) {
 	if o.Pause {
-		if err := PauseTable(ctx, o.HTTP, o.Bridge, o.Table); err != nil {
+		if o.Client == nil {
+			return Lag{}, 0, fmt.Errorf("%w: no bridge address to pause %s on", ErrNoBridge, o.Table)
+		}
+		if err := PauseTable(ctx, o.Client, o.Table); err != nil {
 			return Lag{}, 0, err
 		}
 		fmt.Fprintf(o.Out, "paused %s on the bridge %s: masters retry, nothing new is shipped\n", o.Table, o.Bridge)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/dupbridge/dupbridge/codec"
+	"github.com/dupbridge/dupbridge/ctlclient"
 	"github.com/dupbridge/dupbridge/localcluster"
 	"github.com/dupbridge/dupbridge/metaproxy"
 	"github.com/dupbridge/dupbridge/mutation"
@@ -24,13 +25,18 @@ type switchEnv struct {
 	st    *metaproxy.Store
 	a, b  metaproxy.Record
 	conn  *rpcclient.Conn
+	cl    *ctlclient.Client // the bridge's admin API
 	appID int32
 }
 
-func newSwitchEnv(t *testing.T) *switchEnv {
+func newSwitchEnv(t *testing.T) *switchEnv { return newSwitchEnvKeys(t, "") }
+
+// newSwitchEnvKeys is newSwitchEnv with extra [dupbridge] lines for the
+// bridge (e.g. its admin_token).
+func newSwitchEnvKeys(t *testing.T, bridgeKeys string) *switchEnv {
 	t.Helper()
 	ctx := context.Background()
-	env, err := localcluster.Start(ctx, localcluster.Options{Table: "sw", FollowerPartitions: 4, HTTP: true})
+	env, err := localcluster.Start(ctx, localcluster.Options{Table: "sw", FollowerPartitions: 4, HTTP: true, BridgeKeys: bridgeKeys})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,6 +54,9 @@ func newSwitchEnv(t *testing.T) *switchEnv {
 		t.Fatal(err)
 	}
 	se.appID = cfg.AppID
+	if se.cl, err = ctlclient.New(se.admin, ctlclient.Options{Timeout: 5 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
 	se.conn = rpcclient.NewConn(env.BridgeAddr, rpcclient.Options{})
 	t.Cleanup(func() { se.conn.Close() })
 	return se
@@ -78,13 +87,11 @@ func (se *switchEnv) lagging(t *testing.T, d, age time.Duration, n int) <-chan s
 		}
 	}()
 	eventually(t, 5*time.Second, "entries never in flight on the bridge", func() bool {
-		l, err := metaproxy.BridgeLag(context.Background(), httpClient, se.admin, "sw")
+		l, err := metaproxy.BridgeLag(context.Background(), se.cl, "sw")
 		return err == nil && l.Inflight == int64(n)
 	})
 	return acked
 }
-
-var httpClient = &http.Client{Timeout: 5 * time.Second}
 
 func (se *switchEnv) mapping(t *testing.T) string {
 	t.Helper()
@@ -146,7 +153,7 @@ func TestSwitchPauseThenWait(t *testing.T) {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 	<-acked
-	l, err := metaproxy.BridgeLag(context.Background(), httpClient, se.admin, "sw")
+	l, err := metaproxy.BridgeLag(context.Background(), se.cl, "sw")
 	if err != nil || !l.Paused || se.mapping(t) != "B" {
 		t.Errorf("after a paused switch: lag %+v (%v), mapping %s", l, err, se.mapping(t))
 	}
@@ -193,7 +200,7 @@ func TestSwitchWithoutBridge(t *testing.T) {
 	// A bridge that does not duplicate the table is no bridge either.
 	_, err = metaproxy.Switch(context.Background(), se.st, metaproxy.SwitchOptions{Table: "sw", To: se.b, Bridge: se.admin,
 		LagOf: func(ctx context.Context) (metaproxy.Lag, error) {
-			return metaproxy.BridgeLag(ctx, httpClient, se.admin, "not_there")
+			return metaproxy.BridgeLag(ctx, se.cl, "not_there")
 		}})
 	if !errors.Is(err, metaproxy.ErrNoBridge) {
 		t.Fatalf("err = %v", err)
@@ -215,7 +222,7 @@ func TestSwitchRace(t *testing.T) {
 	barrier := func(ctx context.Context) (metaproxy.Lag, error) {
 		arrived.Done()
 		arrived.Wait() // both have read the node before either writes
-		return metaproxy.BridgeLag(ctx, httpClient, se.admin, "sw")
+		return metaproxy.BridgeLag(ctx, se.cl, "sw")
 	}
 	errs := make([]error, 2)
 	var wg sync.WaitGroup
@@ -240,5 +247,47 @@ func TestSwitchRace(t *testing.T) {
 	got := se.mapping(t)
 	if winners != 1 || (errs[0] == nil && got != "B") || (errs[1] == nil && got != "C") {
 		t.Errorf("winners %d, errors %v, mapping %s", winners, errs, got)
+	}
+}
+
+// TestSwitchWithAdminToken: against a bridge with admin_token, a paused
+// switch without the token is refused by the bridge (and --force does not
+// override a refusal), and with the token it pauses and switches.
+func TestSwitchWithAdminToken(t *testing.T) {
+	se := newSwitchEnvKeys(t, "admin_token = s3cret-s3cret-s3cret\n")
+	cases := []struct {
+		name, token string
+		force, ok   bool
+	}{
+		{"no token", "", false, false},
+		{"no token, forced", "", true, false},
+		{"wrong token", "guess", false, false},
+		{"token", "s3cret-s3cret-s3cret", false, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cl, err := ctlclient.New(se.admin, ctlclient.Options{Token: c.token, Timeout: 5 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out strings.Builder
+			_, err = metaproxy.Switch(context.Background(), se.st, metaproxy.SwitchOptions{Table: "sw", To: se.b,
+				Bridge: se.admin, Client: cl, Pause: true, Force: c.force, Wait: 5 * time.Second, Poll: 50 * time.Millisecond, Out: &out})
+			l, lerr := metaproxy.BridgeLag(context.Background(), se.cl, "sw")
+			if lerr != nil {
+				t.Fatal(lerr)
+			}
+			if c.ok {
+				if err != nil || !l.Paused || se.mapping(t) != "B" {
+					t.Errorf("with the token: %v, paused %v, mapping %s\n%s", err, l.Paused, se.mapping(t), out.String())
+				}
+				return
+			}
+			var ce *ctlclient.Error
+			if !errors.As(err, &ce) || ce.Status != http.StatusUnauthorized || errors.Is(err, metaproxy.ErrNoBridge) ||
+				l.Paused || se.mapping(t) != "A" {
+				t.Errorf("err = %v (want the bridge's 401), paused %v, mapping %s", err, l.Paused, se.mapping(t))
+			}
+		})
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -187,6 +186,7 @@ func newProxyDeleteCmd() *cobra.Command {
 func newProxySwitchCmd() *cobra.Command {
 	var o metaproxy.SwitchOptions
 	var to, metas string
+	bridge := ctlFlags{timeout: 5 * time.Second}
 	cmd := mappingCmd("switch TABLE --to CLUSTER --bridge ADMIN_ADDR [--max-lag 5s] [--wait DURATION] [--pause] [--force]",
 		"Move TABLE to CLUSTER once the bridge duplicating it there is caught up (versioned compare-and-set)",
 		cobra.ExactArgs(1), func(cmd *cobra.Command, st *metaproxy.Store, f *proxyFlags, args []string) error {
@@ -197,7 +197,14 @@ func newProxySwitchCmd() *cobra.Command {
 				return fmt.Errorf("proxy switch: no meta servers for %q: give --metas (or list it in [%s] of --config)", to, config.SectionClusters)
 			}
 			o.Table, o.To, o.Out = args[0], metaproxy.Record{ClusterName: to, MetaAddrs: metas}, cmd.OutOrStdout()
-			o.HTTP = &http.Client{Timeout: 5 * time.Second}
+			bridge.addr = o.Bridge
+			if o.Bridge != "" {
+				cl, err := bridge.client()
+				if err != nil {
+					return err
+				}
+				o.Client = cl
+			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), o.Wait+time.Minute)
 			defer cancel()
 			_, err := metaproxy.Switch(ctx, st, o)
@@ -212,10 +219,15 @@ first, so that what is in flight drains). A forced switch prints what it may
 lose. The write is a compare-and-set on the node version read at the start:
 of two switches racing, exactly one wins.
 
+--bridge is HOST:PORT or an http(s):// URL; the calls are those of
+dupbridge ctl (GET /duplication?table=TABLE, POST /tables/TABLE/control),
+with --token (or $DUPBRIDGE_TOKEN) for a bridge with admin_token.
+
 CLUSTER's meta servers come from --metas, or from [pegasus.clusters] of --config.`
 	cmd.Flags().StringVar(&to, "to", "", "target cluster name")
 	cmd.Flags().StringVar(&metas, "metas", "", "target cluster's meta servers, host:port,... (default: [pegasus.clusters] of --config)")
 	cmd.Flags().StringVar(&o.Bridge, "bridge", "", "admin HTTP address of the bridge duplicating TABLE to CLUSTER")
+	cmd.Flags().StringVar(&bridge.token, "token", "", "the bridge's admin_token (default $DUPBRIDGE_TOKEN)")
 	cmd.Flags().DurationVar(&o.MaxLag, "max-lag", 5*time.Second, "largest lag accepted")
 	cmd.Flags().DurationVar(&o.Wait, "wait", 0, "wait up to this long for the lag to fall under --max-lag")
 	cmd.Flags().BoolVar(&o.Pause, "pause", false, "pause TABLE on the bridge before waiting (masters retry, in-flight entries drain)")
