@@ -18,6 +18,12 @@ const (
 	DefaultProxySessionTimeout = 10 * time.Second
 	DefaultProxyCacheTables    = 1024
 	DefaultProxyRoot           = "/pegasus-cluster"
+	// DefaultProxyAnswerTTL: how long a meta's OK answer may be reused for
+	// the same table and partition indices (docs/metaproxy.md).
+	DefaultProxyAnswerTTL = 100 * time.Millisecond
+	// MaxProxyAnswerTTL bounds answer_ttl: a primary that moved is seen
+	// by clients at most this late.
+	MaxProxyAnswerTTL = 10 * time.Second
 )
 
 // MetaProxy is the [meta-proxy] section.
@@ -41,11 +47,15 @@ type MetaProxy struct {
 	CacheTables int
 	// EventLoops is the number of gnet event loops; 0 = one per CPU.
 	EventLoops int
+	// AnswerTTL is how long a meta's OK answer to a query is reused for
+	// identical queries (same table and partition indices) of the same
+	// mapping; 0 forwards every query.
+	AnswerTTL time.Duration
 }
 
 var metaProxyKeys = map[string]bool{
 	"listen": true, "http_listen": true, "zk": true, "root": true, "session_timeout": true,
-	"cache_tables": true, "event_loops": true,
+	"cache_tables": true, "event_loops": true, "answer_ttl": true,
 }
 
 // bridgeSections reports whether the file has any of the bridge's sections.
@@ -65,7 +75,8 @@ func (p *parser) metaProxy(c *Config) {
 		return
 	}
 	const sec = SectionMetaProxy
-	m := &MetaProxy{Root: DefaultProxyRoot, SessionTimeout: DefaultProxySessionTimeout, CacheTables: DefaultProxyCacheTables}
+	m := &MetaProxy{Root: DefaultProxyRoot, SessionTimeout: DefaultProxySessionTimeout, CacheTables: DefaultProxyCacheTables,
+		AnswerTTL: DefaultProxyAnswerTTL}
 	c.MetaProxy = m
 	get := p.keys(s, sec, metaProxyKeys)
 	m.Listen = p.hostPort(sec, "listen", get, "required: the address clients use as their meta server (host:port)")
@@ -114,6 +125,14 @@ func (p *parser) metaProxy(c *Config) {
 			p.errKey(sec, "cache_tables", "%q: want 1 to 1048576 tables", v)
 		} else {
 			m.CacheTables = n
+		}
+	}
+	if v, ok := get("answer_ttl"); ok {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 || d > MaxProxyAnswerTTL {
+			p.errKey(sec, "answer_ttl", "%q: want a duration from 0 (forward every query) to %s such as 100ms", v, MaxProxyAnswerTTL)
+		} else {
+			m.AnswerTTL = d
 		}
 	}
 	if v, ok := get("event_loops"); ok {

@@ -17,15 +17,15 @@ func TestParseMetaProxy(t *testing.T) {
 				m := c.MetaProxy
 				if c.HasBridge() || m == nil || m.Listen != "127.0.0.1:34601" || len(m.ZK) != 2 || m.ZK[1] != "10.0.0.2:2181" ||
 					m.Root != DefaultProxyRoot || m.SessionTimeout != DefaultProxySessionTimeout || m.CacheTables != 1024 ||
-					m.AdvertisedAddr.String() != "127.0.0.1:34601" {
+					m.AnswerTTL != DefaultProxyAnswerTTL || m.AdvertisedAddr.String() != "127.0.0.1:34601" {
 					t.Errorf("%+v", m)
 				}
 			}},
 		{name: "alone, every key", text: "[meta-proxy]\nlisten = :34601\nhttp_listen = 127.0.0.1:8080\nzk = z:2181\nroot = /a/b\n" +
-			"session_timeout = 3s\ncache_tables = 16\nevent_loops = 2\n",
+			"session_timeout = 3s\ncache_tables = 16\nevent_loops = 2\nanswer_ttl = 0\n",
 			check: func(t *testing.T, c *Config) {
 				m := c.MetaProxy
-				if m.Root != "/a/b" || m.SessionTimeout != 3*time.Second || m.CacheTables != 16 || m.EventLoops != 2 ||
+				if m.Root != "/a/b" || m.SessionTimeout != 3*time.Second || m.CacheTables != 16 || m.EventLoops != 2 || m.AnswerTTL != 0 ||
 					m.HTTPListen != "127.0.0.1:8080" || m.AdvertisedAddr.IsValid() {
 					t.Errorf("%+v", m)
 				}
@@ -36,8 +36,8 @@ func TestParseMetaProxy(t *testing.T) {
 					t.Errorf("%+v", c)
 				}
 			}},
-		{name: "bad values", text: "[meta-proxy]\nlisten = nope\nzk = a:b\nroot = rel/path\nsession_timeout = 1h\ncache_tables = 0\nfoo = 1\n",
-			problems: []string{"line 7: [meta-proxy] foo: unknown key", "line 2: [meta-proxy] listen", "line 3: [meta-proxy] zk",
+		{name: "bad values", text: "[meta-proxy]\nlisten = nope\nzk = a:b\nroot = rel/path\nsession_timeout = 1h\ncache_tables = 0\nfoo = 1\nanswer_ttl = 1h\n",
+			problems: []string{"line 7: [meta-proxy] foo: unknown key", "line 8: [meta-proxy] answer_ttl", "line 2: [meta-proxy] listen", "line 3: [meta-proxy] zk",
 				"line 4: [meta-proxy] root", "line 5: [meta-proxy] session_timeout", "line 6: [meta-proxy] cache_tables"}},
 		{name: "required keys", text: "[meta-proxy]\nroot = /x\n", problems: []string{"listen: required", "zk: required"}},
 		{name: "bridge section without tables", text: "[meta-proxy]\nlisten = :1\nzk = z:1\n[dupbridge]\nlisten = 127.0.0.1:2\n",

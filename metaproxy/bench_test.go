@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dupbridge/dupbridge/config"
 	"github.com/dupbridge/dupbridge/metaproxy"
 	"github.com/dupbridge/dupbridge/rpcclient"
 )
@@ -16,9 +17,10 @@ import (
 // (ours, warm cache: every mapping cached and watched) against the same
 // queries sent straight to the simulator's meta (baseline), side by side.
 // Clients: 32 goroutines over 4 pipelined RDSN connections. one-table: all
-// ask for the same table, so identical queries in flight are coalesced;
-// distinct-tables: each client asks for a table of its own, so every query
-// is forwarded.
+// ask for the same table; distinct-tables: each client asks for a table of
+// its own. Both with the default answer_ttl (a fresh meta answer is
+// reused); forward-every-query: distinct tables with answer_ttl = 0, every
+// query forwarded (identical ones in flight coalesced).
 func BenchmarkQueryConfig(b *testing.B) {
 	st, err := metaproxy.Dial([]string{zks.Addr}, "/dupbridge-bench", metaproxy.StoreOptions{})
 	if err != nil {
@@ -37,12 +39,14 @@ func BenchmarkQueryConfig(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	p := startProxy(b, "/dupbridge-bench", proxyOpts{})
+	reusing := startProxy(b, "/dupbridge-bench", proxyOpts{answerTTL: config.DefaultProxyAnswerTTL})
+	forwarding := startProxy(b, "/dupbridge-bench", proxyOpts{})
 	for _, load := range []struct {
 		name   string
 		tables []string
-	}{{"one-table", tables[:1]}, {"distinct-tables", tables}} {
-		for _, side := range []struct{ name, addr string }{{"ours", p.Addr().String()}, {"baseline", sim.MetaAddr()}} {
+		p      *metaproxy.Proxy
+	}{{"one-table", tables[:1], reusing}, {"distinct-tables", tables, reusing}, {"forward-every-query", tables, forwarding}} {
+		for _, side := range []struct{ name, addr string }{{"ours", load.p.Addr().String()}, {"baseline", sim.MetaAddr()}} {
 			b.Run(load.name+"/"+side.name, func(b *testing.B) { benchQueries(b, side.addr, load.tables) })
 		}
 	}

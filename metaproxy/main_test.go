@@ -51,6 +51,7 @@ type proxyOpts struct {
 	zk             string // default: the shared server
 	sessionTimeout time.Duration
 	cacheTables    int
+	answerTTL      time.Duration // 0: every query forwarded
 }
 
 // startProxy runs a proxy on a loopback port until the test ends.
@@ -66,7 +67,7 @@ func startProxy(t testing.TB, root string, o proxyOpts) *metaproxy.Proxy {
 		o.cacheTables = 1024
 	}
 	cfg := &config.MetaProxy{Listen: "127.0.0.1:0", ZK: []string{o.zk}, Root: root,
-		SessionTimeout: o.sessionTimeout, CacheTables: o.cacheTables, EventLoops: 2}
+		SessionTimeout: o.sessionTimeout, CacheTables: o.cacheTables, EventLoops: 2, AnswerTTL: o.answerTTL}
 	p, err := metaproxy.New(metaproxy.Options{Config: cfg, QueryTimeout: 3 * time.Second})
 	if err != nil {
 		t.Fatal(err)

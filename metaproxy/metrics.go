@@ -21,11 +21,11 @@ const (
 type metrics struct {
 	reg *prometheus.Registry
 
-	queries, forwards, coalesced, forwardErrors, hits, misses, switches *prometheus.CounterVec // by table
-	lookupErrors                                                        *prometheus.CounterVec // by error name
-	zkEvents                                                            *prometheus.CounterVec // by event type or state
-	zkErrors                                                            *prometheus.CounterVec // by operation
-	evictions, unknownRPCs, badRequests                                 prometheus.Counter
+	queries, forwards, coalesced, reused, forwardErrors, hits, misses, switches *prometheus.CounterVec // by table
+	lookupErrors                                                                *prometheus.CounterVec // by error name
+	zkEvents                                                                    *prometheus.CounterVec // by event type or state
+	zkErrors                                                                    *prometheus.CounterVec // by operation
+	evictions, unknownRPCs, badRequests                                         prometheus.Counter
 
 	all []prometheus.Collector
 
@@ -41,6 +41,7 @@ func newMetrics(p *Proxy) (*metrics, error) {
 	m.queries = byTable("queries_total", "Query-config requests received.")
 	m.forwards = byTable("forwards_total", "Query-config requests forwarded to the table's cluster.")
 	m.coalesced = byTable("coalesced_total", "Queries answered with the answer of an identical query already on its way to the meta.")
+	m.reused = byTable("answers_reused_total", "Queries answered with the meta's answer to an identical query sent less than answer_ttl before.")
 	m.forwardErrors = byTable("forward_errors_total", "Forwarded queries no meta of the cluster answered (answered ERR_UNKNOWN).")
 	m.hits = byTable("cache_hits_total", "Queries whose table was cached.")
 	m.misses = byTable("cache_misses_total", "Queries whose table was read from ZooKeeper.")
@@ -73,7 +74,7 @@ func newMetrics(p *Proxy) (*metrics, error) {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "dupbridge_metaproxy_stale_tables",
 			Help: "Cached tables served without a current ZooKeeper watch."}, func() float64 { return float64(p.staleTables()) }),
 	}
-	m.all = append([]prometheus.Collector{m.queries, m.forwards, m.coalesced, m.forwardErrors, m.hits, m.misses, m.switches,
+	m.all = append([]prometheus.Collector{m.queries, m.forwards, m.coalesced, m.reused, m.forwardErrors, m.hits, m.misses, m.switches,
 		m.lookupErrors, m.zkEvents, m.zkErrors, m.evictions, m.unknownRPCs, m.badRequests}, gauges...)
 	for _, c := range m.all {
 		if err := m.reg.Register(c); err != nil {
@@ -104,13 +105,13 @@ func (m *metrics) zkEvent(what string) { m.zkEvents.WithLabelValues(what).Inc() 
 // more than the rest of a cached query's path), and the same counts for
 // /status (a Prometheus series may be shared with other tables, _other).
 type tableCounters struct {
-	queries, hits, misses, forwards, coalesced, forwardErrors, switches prometheus.Counter
-	n                                                                   tableCounts
+	queries, hits, misses, forwards, coalesced, reused, forwardErrors, switches prometheus.Counter
+	n                                                                           tableCounts
 }
 
 // tableCounts are one table's counts since it entered the cache.
 type tableCounts struct {
-	Queries, Hits, Misses, Forwards, Coalesced, ForwardErrors, ZKEvents, ZKErrors atomic.Int64
+	Queries, Hits, Misses, Forwards, Coalesced, Reused, ForwardErrors, ZKEvents, ZKErrors atomic.Int64
 }
 
 // query counts a query, hit or miss.
@@ -128,13 +129,14 @@ func (tc *tableCounters) query(hit bool) {
 
 func (tc *tableCounters) forward()      { tc.forwards.Inc(); tc.n.Forwards.Add(1) }
 func (tc *tableCounters) coalesce()     { tc.coalesced.Inc(); tc.n.Coalesced.Add(1) }
+func (tc *tableCounters) reuse()        { tc.reused.Inc(); tc.n.Reused.Add(1) }
 func (tc *tableCounters) forwardError() { tc.forwardErrors.Inc(); tc.n.ForwardErrors.Add(1) }
 
 func (m *metrics) forTable(table string) *tableCounters {
 	l := m.label(table)
 	return &tableCounters{queries: m.queries.WithLabelValues(l), hits: m.hits.WithLabelValues(l),
 		misses: m.misses.WithLabelValues(l), forwards: m.forwards.WithLabelValues(l),
-		coalesced: m.coalesced.WithLabelValues(l), forwardErrors: m.forwardErrors.WithLabelValues(l),
+		coalesced: m.coalesced.WithLabelValues(l), reused: m.reused.WithLabelValues(l), forwardErrors: m.forwardErrors.WithLabelValues(l),
 		switches: m.switches.WithLabelValues(l)}
 }
 

@@ -67,6 +67,10 @@ type Proxy struct {
 	// while it is established.
 	lostAt atomic.Int64
 
+	// epoch starts the proxy's monotonic clock (clock), which times the
+	// reused answers.
+	epoch time.Time
+
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
 }
@@ -89,6 +93,9 @@ type binding struct {
 	version int32
 	meta    *rpcclient.Meta
 	readAt  time.Time
+	// answers are the meta's answers reused for identical queries
+	// (answer_ttl); a new binding starts without any.
+	answers answers
 }
 
 var _ server.Face = (*Proxy)(nil)
@@ -111,7 +118,7 @@ func New(opts Options) (*Proxy, error) {
 	opts.Client.AsyncWrites = true // forwards leave from the event loops: never write there
 	cfg := opts.Config
 	p := &Proxy{opts: opts, cfg: cfg, log: opts.Logger.Named("meta-proxy"), metas: map[string]*rpcclient.Meta{},
-		flights: map[flightKey]*flight{}}
+		flights: map[flightKey]*flight{}, epoch: time.Now()}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.hist.max = historyLen
 	p.lostAt.Store(time.Now().UnixNano())
@@ -243,14 +250,32 @@ func (p *Proxy) Serve(f *codec.Frame, r *server.Responder) bool {
 		r.Now(codec.ErrorInvalidData, nil)
 		return true
 	}
-	later := r.Later()
-	if e, ok := p.cache.Get(table); ok { // the common case: forwarded from the loop, no goroutine
+	if e, ok := p.cache.Get(table); ok { // the common case: answered or forwarded from the loop, no goroutine
 		e.tc.query(true)
-		p.forward(later, table, indices, e.b.Load(), e.tc)
+		b := e.b.Load()
+		if body, ok := p.reuse(b, indices); ok {
+			e.tc.reuse()
+			r.Now(codec.ErrorOK, body)
+			return true
+		}
+		p.forward(r.Later(), table, indices, b, e.tc)
 		return true
 	}
-	go p.answer(later, table, indices)
+	go p.answer(r.Later(), table, indices)
 	return true
+}
+
+// clock is the proxy's monotonic time.
+func (p *Proxy) clock() time.Duration { return time.Since(p.epoch) }
+
+// reuse returns b's meta answer to indices when one is fresh (answer_ttl).
+// It does not allocate.
+func (p *Proxy) reuse(b *binding, indices []int32) ([]byte, bool) {
+	if p.cfg.AnswerTTL <= 0 || !reusable(indices) {
+		return nil, false
+	}
+	var kb [indicesKeySize]byte
+	return b.answers.fresh(appendIndicesKey(kb[:0], indices), p.clock(), p.cfg.AnswerTTL)
 }
 
 // answer resolves table (reading ZooKeeper) and forwards the query to its
@@ -277,21 +302,14 @@ type flightKey struct {
 // its answer.
 type flight struct{ waiters []*server.Later }
 
-func indicesKey(indices []int32) string {
-	b := make([]byte, 0, 4*len(indices))
-	for _, i := range indices {
-		b = append(b, byte(i), byte(i>>8), byte(i>>16), byte(i>>24))
-	}
-	return string(b)
-}
-
 // forward sends the query to b's cluster and answers with the meta's
 // response as received. A query identical to one already on its way to
 // the same cluster (same table and partition indices) waits for that
 // one's answer instead of being sent again: after a primary moves, every
 // client of the table asks at once, and the meta sees one query per proxy
 // instead of thousands. Such an answer was produced at most one round trip
-// before the request arrived. Any goroutine; it does not block (completion
+// before the request arrived. An OK answer is kept for reuse (answer_ttl),
+// an error answer drops the one kept. Any goroutine; it does not block (completion
 // runs on the meta connection's reader goroutine, or on a failover
 // goroutine).
 func (p *Proxy) forward(later *server.Later, table string, indices []int32, b *binding, tc *tableCounters) {
@@ -307,13 +325,21 @@ func (p *Proxy) forward(later *server.Later, table string, indices []int32, b *b
 	p.flights[key] = f
 	p.fmu.Unlock()
 	tc.forward()
+	sent := p.clock()
 	ctx, cancel := context.WithTimeout(p.ctx, p.opts.QueryTimeout)
-	b.meta.GoQueryConfigRaw(ctx, table, indices, func(body []byte, _ string, err error) {
+	b.meta.GoQueryConfigRaw(ctx, table, indices, func(body []byte, errName string, err error) {
 		cancel()
 		p.fmu.Lock()
 		delete(p.flights, key)
 		waiters := f.waiters
 		p.fmu.Unlock()
+		switch {
+		case p.cfg.AnswerTTL <= 0 || !reusable(indices):
+		case err == nil && errName == codec.ErrorOK:
+			b.answers.keep(key.indices, body, sent)
+		default:
+			b.answers.forget(key.indices)
+		}
 		if err != nil {
 			// No meta of the cluster answered: pegasus-kv's proxy answers
 			// ERR_UNKNOWN (its meta call returns a context error).

@@ -3,6 +3,7 @@ package metaproxy_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/dupbridge/dupbridge/codec"
+	"github.com/dupbridge/dupbridge/config"
 	"github.com/dupbridge/dupbridge/metaproxy"
 	"github.com/dupbridge/dupbridge/rpcclient"
 )
@@ -23,7 +25,7 @@ func TestMoveUnderLoad(t *testing.T) {
 	st := newStore(t, r)
 	a, b := startSim(t, map[string]int{"moving": 4}), startSim(t, map[string]int{"moving": 8})
 	put(t, st, "moving", "A", a)
-	p := startProxy(t, r, proxyOpts{})
+	p := startProxy(t, r, proxyOpts{answerTTL: config.DefaultProxyAnswerTTL}) // as deployed: answers reused
 
 	const clients = 32
 	type seen struct {
@@ -106,20 +108,27 @@ func TestMoveUnderLoad(t *testing.T) {
 	}
 	ts := st2.Tables[0]
 	if ts.Cluster != "B" || ts.Misses != 1 || ts.Hits != ts.Queries-1 || ts.Queries < clients ||
-		ts.Forwards+ts.Coalesced != ts.Queries || ts.ZKEvents != 1 || ts.ZKErrors != 0 {
+		ts.Forwards+ts.Coalesced+ts.Reused != ts.Queries || ts.ZKEvents != 1 || ts.ZKErrors != 0 {
 		t.Errorf("table status %+v", ts)
 	}
 }
 
 // The proxy's answer is the real meta's, byte for byte, on every framing,
-// error answers included, and partition indices are passed through.
+// error answers included, and partition indices are passed through;
+// forwarded or reused (answer_ttl).
 func TestAnswerFaithful(t *testing.T) {
+	for _, ttl := range []time.Duration{0, config.DefaultProxyAnswerTTL} {
+		t.Run(fmt.Sprint("answer_ttl=", ttl), func(t *testing.T) { answerFaithful(t, ttl) })
+	}
+}
+
+func answerFaithful(t *testing.T, ttl time.Duration) {
 	r := root(t)
 	st := newStore(t, r)
 	sim := startSim(t, map[string]int{"t1": 8})
 	put(t, st, "t1", "A", sim)
 	put(t, st, "absent_in_cluster", "A", sim) // mapped, but the cluster has no such table
-	p := startProxy(t, r, proxyOpts{})
+	p := startProxy(t, r, proxyOpts{answerTTL: ttl})
 	direct := client(t, sim.MetaAddr(), rpcclient.Options{})
 	for _, fr := range framings {
 		via := client(t, p.Addr().String(), fr.opts)

@@ -63,6 +63,7 @@ type TableStatus struct {
 	Misses        int64 `json:"cache_misses"`
 	Forwards      int64 `json:"forwards"`
 	Coalesced     int64 `json:"coalesced"`
+	Reused        int64 `json:"answers_reused"`
 	ForwardErrors int64 `json:"forward_errors"`
 	ZKEvents      int64 `json:"zk_events"` // watch events of its node
 	ZKErrors      int64 `json:"zk_errors"` // failed re-reads of its node
@@ -99,7 +100,7 @@ func (p *Proxy) Status() Status {
 		st.Tables = append(st.Tables, TableStatus{Table: k, Cluster: b.rec.ClusterName, MetaAddrs: b.rec.MetaAddrs,
 			Version: b.version, ReadAt: b.readAt, Stale: lost || e.stale.Load(),
 			Queries: n.Queries.Load(), Hits: n.Hits.Load(), Misses: n.Misses.Load(), Forwards: n.Forwards.Load(),
-			Coalesced: n.Coalesced.Load(), ForwardErrors: n.ForwardErrors.Load(), ZKEvents: n.ZKEvents.Load(),
+			Coalesced: n.Coalesced.Load(), Reused: n.Reused.Load(), ForwardErrors: n.ForwardErrors.Load(), ZKEvents: n.ZKEvents.Load(),
 			ZKErrors: n.ZKErrors.Load()})
 	}
 	sort.Slice(st.Tables, func(i, j int) bool { return st.Tables[i].Table < st.Tables[j].Table })
