@@ -26,6 +26,9 @@
 //     in place (the ZooKeeper client re-sends them with the last zxid it
 //     saw, so a change made meanwhile fires); when it expired instead, each
 //     lost watch is re-armed by reading the node again.
+//   - With answer_ttl > 0, an answer reused for an identical query is the
+//     meta's OK answer to a query sent less than answer_ttl before, under
+//     the table's current mapping (docs/metaproxy.md, "Answers reused").
 //   - At most Config.CacheTables tables are cached and watched; the least
 //     recently queried one is evicted (its watch goroutine ends).
 //
@@ -39,7 +42,13 @@
 // goroutine, one read per table however many queries wait
 // (singleflight). One goroutine per cached table follows its watch.
 // Identical queries already on their way to the same cluster share its
-// answer, which is at most one round trip older than the request.
+// answer, which is at most one round trip older than the request. With
+// answer_ttl, the meta's last OK answer per table and index list is kept
+// with the table's binding and answers identical queries from the event
+// loop for answer_ttl after its query was sent (answers.go): a watch event
+// replaces the binding and so its answers, an error answer drops the kept
+// one; what a client may see late is only a change inside the cluster (a
+// moved primary), by at most answer_ttl.
 //
 // # Why
 //

@@ -235,7 +235,8 @@ func (p *Proxy) onSession(ev zk.Event) {
 }
 
 // Serve answers every request on the proxy's port: query config is looked
-// up and forwarded; anything else gets ERR_HANDLER_NOT_FOUND, as a meta
+// up and answered with a fresh kept answer (answer_ttl) or forwarded;
+// anything else gets ERR_HANDLER_NOT_FOUND, as a meta
 // server answers an RPC it has no handler for (wire.md §1.3). Event loop.
 func (p *Proxy) Serve(f *codec.Frame, r *server.Responder) bool {
 	if string(f.RPCName) != codec.RPCQueryPartitionConfigByIndex {

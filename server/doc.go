@@ -24,9 +24,11 @@
 // (0, 0), and meta RPCs are never partition RPCs, wire.md §1.3). Replica face
 // (replica.go): RPC_RRDB_RRDB_DUPLICATE. Client storage RPCs (reads.go):
 // reads are forwarded to the follower partition owning the key when the
-// Shipper is a ReadForwarder, writes are refused with ERR_DISK_INSUFFICIENT.
-// Any other name gets ERR_HANDLER_NOT_FOUND with the _ACK name and an empty
-// body.
+// Shipper is a ReadForwarder (else they get ERR_HANDLER_NOT_FOUND), writes
+// are refused with ERR_DISK_INSUFFICIENT. Any other name gets
+// ERR_HANDLER_NOT_FOUND with the _ACK name and an empty body. (design.md's
+// step 2, written before reads were forwarded, sends every name but the
+// meta and duplicate ones to ERR_HANDLER_NOT_FOUND.)
 //
 // # Concurrency contract
 //
