@@ -3,6 +3,7 @@ package metaproxy_test
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"slices"
 	"sync"
 	"testing"
@@ -11,7 +12,11 @@ import (
 	"github.com/dupbridge/dupbridge/config"
 	"github.com/dupbridge/dupbridge/metaproxy"
 	"github.com/dupbridge/dupbridge/rpcclient"
+	"github.com/dupbridge/dupbridge/server"
 )
+
+// benchLoops are the event loops of a proxy the benchmark starts.
+const benchLoops = 2
 
 // BenchmarkQueryConfig: query-config throughput and p99 through the proxy
 // (ours, warm cache: every mapping cached and watched) against the same
@@ -21,6 +26,10 @@ import (
 // its own. Both with the default answer_ttl (a fresh meta answer is
 // reused); forward-every-query: distinct tables with answer_ttl = 0, every
 // query forwarded (identical ones in flight coalesced).
+//
+// As `dupbridge proxy serve` does, the process gets a P for each event loop
+// of the proxy under test (server.ReserveLoopProcs; the other proxy's idle
+// loops lose theirs to the runtime): both sides run under it.
 func BenchmarkQueryConfig(b *testing.B) {
 	st, err := metaproxy.Dial([]string{zks.Addr}, "/dupbridge-bench", metaproxy.StoreOptions{})
 	if err != nil {
@@ -41,6 +50,7 @@ func BenchmarkQueryConfig(b *testing.B) {
 	}
 	reusing := startProxy(b, "/dupbridge-bench", proxyOpts{answerTTL: config.DefaultProxyAnswerTTL})
 	forwarding := startProxy(b, "/dupbridge-bench", proxyOpts{})
+	defer runtime.GOMAXPROCS(server.ReserveLoopProcs(benchLoops))
 	for _, load := range []struct {
 		name   string
 		tables []string

@@ -14,6 +14,7 @@ import (
 
 	"github.com/dupbridge/dupbridge/config"
 	"github.com/dupbridge/dupbridge/metaproxy"
+	"github.com/dupbridge/dupbridge/server"
 )
 
 // proxyFlags locate the mapping in ZooKeeper: --zk/--root, or the
@@ -100,6 +101,7 @@ func newProxyServeCmd(g *globalFlags) *cobra.Command {
 				return err
 			}
 			defer func() { _ = log.Sync() }()
+			reserveLoopProcs(server.EventLoops(cfg.MetaProxy.EventLoops), log)
 			p, err := metaproxy.New(metaproxy.Options{Config: cfg.MetaProxy, Logger: log})
 			if err != nil {
 				return err
