@@ -15,8 +15,12 @@ import (
 	"github.com/dupbridge/dupbridge/server"
 )
 
-// benchLoops are the event loops of a proxy the benchmark starts.
-const benchLoops = 2
+// benchLoops are the event loops of a proxy the benchmark starts; clients
+// the client goroutines.
+const (
+	benchLoops = 2
+	clients    = 32
+)
 
 // BenchmarkQueryConfig: query-config throughput and p99 through the proxy
 // (ours, warm cache: every mapping cached and watched) against the same
@@ -29,7 +33,8 @@ const benchLoops = 2
 //
 // As `dupbridge proxy serve` does, the process gets a P for each event loop
 // of the proxy under test (server.ReserveLoopProcs; the other proxy's idle
-// loops lose theirs to the runtime): both sides run under it.
+// loops lose theirs to the runtime): both sides run under it. testing sets
+// GOMAXPROCS before each sub-benchmark, so benchQueries reserves them.
 func BenchmarkQueryConfig(b *testing.B) {
 	st, err := metaproxy.Dial([]string{zks.Addr}, "/dupbridge-bench", metaproxy.StoreOptions{})
 	if err != nil {
@@ -50,7 +55,6 @@ func BenchmarkQueryConfig(b *testing.B) {
 	}
 	reusing := startProxy(b, "/dupbridge-bench", proxyOpts{answerTTL: config.DefaultProxyAnswerTTL})
 	forwarding := startProxy(b, "/dupbridge-bench", proxyOpts{})
-	defer runtime.GOMAXPROCS(server.ReserveLoopProcs(benchLoops))
 	for _, load := range []struct {
 		name   string
 		tables []string
@@ -80,7 +84,8 @@ func benchQueries(b *testing.B, addr string, tables []string) {
 	var mu sync.Mutex
 	var lat []time.Duration
 	var next int
-	b.SetParallelism(16) // 32 clients on 2 cores
+	defer runtime.GOMAXPROCS(server.ReserveLoopProcs(benchLoops))
+	b.SetParallelism(max(1, clients/runtime.GOMAXPROCS(0))) // goroutines = parallelism × GOMAXPROCS
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		mu.Lock()
