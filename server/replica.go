@@ -189,16 +189,17 @@ func (cs *connState) onDuplicate(f *codec.Frame, size int) bool {
 	// dup_requests, dup_time_lag_ms and dup_lagging_writes count every
 	// entry read, like Pegasus's follower (pegasus_write_service::duplicate):
 	// before its checks, and the lag only when the clock is past the
-	// entry's timestamp. One histogram observation per entry; the counters
-	// are added once per request.
-	nowUs := time.Now().UnixMicro()
-	received, lagging := 0, 0
-	defer func() { tm.received(received, lagging) }()
+	// entry's timestamp. The lags are tallied here and, like the counters,
+	// added to the table's metrics once per request.
+	now := time.Now()
+	nowUs := now.UnixMicro()
+	received, lagging, lags := 0, 0, tm.lag.tally()
+	defer func() { tm.received(received, lagging, &lags) }()
 	var e mutation.DupEntry
 	for it.Next(&e) {
 		received++
 		if lag := nowUs - e.Timestamp; lag > 0 {
-			tm.lag.Observe(float64(lag) / 1e3)
+			lags.observe(lag)
 			if lag > s.lagUs {
 				lagging++
 			}
@@ -286,7 +287,7 @@ func (cs *connState) onDuplicate(f *codec.Frame, size int) bool {
 	superseded := 0
 	for i := range entries {
 		er := &entries[i]
-		verdict, rewritten, err := ts.order.Filter(0, &er.e)
+		verdict, rewritten, err := ts.order.FilterAt(0, &er.e, now)
 		if err != nil {
 			// Pass 1 validated every payload (PayloadHash); keep it whole.
 			verdict = keyorder.Keep
