@@ -266,10 +266,10 @@ func (t *Table) batchLocked(q *queue) *rpc {
 // kickLocked prepares the next attempts of q while they may start: items
 // queued, fewer than Window RPCs on the wire, none of the new RPC's keys on
 // the wire, no backoff or refresh pending, no layout change in progress.
-// It returns the sends to run after t.mu is released (a send may dial), or
-// nil.
-func (t *Table) kickLocked(q *queue) func() {
-	var sends []func()
+// It returns the sends to run after t.mu is released (a send may dial;
+// runSends), or nil.
+func (t *Table) kickLocked(q *queue) func(*sendBatch) {
+	var sends []func(*sendBatch)
 	for !t.closed && !q.retired && !q.waiting && !t.pausing && q.onWire < t.opts.Window && len(q.items) > 0 {
 		if t.routes[q.idx].addr == "" {
 			if q.onWire > 0 {
@@ -292,9 +292,9 @@ func (t *Table) kickLocked(q *queue) func() {
 		t.inflight++
 		rt := t.routes[q.idx]
 		appID := t.appID
-		sends = append(sends, func() {
+		sends = append(sends, func(b *sendBatch) {
 			start := time.Now()
-			t.attempt(q.idx, appID, rt, r.body, r.hash, func(o outcome) { t.complete(q, r, rt, start, o) })
+			t.attempt(b, q.idx, appID, rt, r.body, r.hash, func(o outcome) { t.complete(q, r, rt, start, o) })
 		})
 	}
 	switch len(sends) {
@@ -303,16 +303,54 @@ func (t *Table) kickLocked(q *queue) func() {
 	case 1:
 		return sends[0]
 	}
-	return func() {
+	return func(b *sendBatch) {
 		for _, s := range sends {
-			s()
+			s(b)
+		}
+	}
+}
+
+// sendBatch collects the replica servers that deferred RPCs were queued
+// for while one runSends runs.
+type sendBatch struct {
+	addrs []string
+}
+
+func (b *sendBatch) add(addr string) {
+	for _, a := range b.addrs {
+		if a == addr {
+			return
+		}
+	}
+	b.addrs = append(b.addrs, addr)
+}
+
+// runSends runs sends prepared under t.mu (kickLocked), after it is
+// released, and then writes each replica server's deferred RPCs at once.
+func (t *Table) runSends(sends ...func(*sendBatch)) {
+	var b *sendBatch
+	for _, s := range sends {
+		if s == nil {
+			continue
+		}
+		if b == nil {
+			b = &sendBatch{}
+		}
+		s(b)
+	}
+	if b == nil {
+		return
+	}
+	if dt, ok := t.tr.(DeferringTransport); ok {
+		for _, a := range b.addrs {
+			dt.Flush(a)
 		}
 	}
 }
 
 // kickAllLocked kicks every queue; the sends run after t.mu is released.
-func (t *Table) kickAllLocked() []func() {
-	var sends []func()
+func (t *Table) kickAllLocked() []func(*sendBatch) {
+	var sends []func(*sendBatch)
 	for _, q := range t.queues {
 		if s := t.kickLocked(q); s != nil {
 			sends = append(sends, s)
@@ -345,9 +383,7 @@ func (t *Table) waitThenLocked(q *queue, delay time.Duration, ch chan struct{}) 
 		q.waiting = false
 		send := t.kickLocked(q)
 		t.mu.Unlock()
-		if send != nil {
-			send()
-		}
+		t.runSends(send)
 	}()
 }
 
@@ -399,7 +435,7 @@ func (t *Table) complete(q *queue, r *rpc, rt route, start time.Time, o outcome)
 			refreshed = t.requestRefreshLocked()
 		}
 	}
-	var send func()
+	var send func(*sendBatch)
 	if delay > 0 || refreshed != nil {
 		t.waitThenLocked(q, delay, refreshed)
 	} else {
@@ -409,9 +445,7 @@ func (t *Table) complete(q *queue, r *rpc, rt route, start time.Time, o outcome)
 	for _, c := range calls {
 		c()
 	}
-	if send != nil {
-		send()
-	}
+	t.runSends(send)
 }
 
 // waitRefresh waits for the refresh that ch belongs to, at most
@@ -529,7 +563,9 @@ func classifyRPC(name string) (refresh, invalidate bool) {
 // attempt sends one RPC_RRDB_RRDB_DUPLICATE with the header a C++ client
 // fills (wire.md §4.6); done gets the classified answer exactly once, on
 // the goroutine that completes the call.
-func (t *Table) attempt(idx int, appID int32, rt route, body []byte, hash uint64, done func(outcome)) {
+// With b, a transport that can defer writes only queues the RPC; b's
+// runSends writes it with the others to the same replica server.
+func (t *Table) attempt(b *sendBatch, idx int, appID int32, rt route, body []byte, hash uint64, done func(outcome)) {
 	if rt.addr == "" {
 		done(outcome{err: fmt.Errorf("%w: gpid %d.%d", ErrNoPrimary, appID, idx), name: "no_primary", refresh: true})
 		return
@@ -545,6 +581,14 @@ func (t *Table) attempt(idx int, appID int32, rt route, body []byte, hash uint64
 		Body:             body,
 	}
 	classify := func(resp *rpcclient.Response, err error) { done(classifyAttempt(rt, appID, idx, resp, err)) }
+	if dt, ok := t.tr.(DeferringTransport); ok && b != nil {
+		if err := dt.GoDeferred(t.ctx, rt.addr, req, classify); err != nil {
+			classify(nil, err)
+			return
+		}
+		b.add(rt.addr)
+		return
+	}
 	if at, ok := t.tr.(AsyncTransport); ok {
 		if err := at.Go(t.ctx, rt.addr, req, classify); err != nil {
 			classify(nil, err)

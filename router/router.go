@@ -296,7 +296,7 @@ func (t *Table) ShipDeferred(partition int, s *Shipment, done func(Result)) {
 // for an event that kicks it (a completion, a backoff, a layout change).
 func (t *Table) Flush() {
 	t.mu.Lock()
-	var sends []func()
+	var sends []func(*sendBatch)
 	if t.deferredAll {
 		sends = t.kickAllLocked()
 	} else {
@@ -312,9 +312,7 @@ func (t *Table) Flush() {
 	clear(t.deferred)
 	t.deferred, t.deferredAll = t.deferred[:0], false
 	t.mu.Unlock()
-	for _, s := range sends {
-		s()
-	}
+	t.runSends(sends...)
 }
 
 func (t *Table) ship(partition int, s *Shipment, done func(Result), kick bool) {
@@ -351,7 +349,7 @@ func (t *Table) ship(partition int, s *Shipment, done func(Result), kick bool) {
 		return
 	}
 	t.queuedBytes.Add(it.size)
-	var sends []func()
+	var sends []func(*sendBatch)
 	if count != t.count {
 		// Split for another layout: re-split by entry (doc.go).
 		t.placeLocked(it, t.queues, t.count)
@@ -374,9 +372,7 @@ func (t *Table) ship(partition int, s *Shipment, done func(Result), kick bool) {
 		}
 	}
 	t.mu.Unlock()
-	for _, s := range sends {
-		s()
-	}
+	t.runSends(sends...)
 }
 
 // Close stops the Table: RPCs on the wire are abandoned, and every
