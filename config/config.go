@@ -7,6 +7,7 @@
 package config
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -24,6 +25,15 @@ const (
 	// counts in dup_lagging_writes (Pegasus's follower uses
 	// dup_lagging_write_threshold_ms, duplication.md §6.1).
 	DefaultLaggingWriteThreshold = 10 * time.Second
+	// DefaultReadyFollowerTimeout: /readyz fails for a table whose follower
+	// has been unreachable this long (a master's duplication retries far
+	// longer, so this only tells the operator early).
+	DefaultReadyFollowerTimeout = 30 * time.Second
+	// DefaultReadyLagThreshold: /readyz fails while the oldest request not
+	// yet acknowledged to a master is older than this.
+	DefaultReadyLagThreshold = 60 * time.Second
+	// DefaultCheckpointCopyParallel is checkpoint_copy_parallel's default.
+	DefaultCheckpointCopyParallel = 4
 	// FollowerWriteLimit is the follower's [replication]
 	// max_allowed_write_size default (duplication.md §4.1, §5).
 	FollowerWriteLimit = 1 << 20
@@ -59,9 +69,12 @@ type Config struct {
 type FullDuplication uint8
 
 const (
-	// FullDupReject answers ERR_OPERATION_DISABLED: checkpoint loading is
-	// not implemented yet.
-	FullDupReject FullDuplication = iota
+	// FullDupLoad (the default) runs the creating/created protocol, creates
+	// the follower table, copies the master's checkpoint and loads it into
+	// the follower table before it answers "created" (package checkpoint).
+	FullDupLoad FullDuplication = iota
+	// FullDupReject answers ERR_OPERATION_DISABLED.
+	FullDupReject
 	// FullDupWithoutCheckpoint runs the creating/created protocol and creates
 	// the follower table, but copies no checkpoint: the operator vouches that
 	// the follower already holds the base data.
@@ -69,10 +82,13 @@ const (
 )
 
 func (f FullDuplication) String() string {
-	if f == FullDupWithoutCheckpoint {
+	switch f {
+	case FullDupWithoutCheckpoint:
 		return "without_checkpoint"
+	case FullDupReject:
+		return "reject"
 	}
-	return "reject"
+	return "load"
 }
 
 // Bridge is the [dupbridge] section.
@@ -88,6 +104,17 @@ type Bridge struct {
 	AdvertisedHost string
 	// HTTPListen is the status HTTP address; empty disables it.
 	HTTPListen string
+	// AdminToken, when set, is the bearer token every mutating admin HTTP
+	// call must carry (Authorization: Bearer TOKEN).
+	AdminToken string
+	// AdminInsecure allows a non-loopback HTTPListen without AdminToken:
+	// the operator vouches that the network is private.
+	AdminInsecure bool
+	// ReadyFollowerTimeout and ReadyLagThreshold are when /readyz fails:
+	// a follower unreachable that long, or the oldest unacknowledged
+	// request that old.
+	ReadyFollowerTimeout time.Duration
+	ReadyLagThreshold    time.Duration
 	// MaxInflightBytes caps bytes held for requests not yet acknowledged.
 	MaxInflightBytes int64
 	// MaxFrameSize bounds one incoming frame (header + body).
@@ -129,11 +156,47 @@ type Bridge struct {
 	// AllowedPeers, when not empty, are the only addresses (prefixes) that
 	// may connect to the RPC port; others are closed at accept.
 	AllowedPeers []netip.Prefix
+	// CheckpointCopyRate caps the bytes per second a checkpoint copy
+	// (full_duplication = load) reads from a master; 0 = unlimited.
+	// CheckpointCopyParallel is how many files it copies at once.
+	CheckpointCopyRate     int64
+	CheckpointCopyParallel int
+	// CheckpointLoadRate caps the keys per second a checkpoint load writes
+	// to the follower; 0 = unlimited.
+	CheckpointLoadRate float64
 	// StateDir holds the bridge's durable state: the edge's spool, persisted
 	// table controls (pause, remove, fail mode) and create/load progress of
 	// full duplication. Created (0700) on start if missing.
 	StateDir string
+	// HTTPTLSCert and HTTPTLSKey (PEM files), when set, make http_listen
+	// serve HTTPS.
+	HTTPTLSCert, HTTPTLSKey string
+	// Log is where and how serve logs.
+	Log Log
 }
+
+// Log configures serve's logger.
+type Log struct {
+	// Level: debug, info, warn or error (changeable at run time: ctl
+	// log-level).
+	Level string
+	// Format: json or console.
+	Format string
+	// File, when set, receives the log instead of stderr, rotated at
+	// MaxSizeMB, keeping MaxBackups old files for MaxAgeDays (0: forever).
+	File       string
+	MaxSizeMB  int
+	MaxBackups int
+	MaxAgeDays int
+}
+
+// Log defaults.
+const (
+	DefaultLogLevel      = "info"
+	DefaultLogFormat     = "json"
+	DefaultLogMaxSizeMB  = 100
+	DefaultLogMaxBackups = 10
+)
 
 // FailurePolicy is what happens when a follower keeps failing a part.
 type FailurePolicy uint8
@@ -151,6 +214,17 @@ func (p FailurePolicy) String() string {
 		return "skip"
 	}
 	return "slow"
+}
+
+// ParseFailurePolicy parses "slow" (or "") and "skip".
+func ParseFailurePolicy(s string) (FailurePolicy, error) {
+	switch s {
+	case "", "slow":
+		return PolicySlow, nil
+	case "skip":
+		return PolicySkip, nil
+	}
+	return PolicySlow, fmt.Errorf("failure policy %q: want slow or skip", s)
 }
 
 // Table is one [table.NAME] section.
@@ -242,6 +316,8 @@ type Problem struct {
 	Msg     string
 }
 
+// String is the problem for a terminal: bytes of the file that are not
+// printable are escaped (a binary file must not reach the terminal raw).
 func (p Problem) String() string {
 	var b strings.Builder
 	if p.Line > 0 {
@@ -254,7 +330,7 @@ func (p Problem) String() string {
 		fmt.Fprintf(&b, "%s: ", p.Key)
 	}
 	b.WriteString(p.Msg)
-	return b.String()
+	return printable(b.String())
 }
 
 // Error lists every problem found in a file.
@@ -265,11 +341,11 @@ type Error struct {
 
 func (e *Error) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "config: %s: %d problem(s)", e.File, len(e.Problems))
+	fmt.Fprintf(&b, "config: %s: %d problem(s)", printable(e.File), len(e.Problems))
 	for _, p := range e.Problems {
 		b.WriteString("\n  ")
 		if e.File != "" {
-			b.WriteString(e.File + ":")
+			b.WriteString(printable(e.File) + ":")
 		}
 		b.WriteString(p.String())
 	}
@@ -279,10 +355,13 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return ErrInvalid }
 
 // Load reads and validates the file at path.
-func Load(path string) (*Config, error) {
+func Load(path string) (*Config, error) { return LoadContext(context.Background(), path) }
+
+// LoadContext is Load that gives up when ctx ends.
+func LoadContext(ctx context.Context, path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: reading %s: %w", path, err)
 	}
-	return Parse(data, path)
+	return ParseContext(ctx, data, path)
 }

@@ -30,10 +30,7 @@ func TestServeProcessUnderAttack(t *testing.T) {
 	if testing.Short() {
 		conns, huge, flood = 1_200, 16, 128<<20
 	}
-	bin := filepath.Join(t.TempDir(), "dupbridge")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/dupbridge").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildDupbridge(t)
 	addr := freeAddr(t)
 	cfgPath := filepath.Join(t.TempDir(), "bridge.ini")
 	ini := fmt.Sprintf(`[pegasus.clusters]
@@ -55,17 +52,7 @@ follower_cluster = follower
 	var logs bytes.Buffer
 	cmd := exec.Command("/bin/sh", "-c", `ulimit -n 1100 && exec "$0" serve --config "$1" --log-level warn`, bin, cfgPath)
 	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		if t.Failed() {
-			t.Logf("bridge log:\n%s", tail(logs.String(), 4000))
-		}
-	})
+	exited := startProcess(t, cmd, logs.String)
 	waitListening(t, addr)
 	base := vmRSS(t, cmd.Process.Pid)
 
@@ -220,4 +207,32 @@ func tail(s string, n int) string {
 		return s[len(s)-n:]
 	}
 	return s
+}
+
+// buildDupbridge builds the binary into the test's temporary directory.
+func buildDupbridge(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "dupbridge")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/dupbridge").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// startProcess starts cmd and returns its exit; at the test's end it is
+// killed, and when the test failed the tail of logs() is logged.
+func startProcess(t *testing.T, cmd *exec.Cmd, logs func() string) <-chan error {
+	t.Helper()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		if t.Failed() {
+			t.Logf("bridge log:\n%s", tail(logs(), 4000))
+		}
+	})
+	return exited
 }

@@ -107,13 +107,27 @@ func Timetag(timestampUs int64, clusterID int8) uint64 {
 // scope separates tables (e.g. the follower app id). It allocates only when
 // it remembers a new key.
 func (g *Guard) Admit(scope uint32, key []byte, tt uint64) bool {
-	return g.AdmitAt(scope, key, tt, g.o.Now())
+	return g.decide(scope, key, tt, true, g.o.Now())
 }
 
 // AdmitAt is Admit with the clock read by the caller: one reading serves
 // every entry of a request (the clock only decides when generations
 // rotate).
 func (g *Guard) AdmitAt(scope uint32, key []byte, tt uint64, now time.Time) bool {
+	return g.decide(scope, key, tt, true, now)
+}
+
+// Older reports whether a write of key with timetag tt is older than the
+// newest one already forwarded, without recording anything: for writes that
+// must not crowd the memory out, such as the keys of a checkpoint load
+// (which carry verify_timetag, so the follower orders them itself), and
+// that are still dropped when a newer write, a delete included, went first.
+func (g *Guard) Older(scope uint32, key []byte, tt uint64) bool {
+	return !g.decide(scope, key, tt, false, g.o.Now())
+}
+
+// decide is AdmitAt, recording the write only when record is set.
+func (g *Guard) decide(scope uint32, key []byte, tt uint64, record bool, now time.Time) bool {
 	// The scoped key is built on the stack for ordinary key sizes; only
 	// remembering a new key may allocate (a generation's arrays growing).
 	var buf [256]byte
@@ -136,6 +150,9 @@ func (g *Guard) AdmitAt(scope uint32, key []byte, tt uint64, now time.Time) bool
 	if known && last > tt {
 		g.superseded.Add(1)
 		return false
+	}
+	if !record {
+		return true
 	}
 	switch {
 	case !inCur:

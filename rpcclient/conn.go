@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/dupbridge/dupbridge/codec"
+	"github.com/dupbridge/dupbridge/thrift"
 )
 
 // Options configure a Conn (and every Conn of a Pool). The zero value is
@@ -168,6 +169,21 @@ func (c *Conn) Call(ctx context.Context, req *Request) (*Response, error) {
 		return nil, err
 	}
 	return p.Wait()
+}
+
+// CallStruct is Call with a request struct that encode writes (its fields
+// and STOP), wrapped as the framing wants: field id 0 in RDSN bodies, the
+// args id 1 in THFT (wire.md §1.9, §2.3).
+func (c *Conn) CallStruct(ctx context.Context, rpc string, encode func(w *thrift.Writer)) (*Response, error) {
+	var id int16
+	if c.opts.Framing == codec.FramingTHFT {
+		id = 1
+	}
+	w := thrift.Writer{B: make([]byte, 0, 128)}
+	w.WrapperBegin(thrift.STRUCT, id)
+	encode(&w)
+	w.WrapperEnd()
+	return c.Call(ctx, &Request{RPCName: rpc, Body: w.B})
 }
 
 // Pending is a sent request whose response has not been collected yet.

@@ -354,16 +354,7 @@ func (m *Meta) callOne(ctx context.Context, addr, op, rpc string,
 	if err != nil {
 		return "", "", err
 	}
-	// Wrapper field id: 0 in RDSN bodies, the args id 1 in THFT (wire.md §1.9, §2.3).
-	var id int16
-	if c.Framing() == codec.FramingTHFT {
-		id = 1
-	}
-	w := thrift.Writer{B: make([]byte, 0, 128)}
-	w.WrapperBegin(thrift.STRUCT, id)
-	encode(&w)
-	w.WrapperEnd()
-	resp, err := c.Call(ctx, &Request{RPCName: rpc, Body: w.B})
+	resp, err := c.CallStruct(ctx, rpc, encode)
 	if err != nil {
 		return "", "", err
 	}

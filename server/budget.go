@@ -61,7 +61,7 @@ func (s *Server) reserve(cs *connState, n int64) bool {
 	}
 	for {
 		cur := s.inflight.Load()
-		if cur > 0 && cur+n > s.maxInflight {
+		if cur > 0 && cur+n > s.maxInflight.Load() {
 			return false
 		}
 		if s.inflight.CompareAndSwap(cur, cur+n) {

@@ -64,4 +64,22 @@
 // event loop; frame_timeout and idle_timeout are enforced by a sweep on
 // gnet's ticker (timeouts.go). Every refusal and every close decided by the
 // bridge is counted by reason (dupbridge_connections_refused_total).
+//
+// # Operating
+//
+// A duplicate request goes through named steps (replica.go): admit (the
+// in-flight cap), precheck (paused or removed table, unknown layout),
+// validate (every entry, before anything ships), split (per follower
+// partition, through the per-key order guard) and ship; every refusal is
+// one refuse step that counts, logs and answers error 13. What is counted
+// per table lives only in the Prometheus metrics, and Stats sums it: one
+// set of counters behind /status and /metrics.
+//
+// Table controls (control.go: pause, start, remove, fail mode) are written
+// to state_dir (ctlstate) before they take effect, and restored by New. A
+// reload (reload.go) swaps in a new table set copy-on-write, so a request
+// sees one consistent set; the master connections are untouched, and a
+// configuration that changes what only a restart can change is refused
+// whole. ops.go serves /duplication, the control calls, the log level and
+// reload; page.go the status page at /.
 package server

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"sync"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -60,25 +61,49 @@ func (s *lagSeries) add(t *lagTally) {
 	}
 }
 
-// lagHistogram is the collector of dup_time_lag_ms, one series per table.
-// A scrape reads each bucket once; the count is the sum of the buckets, so
-// buckets and count always agree (the sum may lead or trail them by the
-// requests being added at that moment).
+// lagHistogram is the collector of dup_time_lag_ms, one series per table,
+// with the table-label methods the bridge uses of a HistogramVec. A scrape
+// reads each bucket once; the count is the sum of the buckets, so buckets
+// and count always agree (the sum may lead or trail them by the requests
+// being added at that moment).
 type lagHistogram struct {
 	desc   *prometheus.Desc
-	series map[string]*lagSeries // by table, fixed after New
+	bounds *lagBounds
+
+	mu     sync.Mutex
+	series map[string]*lagSeries // by table
 }
 
-func newLagHistogram(help string, tables []string) *lagHistogram {
-	h := &lagHistogram{
+func newLagHistogram(help string) *lagHistogram {
+	return &lagHistogram{
 		desc:   prometheus.NewDesc("dup_time_lag_ms", help, []string{"table"}, nil),
-		series: make(map[string]*lagSeries, len(tables)),
+		bounds: newLagBounds(),
+		series: map[string]*lagSeries{},
 	}
-	bounds := newLagBounds()
-	for _, t := range tables {
-		h.series[t] = &lagSeries{bounds: bounds}
+}
+
+// WithLabelValues returns the series of table, creating it if needed.
+func (h *lagHistogram) WithLabelValues(table string) *lagSeries {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s := h.series[table]
+	if s == nil {
+		s = &lagSeries{bounds: h.bounds}
+		h.series[table] = s
 	}
-	return h
+	return s
+}
+
+// DeleteLabelValues drops the series of a table (lvs: the table name).
+func (h *lagHistogram) DeleteLabelValues(lvs ...string) bool {
+	if len(lvs) != 1 {
+		return false
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	_, ok := h.series[lvs[0]]
+	delete(h.series, lvs[0])
+	return ok
 }
 
 // Describe implements prometheus.Collector.
@@ -86,6 +111,8 @@ func (h *lagHistogram) Describe(ch chan<- *prometheus.Desc) { ch <- h.desc }
 
 // Collect implements prometheus.Collector.
 func (h *lagHistogram) Collect(ch chan<- prometheus.Metric) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	bounds := lagBucketsMs()
 	for table, s := range h.series {
 		buckets := make(map[float64]uint64, len(bounds))

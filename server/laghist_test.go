@@ -36,8 +36,8 @@ func TestLagHistogram(t *testing.T) {
 				}
 			}
 			ref := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "ref", Buckets: lagBucketsMs()})
-			h := newLagHistogram("help", []string{"t"})
-			s := h.series["t"]
+			h := newLagHistogram("help")
+			s := h.WithLabelValues("t")
 			for i := 0; i < len(lags); i += c.perReq {
 				tl := s.tally()
 				for _, l := range lags[i:min(i+c.perReq, len(lags))] {

@@ -83,11 +83,11 @@ type gate struct {
 
 // admit takes a slot for a connection from peer, or says why not.
 func (g *gate) admit(peer netip.Addr) (closeReason, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
 	if len(g.allowed) > 0 && !prefixesContain(g.allowed, peer) {
 		return reasonNotAllowed, false
 	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
 	switch {
 	case g.open >= g.maxConns:
 		return reasonLimit, false
@@ -97,6 +97,21 @@ func (g *gate) admit(peer netip.Addr) (closeReason, bool) {
 	g.open++
 	g.byPeer[peer]++
 	return 0, true
+}
+
+// setLimits changes the limits for later connections (reload); open
+// connections above a lowered limit stay.
+func (g *gate) setLimits(maxConns, perPeer int, allowed []netip.Prefix) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.maxConns, g.perPeer, g.allowed = maxConns, perPeer, allowed
+}
+
+// limit is the connection limit now.
+func (g *gate) limit() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.maxConns
 }
 
 // leave returns the slot of a connection from peer.

@@ -1,9 +1,6 @@
 package server
 
 import (
-	"maps"
-	"slices"
-
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -29,6 +26,7 @@ const (
 	causeMalformed
 	causeBadTaskCode
 	causeClusterID
+	causeRemoved
 	numCauses
 )
 
@@ -44,6 +42,8 @@ func (c refuseCause) String() string {
 		return "bad_task_code"
 	case causeClusterID:
 		return "cluster_id"
+	case causeRemoved:
+		return "removed"
 	}
 	return "unknown"
 }
@@ -100,8 +100,7 @@ func (s *Server) newMetrics() error {
 	m := &serverMetrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dup_requests",
 			Help: "Duplicate entries received from masters; mirrors the Pegasus follower metric dup_requests (per entry)."}, tl),
-		lag: newLagHistogram("Bridge now minus the master timestamp of each entry received, in ms; mirrors the Pegasus follower metric dup_time_lag_ms (a percentile there).",
-			slices.Collect(maps.Keys(s.tables))),
+		lag: newLagHistogram("Bridge now minus the master timestamp of each entry received, in ms; mirrors the Pegasus follower metric dup_time_lag_ms (a percentile there)."),
 		lagging: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dup_lagging_writes",
 			Help: "Entries received whose lag exceeds lagging_write_threshold; mirrors the Pegasus follower metric dup_lagging_writes."}, tl),
 		rpcs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dupbridge_duplicate_rpcs_total",
@@ -118,29 +117,10 @@ func (s *Server) newMetrics() error {
 	m.unknownRPCs = m.rpcs.WithLabelValues("")
 	cs := []prometheus.Collector{m.requests, m.lag, m.lagging, m.rpcs, m.superseded, m.moved, m.refused}
 
-	for name, ts := range s.tables {
-		tm := &tableMetrics{
-			requests:   m.requests.WithLabelValues(name),
-			lag:        m.lag.series[name],
-			lagging:    m.lagging.WithLabelValues(name),
-			rpcs:       m.rpcs.WithLabelValues(name),
-			superseded: m.superseded.WithLabelValues(name),
-			moved:      m.moved.WithLabelValues(name),
-		}
-		for c := range numCauses {
-			tm.refused[c] = m.refused.WithLabelValues(name, c.String())
-		}
-		ts.m = tm
-		cs = append(cs, prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "dupbridge_table_paused",
-			Help: "1 while the table is paused (masters get error 13, nothing is shipped).", ConstLabels: prometheus.Labels{"table": name}},
-			func() float64 {
-				if ts.paused.Load() {
-					return 1
-				}
-				return 0
-			}))
-	}
 	s.metrics = m
+	for _, ts := range s.tabs().byName {
+		cs = append(cs, s.bindTableMetrics(ts)...)
+	}
 
 	c := &s.stats
 	counter := func(name, help string, v func() int64, labels prometheus.Labels) prometheus.Collector {
@@ -172,7 +152,7 @@ func (s *Server) newMetrics() error {
 		gauge("dupbridge_inflight_bytes", "Bytes held for duplicate requests not yet acknowledged and for replies not yet read by their peer.", s.inflight.Load),
 		gauge("dupbridge_waiting_bytes", "Bytes received from peers and not yet decoded (partial or waiting frames).", s.waiting.Load),
 		gauge("dupbridge_inflight_requests", "Duplicate requests shipped and not yet answered.", c.inflightRequests.Load),
-		gauge("dupbridge_max_inflight_bytes", "The max_inflight_bytes cap.", func() int64 { return s.maxInflight }),
+		gauge("dupbridge_max_inflight_bytes", "The max_inflight_bytes cap.", s.maxInflight.Load),
 		counter("dupbridge_stalls_total", "Times a connection stopped decoding at the in-flight cap.", c.stalls.Load, nil),
 		counter("dupbridge_accept_errors_total", "Failed accepts on the RPC port (EMFILE, ENFILE, ...) and failed hand-overs of accepted connections to an event loop, each waited out with a back-off.", c.acceptErrors.Load, nil),
 		collectors.NewGoCollector(),
@@ -190,6 +170,50 @@ func (s *Server) newMetrics() error {
 		}
 	}
 	return nil
+}
+
+// bindTableMetrics resolves ts's children of the labelled metrics and
+// returns its own collectors (paused gauge, readiness gauges), which the
+// caller registers; ts keeps them so that a reload can unregister them.
+func (s *Server) bindTableMetrics(ts *tableState) []prometheus.Collector {
+	m, name := s.metrics, ts.cfg.Name
+	tm := &tableMetrics{
+		requests:   m.requests.WithLabelValues(name),
+		lag:        m.lag.WithLabelValues(name),
+		lagging:    m.lagging.WithLabelValues(name),
+		rpcs:       m.rpcs.WithLabelValues(name),
+		superseded: m.superseded.WithLabelValues(name),
+		moved:      m.moved.WithLabelValues(name),
+	}
+	for c := range numCauses {
+		tm.refused[c] = m.refused.WithLabelValues(name, c.String())
+	}
+	ts.m = tm
+	ts.collectors = append([]prometheus.Collector{prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "dupbridge_table_paused",
+		Help: "1 while the table is paused (masters get error 13, nothing is shipped).", ConstLabels: prometheus.Labels{"table": name}},
+		func() float64 {
+			if ts.paused.Load() {
+				return 1
+			}
+			return 0
+		})}, s.readinessCollectors(ts)...)
+	return ts.collectors
+}
+
+// dropTableMetrics forgets a table removed by a reload: its collectors and
+// its series of the labelled metrics (the table label stays bounded by the
+// configured tables).
+func (s *Server) dropTableMetrics(ts *tableState) {
+	for _, c := range ts.collectors {
+		s.reg.Unregister(c)
+	}
+	m, name := s.metrics, ts.cfg.Name
+	for _, v := range []interface{ DeleteLabelValues(...string) bool }{m.requests, m.lag, m.lagging, m.rpcs, m.superseded, m.moved} {
+		v.DeleteLabelValues(name)
+	}
+	for c := range numCauses {
+		m.refused.DeleteLabelValues(name, c.String())
+	}
 }
 
 // Registry is the Server's Prometheus registry (served at /metrics); more

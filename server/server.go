@@ -3,6 +3,7 @@ package server
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/dupbridge/dupbridge/codec"
 	"github.com/dupbridge/dupbridge/config"
+	"github.com/dupbridge/dupbridge/ctlstate"
 	"github.com/dupbridge/dupbridge/keyorder"
 )
 
@@ -30,6 +32,10 @@ type Options struct {
 	// Creator creates follower tables for create_app; nil answers
 	// create_app with ERR_OPERATION_DISABLED.
 	Creator TableCreator
+	// Loader copies a master's checkpoint into a follower table for a
+	// full duplication (full_duplication = load); nil uses Creator when
+	// it is a CheckpointLoader too, else such requests are refused.
+	Loader CheckpointLoader
 	// Logger; zap.NewNop() when nil.
 	Logger *zap.Logger
 	// Listen overrides Config.Bridge.Listen (tests use 127.0.0.1:0).
@@ -60,6 +66,14 @@ type Options struct {
 	// Listener, when set, is used instead of listening on Listen (tests
 	// wrap one to inject accept errors). Run closes it.
 	Listener net.Listener
+	// LogLevel, when set, is the process's log level, changeable through
+	// POST /log-level (dupbridge ctl log-level).
+	LogLevel *zap.AtomicLevel
+	// Reload, when set, serves POST /reload (dupbridge ctl reload).
+	Reload Reloader
+	// StateDir overrides Config.Bridge.StateDir (where table controls are
+	// persisted, ctlstate).
+	StateDir string
 	// Collectors are registered on the Server's Prometheus registry next
 	// to its own metrics (e.g. the follower side's, server/follower). New
 	// fails if one cannot be registered.
@@ -83,14 +97,15 @@ type Server struct {
 	log     *zap.Logger
 	shipper Shipper
 
-	tables  map[string]*tableState // by config name; read-only after New
-	byAppID map[int32]*tableState  // read-only after New
+	// tables is the configured tables; a reload swaps in a new set
+	// (copy-on-write), so a reader keeps a consistent one.
+	tables atomic.Pointer[tableSet]
 
 	from     uint64 // advertised rpc_address (wire.md §1.5)
 	ballot   int64  // advertised ballot: start time in seconds, so that it grows across restarts
 	startSec int64
 
-	maxInflight int64
+	maxInflight atomic.Int64 // max_inflight_bytes (reloadable)
 	maxConn     int64        // per-connection budget (budget.go)
 	waitRoom    int64        // cap of Server.waiting (budget.go)
 	asmMin      int          // frames above it are assembled in connState.asm: asmThreshold (the fuzz target lowers it)
@@ -106,7 +121,10 @@ type Server struct {
 
 	reg     *prometheus.Registry // served at /metrics
 	metrics *serverMetrics
-	lagUs   int64 // lagging_write_threshold in µs
+	lagUs   atomic.Int64 // lagging_write_threshold in µs (reloadable)
+	// live is the [dupbridge] section now: a reload swaps in the new
+	// one; keys that need a restart stay as in cfg.
+	live atomic.Pointer[config.Bridge]
 
 	draining atomic.Bool
 
@@ -118,14 +136,29 @@ type Server struct {
 	ready chan struct{}
 
 	runCtx context.Context // set by Run; parent of create_app calls
+
+	stateDir string         // config state_dir, or Options.StateDir
+	ctlMu    sync.Mutex     // serialises control calls and their persistence
+	ctl      ctlstate.State // persisted controls, as on disk (guarded by ctlMu)
+
+	reloadMu sync.Mutex     // one reload at a time
+	current  *config.Config // the configuration applied last (guarded by reloadMu)
+	jobs     sync.WaitGroup // checkpoint load jobs (fullcopy.go)
 }
 
 // tableState is the run-time state of one configured table.
 type tableState struct {
 	cfg     *config.Table
 	paused  atomic.Bool
-	m       *tableMetrics // set by newMetrics
-	allowed [128]bool     // cluster ids accepted in entries (config.Config.Allows)
+	removed atomic.Bool              // ctl remove: every request refused (control.go)
+	fail    atomic.Pointer[failMode] // failure policy now (ctl fail-mode)
+	// confFail is the configured failure policy (guarded by
+	// Server.ctlMu; a reload changes it).
+	confFail failMode
+	m        *tableMetrics // set by bindTableMetrics
+	// collectors are the table's own registered collectors (bindTableMetrics).
+	collectors []prometheus.Collector
+	allowed    [128]bool // cluster ids accepted in entries (config.Config.Allows)
 
 	// order drops writes older than one of the same key already forwarded
 	// (keyorder); shipMu makes its decisions and the Ship calls of this
@@ -133,14 +166,43 @@ type tableState struct {
 	order  *keyorder.Guard
 	shipMu sync.Mutex
 
+	pending pendingList // requests shipped, not yet answered (/readyz)
+
 	mu sync.Mutex // guards the create_app state below
-	// create_app protocol state (duplication.md §1.6 step 6), in memory.
-	exists         bool   // created through create_app
-	creating       bool   // an EnsureTable call is running
-	masterCluster  string // duplication.master_cluster of the creating request
-	status         string // duplication.follower_app_status: "creating" / "created" / ""
-	partitionCount int    // master's count from create_app
-	envs           map[string]string
+	// create_app protocol state (duplication.md §1.6 step 6), persisted
+	// in state_dir (createstate.go).
+	exists   bool         // created through create_app
+	rec      createRecord // valid when exists
+	creating bool         // an EnsureTable call is running
+	loading  bool         // a checkpoint load job is running (fullcopy.go)
+}
+
+// tableSet is the configured tables, by name and by app id. Read-only
+// once published (Server.tables).
+type tableSet struct {
+	byName  map[string]*tableState
+	byAppID map[int32]*tableState
+}
+
+func (set *tableSet) add(ts *tableState) {
+	set.byName[ts.cfg.Name] = ts
+	set.byAppID[ts.cfg.AppID] = ts
+}
+
+// tabs is the current table set. Any goroutine.
+func (s *Server) tabs() *tableSet { return s.tables.Load() }
+
+// newTableState is the run-time state of table t of cfg, before its
+// metrics and persisted controls.
+func newTableState(cfg *config.Config, t *config.Table) *tableState {
+	ts := &tableState{cfg: t, order: keyorder.New(keyorder.Options{})}
+	ts.paused.Store(t.Paused)
+	ts.confFail = failMode{policy: t.FailurePolicy, attempts: t.SkipAfterAttempts}
+	ts.fail.Store(&failMode{policy: t.FailurePolicy, attempts: t.SkipAfterAttempts})
+	for id := 1; id < 128; id++ {
+		ts.allowed[id] = cfg.Allows(t, int8(id))
+	}
+	return ts
 }
 
 // allows reports whether entries with cluster id id are accepted for the
@@ -177,27 +239,23 @@ func New(opts Options) (*Server, error) {
 	}
 	now := time.Now().Unix()
 	s := &Server{
-		cfg:         opts.Config,
-		opts:        opts,
-		log:         opts.Logger,
-		shipper:     opts.Shipper,
-		tables:      map[string]*tableState{},
-		byAppID:     map[int32]*tableState{},
-		from:        codec.MakeAddress(ap.Addr().As4(), ap.Port()),
-		ballot:      now,
-		startSec:    now,
-		maxInflight: opts.Config.Bridge.MaxInflightBytes,
-		blocked:     map[*connState]struct{}{},
-		conns:       map[*connState]struct{}{},
-		ready:       make(chan struct{}),
-		runCtx:      context.Background(),
+		cfg:      opts.Config,
+		current:  opts.Config,
+		opts:     opts,
+		log:      opts.Logger,
+		shipper:  opts.Shipper,
+		from:     codec.MakeAddress(ap.Addr().As4(), ap.Port()),
+		ballot:   now,
+		startSec: now,
+		blocked:  map[*connState]struct{}{},
+		conns:    map[*connState]struct{}{},
+		ready:    make(chan struct{}),
+		runCtx:   context.Background(),
 	}
 	if opts.Ballot > 0 {
 		s.ballot = opts.Ballot
 	}
-	if s.maxInflight <= 0 {
-		s.maxInflight = config.DefaultMaxInflightBytes
-	}
+	s.setLimits(&opts.Config.Bridge)
 	b := &opts.Config.Bridge
 	s.maxConn = b.MaxConnectionBytes
 	if opts.MaxConnectionBytes > 0 {
@@ -214,19 +272,22 @@ func New(opts Options) (*Server, error) {
 		allowed:  b.AllowedPeers,
 		byPeer:   map[netip.Addr]int{},
 	}
-	s.lagUs = opts.Config.Bridge.LaggingWriteThreshold.Microseconds()
-	if s.lagUs <= 0 {
-		s.lagUs = config.DefaultLaggingWriteThreshold.Microseconds()
-	}
+
+	set := &tableSet{byName: map[string]*tableState{}, byAppID: map[int32]*tableState{}}
 	for i := range opts.Config.Tables {
-		t := &opts.Config.Tables[i]
-		ts := &tableState{cfg: t, order: keyorder.New(keyorder.Options{})}
-		ts.paused.Store(t.Paused)
-		for id := 1; id < 128; id++ {
-			ts.allowed[id] = opts.Config.Allows(t, int8(id))
-		}
-		s.tables[t.Name] = ts
-		s.byAppID[t.AppID] = ts
+		set.add(newTableState(opts.Config, &opts.Config.Tables[i]))
+	}
+	s.tables.Store(set)
+	s.stateDir = cmp.Or(opts.StateDir, opts.Config.Bridge.StateDir, config.DefaultStateDir)
+	if err := s.loadControls(); err != nil {
+		return nil, fmt.Errorf("server: table controls: %w", err)
+	}
+	if opts.Loader == nil {
+		opts.Loader, _ = opts.Creator.(CheckpointLoader)
+		s.opts.Loader = opts.Loader
+	}
+	if err := s.readCreateRecords(); err != nil {
+		return nil, err
 	}
 	if err := s.newMetrics(); err != nil {
 		return nil, fmt.Errorf("server: metrics: %w", err)
@@ -240,6 +301,7 @@ func New(opts Options) (*Server, error) {
 // connection. It returns nil after a clean shutdown.
 func (s *Server) Run(ctx context.Context) error {
 	s.runCtx = ctx
+	s.resumeLoads()
 	b := &s.cfg.Bridge
 	gopts := []gnet.Option{
 		gnet.WithMulticore(true),
@@ -280,13 +342,14 @@ func (s *Server) Run(ctx context.Context) error {
 			s.log.Warn("stopping event loops", zap.Error(err))
 		}
 	}
+	maxConns := s.gate.limit()
 	close(s.ready)
 	s.log.Info("dupbridge serving", zap.Stringer("addr", s.addr), zap.String("advertised", b.AdvertisedAddr.String()),
-		zap.Int("tables", len(s.tables)), zap.Int64("max_inflight_bytes", s.maxInflight),
-		zap.Int64("max_connection_bytes", s.maxConn), zap.Int("max_connections", s.gate.maxConns))
-	if s.gate.maxConns < b.MaxConnections {
+		zap.Int("tables", len(s.tabs().byName)), zap.Int64("max_inflight_bytes", s.maxInflight.Load()),
+		zap.Int64("max_connection_bytes", s.maxConn), zap.Int("max_connections", maxConns))
+	if maxConns < b.MaxConnections {
 		s.log.Warn("max_connections lowered to stay below the descriptor limit (ulimit -n)",
-			zap.Int("configured", b.MaxConnections), zap.Int("effective", s.gate.maxConns))
+			zap.Int("configured", b.MaxConnections), zap.Int("effective", maxConns))
 	}
 
 	var hs *http.Server
@@ -297,8 +360,19 @@ func (s *Server) Run(ctx context.Context) error {
 			return fmt.Errorf("server: http listen on %s: %w", s.opts.HTTPListen, err)
 		}
 		hs = &http.Server{Handler: s.HTTPHandler(), ReadHeaderTimeout: 10 * time.Second}
+		if b.HTTPTLSCert != "" {
+			// Load now, so that a bad certificate fails the start.
+			cert, err := tls.LoadX509KeyPair(b.HTTPTLSCert, b.HTTPTLSKey)
+			if err != nil {
+				_ = hln.Close()
+				stopLoops()
+				return fmt.Errorf("server: http_tls_cert %s, http_tls_key %s: %w", b.HTTPTLSCert, b.HTTPTLSKey, err)
+			}
+			hs.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+			hln = tls.NewListener(hln, hs.TLSConfig)
+		}
 		go func() { _ = hs.Serve(hln) }()
-		s.log.Info("status http serving", zap.Stringer("addr", hln.Addr()))
+		s.log.Info("status http serving", zap.Stringer("addr", hln.Addr()), zap.Bool("tls", b.HTTPTLSCert != ""))
 	}
 
 	if err := s.watch(ctx); err != nil {
@@ -317,6 +391,7 @@ func (s *Server) Run(ctx context.Context) error {
 		defer cancel()
 		_ = hs.Shutdown(stopCtx)
 	}
+	s.jobs.Wait() // checkpoint loads end with ctx; none outlives Run
 	return nil
 }
 
@@ -392,34 +467,26 @@ func (s *Server) Ready() <-chan struct{} { return s.ready }
 func (s *Server) Stats() Stats {
 	st := s.stats.snapshot(s.inflight.Load())
 	st.WaitingBytes = s.waiting.Load()
+	s.metrics.addTableCounts(&st, s.tabs().byName)
 	return st
 }
 
-// SetPaused pauses or resumes a table: while paused, masters get a retryable
-// error (13, never 4) and nothing is shipped. It reports whether the table
-// exists. Each call is logged. Any goroutine.
+// SetPaused pauses or resumes (starts) a table: while paused, masters get
+// a retryable error (13, never 4) and nothing is shipped. It reports
+// whether the table exists; the change is persisted and logged like
+// Control's. Any goroutine.
 func (s *Server) SetPaused(table string, paused bool) bool {
-	_, ok := s.setPaused(table, paused, "api")
-	return ok
+	_, err := s.setPaused(table, paused, "api")
+	return err == nil
 }
 
-// setPaused is SetPaused, logging who asked (source); it also reports the
-// state before the call.
-func (s *Server) setPaused(table string, paused bool, source string) (was, ok bool) {
-	ts := s.tables[table]
-	if ts == nil {
-		return false, false
-	}
-	was = ts.paused.Swap(paused)
-	msg := "table resumed"
+// setPaused is Control with pause or start, logging who asked (source).
+func (s *Server) setPaused(table string, paused bool, source string) (ControlResult, error) {
+	a := ActionStart
 	if paused {
-		msg = "table paused: masters get a retryable error, nothing is shipped"
+		a = ActionPause
 	}
-	if was == paused {
-		msg = "table pause state unchanged"
-	}
-	s.log.Info(msg, zap.String("table", table), zap.Bool("paused", paused), zap.Bool("was_paused", was), zap.String("by", source))
-	return was, true
+	return s.Control(table, ControlRequest{Action: a}, source)
 }
 
 // OnOpen sets up a connection's state. Event-loop only. While draining, new
@@ -525,7 +592,7 @@ func (s *Server) wakeBlocked() {
 // level is below the cap. Any goroutine.
 func (s *Server) release(n int64) {
 	left := s.inflight.Add(-n)
-	if left < s.maxInflight {
+	if left < s.maxInflight.Load() {
 		s.mu.Lock()
 		any := len(s.blocked) > 0
 		s.mu.Unlock()

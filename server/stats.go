@@ -1,10 +1,17 @@
 package server
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+)
 
 // Stats is a snapshot of the server's counters (every field is a monotonic
-// count unless marked as a gauge). GET /metrics exports them as dupbridge_*
-// metrics (metrics.go), with per-table counterparts where they apply.
+// count unless marked as a gauge). One set of counters: what is counted per
+// table lives in the Prometheus metrics (metrics.go) and is summed here;
+// the rest are the atomics of counters, which /metrics exports as
+// dupbridge_* metrics.
 type Stats struct {
 	ConnectionsOpened int64 `json:"connections_opened"`
 	ConnectionsOpen   int64 `json:"connections_open"` // gauge
@@ -32,6 +39,7 @@ type Stats struct {
 	BadTaskCode   int64 `json:"bad_task_code"`  // requests refused for an entry's task code
 	UnknownTable  int64 `json:"unknown_table"`  // app id not configured (ERR_OBJECT_NOT_FOUND)
 	Paused        int64 `json:"paused"`         // requests refused while the table is paused
+	Removed       int64 `json:"removed"`        // requests refused for a table removed from duplication (ctl remove)
 	NoLayout      int64 `json:"no_layout"`      // requests refused before the follower layout is known
 	PartsFailed   int64 `json:"parts_failed"`   // parts the shipper reported failed
 	PartsSkipped  int64 `json:"parts_skipped"`  // parts dropped by failure_policy=skip
@@ -53,8 +61,7 @@ type Stats struct {
 type counters struct {
 	connectionsOpened, connectionsOpen, framingErrors, unknownRPCs, strayResponses, badBodies atomic.Int64
 	queryConfig, listApps, createApp                                                          atomic.Int64
-	dupRequests, dupEntries, dupParts, dupMoved, dupAcked, dupRetryable, dupSuperseded        atomic.Int64
-	clusterIDRej, malformed, badTaskCode, unknownTable, paused, noLayout                      atomic.Int64
+	dupEntries, dupParts, dupAcked, dupRetryable                                              atomic.Int64
 	partsFailed, partsSkipped, repliesLost                                                    atomic.Int64
 	inflightRequests, stalls                                                                  atomic.Int64
 	refused                                                                                   [numReasons]atomic.Int64
@@ -72,19 +79,10 @@ func (c *counters) snapshot(inflight int64) Stats {
 		QueryConfig:        c.queryConfig.Load(),
 		ListApps:           c.listApps.Load(),
 		CreateApp:          c.createApp.Load(),
-		DupRequests:        c.dupRequests.Load(),
 		DupEntries:         c.dupEntries.Load(),
 		DupParts:           c.dupParts.Load(),
-		DupMoved:           c.dupMoved.Load(),
-		DupSuperseded:      c.dupSuperseded.Load(),
 		DupAcked:           c.dupAcked.Load(),
 		DupRetryable:       c.dupRetryable.Load(),
-		ClusterIDRej:       c.clusterIDRej.Load(),
-		Malformed:          c.malformed.Load(),
-		BadTaskCode:        c.badTaskCode.Load(),
-		UnknownTable:       c.unknownTable.Load(),
-		Paused:             c.paused.Load(),
-		NoLayout:           c.noLayout.Load(),
 		PartsFailed:        c.partsFailed.Load(),
 		PartsSkipped:       c.partsSkipped.Load(),
 		RepliesLost:        c.repliesLost.Load(),
@@ -102,4 +100,32 @@ func (c *counters) refusedMap() map[string]int64 {
 		m[r.String()] = c.refused[r].Load()
 	}
 	return m
+}
+
+// addTableCounts fills st's per-table counts from the metrics, summed over
+// the tables.
+func (m *serverMetrics) addTableCounts(st *Stats, tables map[string]*tableState) {
+	st.DupRequests = counterValue(m.unknownRPCs)
+	st.UnknownTable = counterValue(m.unknownTable)
+	for _, ts := range tables {
+		tm := ts.m
+		st.DupRequests += counterValue(tm.rpcs)
+		st.DupMoved += counterValue(tm.moved)
+		st.DupSuperseded += counterValue(tm.superseded)
+		st.Paused += counterValue(tm.refused[causePaused])
+		st.Removed += counterValue(tm.refused[causeRemoved])
+		st.NoLayout += counterValue(tm.refused[causeNoLayout])
+		st.Malformed += counterValue(tm.refused[causeMalformed])
+		st.BadTaskCode += counterValue(tm.refused[causeBadTaskCode])
+		st.ClusterIDRej += counterValue(tm.refused[causeClusterID])
+	}
+}
+
+// counterValue reads a Prometheus counter (its value is a whole count).
+func counterValue(c prometheus.Counter) int64 {
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		return 0
+	}
+	return int64(m.GetCounter().GetValue())
 }

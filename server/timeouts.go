@@ -16,11 +16,12 @@ func (s *Server) sweep(now time.Time) {
 		return
 	}
 	t := now.UnixNano()
-	frame := s.cfg.Bridge.FrameTimeout.Nanoseconds()
+	b := s.live.Load()
+	frame := b.FrameTimeout.Nanoseconds()
 	if frame <= 0 {
 		frame = int64(time.Hour)
 	}
-	idle := s.cfg.Bridge.IdleTimeout.Nanoseconds()
+	idle := b.IdleTimeout.Nanoseconds()
 	s.mu.Lock()
 	var doomed []*connState
 	var why []closeReason

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -18,7 +19,11 @@ func main() {
 	root := newRootCmd()
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "dupbridge:", err)
-		os.Exit(1)
+		code := 1
+		if ee := (*exitError)(nil); errors.As(err, &ee) {
+			code = ee.code
+		}
+		os.Exit(code)
 	}
 }
 
@@ -41,6 +46,9 @@ func newRootCmd() *cobra.Command {
 		newServeCmd(g),
 		newVerifyCmd(g),
 		newDemoCmd(g),
+		newVersionCmd(),
+		newCtlCmd(),
+		newCheckpointCmd(g),
 	)
 	return root
 }

@@ -10,7 +10,9 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"github.com/dupbridge/dupbridge/checkpoint"
 	"github.com/dupbridge/dupbridge/config"
+	"github.com/dupbridge/dupbridge/logging"
 	"github.com/dupbridge/dupbridge/server"
 	"github.com/dupbridge/dupbridge/server/follower"
 )
@@ -36,19 +38,19 @@ number, and exits (non-zero when the file is invalid). See examples/dupbridge.in
 			if path == "" {
 				return errors.New("serve: --config FILE is required")
 			}
-			cfg, err := config.Load(path)
+			cfg, err := config.LoadContext(cmd.Context(), path)
 			if check {
 				return reportCheck(cmd, path, cfg, err)
 			}
 			if err != nil {
 				return err
 			}
-			log, err := g.logger()
+			log, err := g.serveLogger(cmd, cfg.Bridge.Log)
 			if err != nil {
 				return err
 			}
-			defer func() { _ = log.Sync() }()
-			return runServe(cmd.Context(), cfg, log)
+			defer func() { _ = log.Close() }()
+			return runServe(cmd.Context(), path, cfg, log)
 		},
 	}
 	cmd.Flags().StringVar(&path, "config", "", "configuration file (INI, see examples/dupbridge.ini)")
@@ -84,7 +86,8 @@ func reportCheck(cmd *cobra.Command, path string, cfg *config.Config, err error)
 // 256 MiB of RSS; the waiting room takes 128 MiB of it.
 const memoryHeadroom = 64 << 20
 
-func runServe(ctx context.Context, cfg *config.Config, log *zap.Logger) (err error) {
+func runServe(ctx context.Context, path string, cfg *config.Config, ll *logging.Logger) (err error) {
+	log := ll.Logger
 	defer func() {
 		// Every stop other than a clean shutdown exits non-zero (main),
 		// with its cause logged here: systemd's Restart=on-failure
@@ -96,7 +99,10 @@ func runServe(ctx context.Context, cfg *config.Config, log *zap.Logger) (err err
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(cfg.Bridge.MaxInflightBytes + server.WaitRoom + memoryHeadroom)
 	}
-	fs, err := follower.New(cfg, follower.Options{Logger: log})
+	fs, err := follower.New(cfg, follower.Options{Logger: log, OpenCheckpoint: checkpoint.OpenSST,
+		Fetch: checkpoint.FetchOptions{BytesPerSecond: cfg.Bridge.CheckpointCopyRate, Parallel: cfg.Bridge.CheckpointCopyParallel},
+		Load:  checkpoint.LoadOptions{KeysPerSecond: cfg.Bridge.CheckpointLoadRate},
+	})
 	if err != nil {
 		return err
 	}
@@ -104,14 +110,24 @@ func runServe(ctx context.Context, cfg *config.Config, log *zap.Logger) (err err
 	defer stopOpening()
 	fs.Open(openCtx)
 
-	so := server.Options{Config: cfg, Logger: log}
+	var srv *server.Server
+	rl := &reloader{path: path, log: log, apply: func(c *config.Config) ([]string, error) {
+		changes, err := srv.Reload(c)
+		if err != nil {
+			return nil, err
+		}
+		return append(changes, fs.Reconfigure(openCtx, c)...), nil
+	}}
+	so := server.Options{Config: cfg, Logger: log, LogLevel: &ll.Level, Reload: rl.reload}
 	fs.Wire(&so)
-	srv, err := server.New(so)
+	srv, err = server.New(so)
 	if err != nil {
 		stopOpening()
 		_ = fs.Close()
 		return err
 	}
+	stopHUP := rl.onSIGHUP(ctx)
+	defer stopHUP()
 	runErr := srv.Run(ctx) // returns after the graceful drain
 	stopOpening()
 	_ = fs.Close()
