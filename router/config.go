@@ -204,7 +204,9 @@ func (t *Table) apply(cfg *rpcclient.TableConfig) error {
 	sends := t.kickAllLocked()
 	t.layoutChanges.Add(1)
 	t.mu.Unlock()
-	t.runSends(sends...)
+	for _, s := range sends {
+		s()
+	}
 	t.log.Warn("follower partition layout changed; queued shipments re-split",
 		zap.Int("old_count", oldCount), zap.Int("new_count", count),
 		zap.Int32("old_app_id", oldApp), zap.Int32("new_app_id", cfg.AppID),

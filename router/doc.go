@@ -51,10 +51,7 @@
 // partition's RPC or the end of its backoff starts the partition's next RPC
 // on the calling goroutine; completions run on the connection's reader
 // goroutine (rpcclient.Conn.Go). No goroutine per partition sits between a
-// master's request and the follower. The RPCs one such event starts are
-// queued on their connections (DeferringTransport, rpcclient.Conn.GoDeferred)
-// and each replica server's connection is then written once: a Flush over
-// many partitions costs one system call per replica server, not per RPC.
+// master's request and the follower.
 //
 // # Partition count changes
 //

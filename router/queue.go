@@ -272,10 +272,10 @@ func (t *Table) batchLocked(q *queue) *rpc {
 // kickLocked prepares the next attempts of q while they may start: items
 // queued, fewer than Window RPCs on the wire, none of the new RPC's keys on
 // the wire, no backoff or refresh pending, no layout change in progress.
-// It returns the sends to run after t.mu is released (a send may dial;
-// runSends), or nil.
-func (t *Table) kickLocked(q *queue) func(*sendBatch) {
-	var sends []func(*sendBatch)
+// It returns the sends to run after t.mu is released (a send may dial), or
+// nil.
+func (t *Table) kickLocked(q *queue) func() {
+	var sends []func()
 	for !t.closed && !q.retired && !q.waiting && !t.pausing && q.onWire < t.opts.Window && len(q.items) > 0 {
 		if t.routes[q.idx].addr == "" {
 			if q.onWire > 0 {
@@ -298,9 +298,9 @@ func (t *Table) kickLocked(q *queue) func(*sendBatch) {
 		t.inflight++
 		rt := t.routes[q.idx]
 		appID := t.appID
-		sends = append(sends, func(b *sendBatch) {
+		sends = append(sends, func() {
 			start := time.Now()
-			t.attempt(b, q.idx, appID, rt, r.body, r.hash, func(o outcome) { t.complete(q, r, rt, start, o) })
+			t.attempt(q.idx, appID, rt, r.body, r.hash, func(o outcome) { t.complete(q, r, rt, start, o) })
 		})
 	}
 	switch len(sends) {
@@ -309,54 +309,16 @@ func (t *Table) kickLocked(q *queue) func(*sendBatch) {
 	case 1:
 		return sends[0]
 	}
-	return func(b *sendBatch) {
+	return func() {
 		for _, s := range sends {
-			s(b)
-		}
-	}
-}
-
-// sendBatch collects the replica servers that deferred RPCs were queued
-// for while one runSends runs.
-type sendBatch struct {
-	addrs []string
-}
-
-func (b *sendBatch) add(addr string) {
-	for _, a := range b.addrs {
-		if a == addr {
-			return
-		}
-	}
-	b.addrs = append(b.addrs, addr)
-}
-
-// runSends runs sends prepared under t.mu (kickLocked), after it is
-// released, and then writes each replica server's deferred RPCs at once.
-func (t *Table) runSends(sends ...func(*sendBatch)) {
-	var b *sendBatch
-	for _, s := range sends {
-		if s == nil {
-			continue
-		}
-		if b == nil {
-			b = &sendBatch{}
-		}
-		s(b)
-	}
-	if b == nil {
-		return
-	}
-	if dt, ok := t.tr.(DeferringTransport); ok {
-		for _, a := range b.addrs {
-			dt.Flush(a)
+			s()
 		}
 	}
 }
 
 // kickAllLocked kicks every queue; the sends run after t.mu is released.
-func (t *Table) kickAllLocked() []func(*sendBatch) {
-	var sends []func(*sendBatch)
+func (t *Table) kickAllLocked() []func() {
+	var sends []func()
 	for _, q := range t.queues {
 		if s := t.kickLocked(q); s != nil {
 			sends = append(sends, s)
@@ -389,7 +351,9 @@ func (t *Table) waitThenLocked(q *queue, delay time.Duration, ch chan struct{}) 
 		q.waiting = false
 		send := t.kickLocked(q)
 		t.mu.Unlock()
-		t.runSends(send)
+		if send != nil {
+			send()
+		}
 	}()
 }
 
@@ -442,7 +406,7 @@ func (t *Table) complete(q *queue, r *rpc, rt route, start time.Time, o outcome)
 			refreshed = t.requestRefreshLocked()
 		}
 	}
-	var send func(*sendBatch)
+	var send func()
 	if delay > 0 || refreshed != nil {
 		t.waitThenLocked(q, delay, refreshed)
 	} else {
@@ -452,7 +416,9 @@ func (t *Table) complete(q *queue, r *rpc, rt route, start time.Time, o outcome)
 	for _, c := range calls {
 		c()
 	}
-	t.runSends(send)
+	if send != nil {
+		send()
+	}
 }
 
 // waitRefresh waits for the refresh that ch belongs to, at most
@@ -571,9 +537,7 @@ func classifyRPC(name string) (refresh, invalidate bool) {
 // attempt sends one RPC_RRDB_RRDB_DUPLICATE with the header a C++ client
 // fills (wire.md §4.6); done gets the classified answer exactly once, on
 // the goroutine that completes the call.
-// With b, a transport that can defer writes only queues the RPC; b's
-// runSends writes it with the others to the same replica server.
-func (t *Table) attempt(b *sendBatch, idx int, appID int32, rt route, body []byte, hash uint64, done func(outcome)) {
+func (t *Table) attempt(idx int, appID int32, rt route, body []byte, hash uint64, done func(outcome)) {
 	if rt.addr == "" {
 		done(outcome{err: fmt.Errorf("%w: gpid %d.%d", ErrNoPrimary, appID, idx), name: "no_primary", refresh: true})
 		return
@@ -589,14 +553,6 @@ func (t *Table) attempt(b *sendBatch, idx int, appID int32, rt route, body []byt
 		Body:             body,
 	}
 	classify := func(resp *rpcclient.Response, err error) { done(classifyAttempt(rt, appID, idx, resp, err)) }
-	if dt, ok := t.tr.(DeferringTransport); ok && b != nil {
-		if err := dt.GoDeferred(t.ctx, rt.addr, req, classify); err != nil {
-			classify(nil, err)
-			return
-		}
-		b.add(rt.addr)
-		return
-	}
 	if at, ok := t.tr.(AsyncTransport); ok {
 		if err := at.Go(t.ctx, rt.addr, req, classify); err != nil {
 			classify(nil, err)

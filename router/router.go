@@ -324,7 +324,7 @@ func (t *Table) ShipDeferred(partition int, s *Shipment, done func(Result)) {
 // for an event that kicks it (a completion, a backoff, a layout change).
 func (t *Table) Flush() {
 	t.mu.Lock()
-	var sends []func(*sendBatch)
+	var sends []func()
 	if t.deferredAll {
 		sends = t.kickAllLocked()
 	} else {
@@ -340,7 +340,9 @@ func (t *Table) Flush() {
 	clear(t.deferred)
 	t.deferred, t.deferredAll = t.deferred[:0], false
 	t.mu.Unlock()
-	t.runSends(sends...)
+	for _, s := range sends {
+		s()
+	}
 }
 
 func (t *Table) ship(partition int, s *Shipment, done func(Result), kick bool) {
@@ -377,7 +379,7 @@ func (t *Table) ship(partition int, s *Shipment, done func(Result), kick bool) {
 		return
 	}
 	t.queuedBytes.Add(it.size)
-	var sends []func(*sendBatch)
+	var sends []func()
 	if count != t.count {
 		// Split for another layout: re-split by entry (doc.go).
 		t.placeLocked(it, t.queues, t.count)
@@ -400,7 +402,9 @@ func (t *Table) ship(partition int, s *Shipment, done func(Result), kick bool) {
 		}
 	}
 	t.mu.Unlock()
-	t.runSends(sends...)
+	for _, s := range sends {
+		s()
+	}
 }
 
 // Close stops the Table: RPCs on the wire are abandoned, and every

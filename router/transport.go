@@ -32,17 +32,6 @@ type AsyncTransport interface {
 	Go(ctx context.Context, addr string, req *rpcclient.Request, cb func(*rpcclient.Response, error)) error
 }
 
-// DeferringTransport is an AsyncTransport that can queue a call without
-// writing it: Flush(addr) writes everything queued for addr in one go.
-// The router defers the RPCs it starts together (runSends) and flushes
-// each replica server once, so that they leave in one system call per
-// connection rather than one per RPC. PoolTransport has it.
-type DeferringTransport interface {
-	AsyncTransport
-	GoDeferred(ctx context.Context, addr string, req *rpcclient.Request, cb func(*rpcclient.Response, error)) error
-	Flush(addr string)
-}
-
 // PoolTransport is the Transport over an rpcclient.Pool: one pipelined
 // connection per replica address, redialled on demand.
 type PoolTransport struct {
@@ -65,22 +54,6 @@ func (p PoolTransport) Go(ctx context.Context, addr string, req *rpcclient.Reque
 		return err
 	}
 	return c.Go(ctx, req, cb)
-}
-
-// GoDeferred implements DeferringTransport.
-func (p PoolTransport) GoDeferred(ctx context.Context, addr string, req *rpcclient.Request, cb func(*rpcclient.Response, error)) error {
-	c, err := p.Pool.Get(addr)
-	if err != nil {
-		return err
-	}
-	return c.GoDeferred(ctx, req, cb)
-}
-
-// Flush implements DeferringTransport.
-func (p PoolTransport) Flush(addr string) {
-	if c, err := p.Pool.Get(addr); err == nil {
-		c.Flush()
-	}
 }
 
 // Reset implements Transport.

@@ -243,7 +243,7 @@ func (c *Conn) Send(ctx context.Context, req *Request) (*Pending, error) {
 		}
 		timeoutMs = int32(left)
 	}
-	if err := s.send(&c.opts, id, timeoutMs, req, false); err != nil {
+	if err := s.send(&c.opts, id, timeoutMs, req); err != nil {
 		s.unregister(id)
 		return fail(err)
 	}
@@ -256,31 +256,6 @@ func (c *Conn) Send(ctx context.Context, req *Request) (*Pending, error) {
 // block. When Go itself returns an error, cb is never called. It saves the
 // goroutine hand-off of Wait on hot paths (the router).
 func (c *Conn) Go(ctx context.Context, req *Request, cb func(*Response, error)) error {
-	return c.goCall(ctx, req, cb, false)
-}
-
-// GoDeferred is Go without the write: the request is queued on the
-// connection, and the next Flush (or the next Send, Go or Call on it,
-// whichever comes first) writes it together with everything else queued.
-// A caller that starts several calls at once defers them all and then
-// flushes each connection once: one system call per connection, not per
-// call. It must flush: a deferred request waits for it (or times out).
-func (c *Conn) GoDeferred(ctx context.Context, req *Request, cb func(*Response, error)) error {
-	return c.goCall(ctx, req, cb, true)
-}
-
-// Flush writes what GoDeferred queued on the connection. Any goroutine; a
-// write error fails the connection, which completes its calls.
-func (c *Conn) Flush() {
-	c.mu.Lock()
-	s := c.sess
-	c.mu.Unlock()
-	if s != nil {
-		s.flush()
-	}
-}
-
-func (c *Conn) goCall(ctx context.Context, req *Request, cb func(*Response, error), deferWrite bool) error {
 	var cancel context.CancelFunc
 	if req.Timeout > 0 {
 		ctx, cancel = context.WithTimeout(ctx, req.Timeout)
@@ -327,7 +302,7 @@ func (c *Conn) goCall(ctx context.Context, req *Request, cb func(*Response, erro
 			w.complete(result{err: ctx.Err()})
 		}
 	})
-	if err := s.send(&c.opts, id, timeoutMs, req, deferWrite); err != nil {
+	if err := s.send(&c.opts, id, timeoutMs, req); err != nil {
 		if _, mine := s.take(id); mine {
 			cancel()
 			return fmt.Errorf("rpcclient: %s to %s: %w", req.RPCName, c.addr, err)
@@ -530,7 +505,7 @@ func (s *session) fail(err error) {
 	}
 }
 
-func (s *session) send(o *Options, id uint64, timeoutMs int32, req *Request, deferWrite bool) error {
+func (s *session) send(o *Options, id uint64, timeoutMs int32, req *Request) error {
 	threadHash := req.ThreadHash
 	if threadHash == 0 && req.AppID > 0 {
 		threadHash = codec.ThreadHash(req.AppID, req.PartitionIndex) // wire.md §1.4
@@ -562,18 +537,6 @@ func (s *session) send(o *Options, id uint64, timeoutMs int32, req *Request, def
 		return err
 	}
 	s.wbuf = codec.AppendRequest(s.wbuf, o.Framing, &h, req.Body)
-	if deferWrite {
-		s.wmu.Unlock() // GoDeferred: Flush writes it
-		return nil
-	}
-	return s.writeUnlock()
-}
-
-// writeUnlock, called with wmu held, sees to it that what is queued gets
-// written, and releases wmu: it wakes writeLoop (Options.AsyncWrites),
-// leaves it to the writer in progress (should that write fail, the
-// session's failure completes these calls too), or writes it itself.
-func (s *session) writeUnlock() error {
 	if s.kick != nil {
 		s.wmu.Unlock()
 		select {
@@ -583,6 +546,8 @@ func (s *session) writeUnlock() error {
 		return nil
 	}
 	if s.writing {
+		// The writer in progress sends it; should that write fail, the
+		// session's failure completes this call too.
 		s.wmu.Unlock()
 		return nil
 	}
@@ -595,17 +560,6 @@ func (s *session) writeUnlock() error {
 		return err
 	}
 	return nil
-}
-
-// flush writes what deferred sends queued, unless the session is dead
-// (its failure completed every call).
-func (s *session) flush() {
-	s.wmu.Lock()
-	if len(s.wbuf) == 0 || s.dead() {
-		s.wmu.Unlock()
-		return
-	}
-	_ = s.writeUnlock() // a failure fails the session
 }
 
 // writeQueuedLocked writes what is queued until nothing is. The one writer
