@@ -14,35 +14,42 @@ import (
 // checked for clashes without a change here.
 func isListenKey(k string) bool { return k == "listen" || strings.HasSuffix(k, "_listen") }
 
-// listenClashes reports two listen-type keys of [dupbridge] that would bind
-// the same port on overlapping addresses (the second bind fails at start,
-// or worse, one of two wildcard-ish binds shadows the other).
+// listenClashes reports two listen-type keys (of [dupbridge] and
+// [meta-proxy], which run in one process) that would bind the same port on
+// overlapping addresses (the second bind fails at start, or worse, one of
+// two wildcard-ish binds shadows the other).
 func (p *parser) listenClashes() {
-	s := p.f.byName[SectionBridge]
-	if s == nil {
-		return
-	}
 	type bind struct {
-		key, value, host, port string
-		line                   int
+		sec, key, value, host, port string
+		line                        int
 	}
 	var seen []bind
-	for _, k := range s.keys {
-		if !isListenKey(k.name) || k.value == "" {
+	for _, sec := range []string{SectionBridge, SectionMetaProxy} {
+		s := p.f.byName[sec]
+		if s == nil {
 			continue
 		}
-		host, port, err := net.SplitHostPort(k.value)
-		if err != nil || port == "0" {
-			continue // reported by the key's own check; port 0 picks a free port
-		}
-		b := bind{key: k.name, value: k.value, host: host, port: port, line: k.line}
-		for _, o := range seen {
-			if o.port == b.port && hostsOverlap(o.host, b.host) {
-				p.errKey(SectionBridge, b.key, "%q clashes with %s = %q (line %d): the same port on overlapping addresses",
-					b.value, o.key, o.value, o.line)
+		for _, k := range s.keys {
+			if !isListenKey(k.name) || k.value == "" {
+				continue
 			}
+			host, port, err := net.SplitHostPort(k.value)
+			if err != nil || port == "0" {
+				continue // reported by the key's own check; port 0 picks a free port
+			}
+			b := bind{sec: sec, key: k.name, value: k.value, host: host, port: port, line: k.line}
+			for _, o := range seen {
+				if o.port == b.port && hostsOverlap(o.host, b.host) {
+					other := o.key
+					if o.sec != sec {
+						other = "[" + o.sec + "] " + o.key
+					}
+					p.errKey(sec, b.key, "%q clashes with %s = %q (line %d): the same port on overlapping addresses",
+						b.value, other, o.value, o.line)
+				}
+			}
+			seen = append(seen, b)
 		}
-		seen = append(seen, b)
 	}
 }
 

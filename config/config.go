@@ -1,6 +1,7 @@
 // Package config reads dupbridge's INI file: the sections Pegasus operators
 // already write ([pegasus.clusters], [duplication-group]; duplication.md §5)
-// plus [dupbridge] and one [table.NAME] section per duplicated table.
+// plus [dupbridge] and one [table.NAME] section per duplicated table, and
+// the meta-proxy's [meta-proxy] (alone in a file, or beside the others).
 //
 // Parse collects every problem of a file, each with the line it is on, so
 // that `dupbridge serve --check` can explain them all at once.
@@ -62,7 +63,13 @@ type Config struct {
 	Bridge Bridge
 	// Tables are the [table.NAME] sections in file order.
 	Tables []Table
+	// MetaProxy is the [meta-proxy] section, nil when absent.
+	MetaProxy *MetaProxy
 }
+
+// HasBridge reports whether the file configures a bridge (it has tables);
+// a file with only [meta-proxy] does not.
+func (c *Config) HasBridge() bool { return len(c.Tables) > 0 }
 
 // FullDuplication says what the meta face does with a create_app that a
 // master sends for a full (checkpoint) duplication (duplication.md §1.6).

@@ -5,8 +5,9 @@ import (
 	"slices"
 )
 
-// KnownKeys returns the keys Parse accepts, by section: SectionBridge, and
-// SectionTablePrefix+"NAME" for every [table.NAME] section. The sections
+// KnownKeys returns the keys Parse accepts, by section: SectionBridge,
+// SectionTablePrefix+"NAME" for every [table.NAME] section, and
+// SectionMetaProxy. The sections
 // whose keys are names chosen by the operator ([pegasus.clusters],
 // [duplication-group]) are listed with no keys. Each list is sorted; the
 // result is the caller's. The configuration reference in
@@ -17,5 +18,6 @@ func KnownKeys() map[string][]string {
 		SectionGroup:                nil,
 		SectionBridge:               slices.Sorted(maps.Keys(bridgeKeys)),
 		SectionTablePrefix + "NAME": slices.Sorted(maps.Keys(tableKeys)),
+		SectionMetaProxy:            slices.Sorted(maps.Keys(metaProxyKeys)),
 	}
 }

@@ -91,20 +91,25 @@ func ParseContext(ctx context.Context, data []byte, name string) (*Config, error
 			for _, k := range s.keys {
 				p.add(Problem{Line: k.line, Key: k.name, Msg: "key outside any section"})
 			}
-		case n == SectionClusters, n == SectionGroup, n == SectionBridge:
+		case n == SectionClusters, n == SectionGroup, n == SectionBridge, n == SectionMetaProxy:
 		case strings.HasPrefix(n, SectionTablePrefix):
 		default:
-			p.errSection(n, "unknown section (expected [%s], [%s], [%s] or [%sNAME])",
-				SectionClusters, SectionGroup, SectionBridge, SectionTablePrefix)
+			p.errSection(n, "unknown section (expected [%s], [%s], [%s], [%sNAME] or [%s])",
+				SectionClusters, SectionGroup, SectionBridge, SectionTablePrefix, SectionMetaProxy)
 		}
 	}
 
-	p.clusters(c)
-	p.group(c)
-	p.bridge(c)
+	p.metaProxy(c)
+	// A file with [meta-proxy] and none of the bridge's sections configures
+	// a meta-proxy alone: the bridge's required sections are not asked for.
+	if c.MetaProxy == nil || p.bridgeSections() {
+		p.clusters(c)
+		p.group(c)
+		p.bridge(c)
+		p.adminAccess(&c.Bridge)
+		p.tables(c)
+	}
 	p.listenClashes()
-	p.adminAccess(&c.Bridge)
-	p.tables(c)
 
 	if p.dropped > 0 {
 		p.problems = append(p.problems, Problem{Msg: fmt.Sprintf("and %d more problem(s) not shown", p.dropped)})
@@ -253,20 +258,8 @@ func (p *parser) bridge(c *Config) {
 		return
 	}
 	const sec = SectionBridge
-	for _, k := range s.keys {
-		if !bridgeKeys[k.name] {
-			p.errKey(sec, k.name, "unknown key")
-		}
-	}
-	get := s.get
-
-	if v, ok := get("listen"); !ok || v == "" {
-		p.errKey(sec, "listen", "required: the RPC listen address host:port")
-	} else if err := checkHostPort(v); err != nil {
-		p.errKey(sec, "listen", "%q: %v", v, err)
-	} else {
-		b.Listen = v
-	}
+	get := p.keys(s, sec, bridgeKeys)
+	b.Listen = p.hostPort(sec, "listen", get, "required: the RPC listen address host:port")
 
 	if v, ok := get("advertised_address"); ok && v != "" {
 		ap, err := netip.ParseAddrPort(v)
@@ -544,12 +537,7 @@ func (p *parser) tables(c *Config) {
 		if !validTableName(t.Name) {
 			p.errSection(sec, "table name %q: want letters, digits, '_', '.', '-' (Pegasus app names)", t.Name)
 		}
-		for _, k := range s.keys {
-			if !tableKeys[k.name] {
-				p.errKey(sec, k.name, "unknown key")
-			}
-		}
-		get := s.get
+		get := p.keys(s, sec, tableKeys)
 
 		t.AppID = int32(len(c.Tables) + 1)
 		_, explicit := get("app_id")
@@ -693,6 +681,32 @@ func (p *parser) sameFollowerTable(targets map[[2]string]*Table, t Table) {
 	p.errSection(SectionTablePrefix+t.Name, "forwards into follower table %s/%s like [%s%s] (line %d): "+
 		"a copied section? one [table.NAME] per follower table (list several masters in allowed_cluster_ids)",
 		t.FollowerCluster, t.FollowerTable, SectionTablePrefix, o.Name, o.Line)
+}
+
+// keys reports every key of section s that known lacks, and returns the
+// section's getter: a key's trimmed value, and whether it is there.
+func (p *parser) keys(s *iniSection, sec string, known map[string]bool) func(key string) (string, bool) {
+	for _, k := range s.keys {
+		if !known[k.name] {
+			p.errKey(sec, k.name, "unknown key")
+		}
+	}
+	return s.get
+}
+
+// hostPort reads a required host:port key; required is the message when
+// it is missing.
+func (p *parser) hostPort(sec, key string, get func(string) (string, bool), required string) string {
+	v, ok := get(key)
+	switch {
+	case !ok || v == "":
+		p.errKey(sec, key, "%s", required)
+	case checkHostPort(v) != nil:
+		p.errKey(sec, key, "%q: %v", v, checkHostPort(v))
+	default:
+		return v
+	}
+	return ""
 }
 
 func (p *parser) partitionCount(s *iniSection, sec, key string) int {

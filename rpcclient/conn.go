@@ -175,15 +175,7 @@ func (c *Conn) Call(ctx context.Context, req *Request) (*Response, error) {
 // and STOP), wrapped as the framing wants: field id 0 in RDSN bodies, the
 // args id 1 in THFT (wire.md §1.9, §2.3).
 func (c *Conn) CallStruct(ctx context.Context, rpc string, encode func(w *thrift.Writer)) (*Response, error) {
-	var id int16
-	if c.opts.Framing == codec.FramingTHFT {
-		id = 1
-	}
-	w := thrift.Writer{B: make([]byte, 0, 128)}
-	w.WrapperBegin(thrift.STRUCT, id)
-	encode(&w)
-	w.WrapperEnd()
-	return c.Call(ctx, &Request{RPCName: rpc, Body: w.B})
+	return c.Call(ctx, &Request{RPCName: rpc, Body: requestBody(c, encode)})
 }
 
 // Pending is a sent request whose response has not been collected yet.

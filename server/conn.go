@@ -362,6 +362,9 @@ func (cs *connState) dispatch(f *codec.Frame, size int) bool {
 		s.stats.strayResponses.Add(1)
 		return true
 	}
+	if s.opts.Face != nil && s.opts.Face.Serve(f, &Responder{cs: cs, f: f}) {
+		return true
+	}
 	switch string(f.RPCName) {
 	case codec.RPCDuplicate:
 		return cs.onDuplicate(f, size)
@@ -375,6 +378,9 @@ func (cs *connState) dispatch(f *codec.Frame, size int) bool {
 		s.stats.createApp.Add(1)
 		cs.onCreateApp(f)
 	default:
+		if cs.onStorage(f) { // client reads and writes (reads.go)
+			return true
+		}
 		// rpc_engine::on_recv_request: unknown name → ERR_HANDLER_NOT_FOUND,
 		// name+"_ACK", empty body (wire.md §1.3).
 		s.stats.unknownRPCs.Add(1)

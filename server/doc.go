@@ -17,11 +17,16 @@
 //
 // # Dispatch
 //
+// A Face (face.go), when configured, is asked first for every request: the
+// meta-proxy (package metaproxy) runs on a Server of its own that way.
 // Meta face (meta.go): RPC_CM_QUERY_PARTITION_CONFIG_BY_INDEX,
 // RPC_CM_LIST_APPS, RPC_CM_CREATE_APP; the header gpid is ignored (it is
 // (0, 0), and meta RPCs are never partition RPCs, wire.md §1.3). Replica face
-// (replica.go): RPC_RRDB_RRDB_DUPLICATE. Any other name gets
-// ERR_HANDLER_NOT_FOUND with the _ACK name and an empty body.
+// (replica.go): RPC_RRDB_RRDB_DUPLICATE. Client storage RPCs (reads.go):
+// reads are forwarded to the follower partition owning the key when the
+// Shipper is a ReadForwarder, writes are refused with ERR_DISK_INSUFFICIENT.
+// Any other name gets ERR_HANDLER_NOT_FOUND with the _ACK name and an empty
+// body.
 //
 // # Concurrency contract
 //

@@ -1,20 +1,41 @@
 package server
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/dupbridge/dupbridge/codec"
+	"github.com/dupbridge/dupbridge/rpcclient"
 )
 
 // fuzzServer is a Server that is never started: the fuzz target drives the
 // decode/dispatch path directly through a fakeConn.
 func fuzzServer(t testing.TB) (*Server, *fakeShipper) {
 	sh := newFakeShipper(map[string]int{"orders": 4, "open": 2}, false)
-	s, err := New(Options{Config: testConfig(t, nil), Shipper: sh, Creator: &fakeCreator{}, Listen: "127.0.0.1:0", HTTPListen: "-"})
+	s, err := New(Options{Config: testConfig(t, nil), Shipper: readingShipper{sh}, Creator: &fakeCreator{}, Listen: "127.0.0.1:0", HTTPListen: "-"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s, sh
+}
+
+// readingShipper also forwards client reads (ReadForwarder): a partition
+// index out of range fails, anything else is answered with the request's
+// body, from another goroutine half of the time.
+type readingShipper struct{ *fakeShipper }
+
+func (r readingShipper) ForwardRead(table string, pidx int, req *rpcclient.Request, cb func(*rpcclient.Response, error)) {
+	n := r.PartitionCount(table)
+	switch {
+	case pidx < 0 || pidx >= n:
+		cb(nil, fmt.Errorf("partition %d of %d", pidx, n))
+	case len(req.Body)%2 == 0:
+		cb(&rpcclient.Response{Err: codec.ErrorOK, Body: req.Body}, nil)
+	default:
+		done := make(chan struct{})
+		go func() { cb(&rpcclient.Response{Err: codec.ErrorBusy}, nil); close(done) }()
+		<-done
+	}
 }
 
 // FuzzConnDispatch feeds arbitrary bytes to one connection's
@@ -30,6 +51,9 @@ func FuzzConnDispatch(f *testing.F) {
 	f.Add(th.request(3, codec.RPCDuplicate, 6, 1, dupBody(1, putEntry("a", "b", "c", 1, 3))), uint8(1))
 	f.Add(rd.request(4, codec.RPCListApps, 0, 0, []byte{0x0c, 0, 0, 0x08, 0, 1, 0, 0, 0, 0, 0, 0}), uint8(0))
 	f.Add(rd.request(5, "RPC_NOPE", 0, 0, nil), uint8(3))
+	f.Add(rd.request(6, codec.RPCGet, 5, 2, []byte{0x0c, 0, 0, 0, 0, 0, 2, 0, 1, 0}), uint8(5))
+	f.Add(th.request(7, codec.RPCScan, 6, 1, []byte{0x0c, 0, 1, 0x0a, 0, 1, 0, 0, 0, 0, 0, 0, 0, 9, 0, 0}), uint8(9))
+	f.Add(rd.request(8, codec.RPCPut, 5, 0, []byte{0x0c, 0, 0, 0}), uint8(4))
 	f.Add([]byte("RDSN\x00\x00\x00\x00garbage"), uint8(2))
 	f.Fuzz(func(t *testing.T, data []byte, chunk uint8) {
 		s, sh := fuzzServer(t)

@@ -30,6 +30,11 @@ type TableStatus struct {
 	// CheckpointLoad is the full duplication's checkpoint load: waiting,
 	// running, "retrying: <last error>" or done; empty when none.
 	CheckpointLoad string `json:"checkpoint_load,omitempty"`
+	// LastAckedTimestampUs is the newest master timestamp (µs since the
+	// epoch) of an entry applied downstream and acknowledged; 0 = none yet.
+	LastAckedTimestampUs int64 `json:"last_acked_timestamp_us"`
+	// InflightEntries are entries received and not yet applied downstream.
+	InflightEntries int64 `json:"inflight_entries"`
 }
 
 // Status is the /status document.
@@ -43,6 +48,7 @@ type Status struct {
 	Tables           []TableStatus `json:"tables"`
 	Counters         Stats         `json:"counters"`
 	Follower         any           `json:"follower,omitempty"`
+	MetaProxy        any           `json:"meta_proxy,omitempty"`
 }
 
 // Status builds the status document. Any goroutine.
@@ -57,6 +63,9 @@ func (s *Server) Status() Status {
 	}
 	if s.opts.FollowerStatus != nil {
 		st.Follower = s.opts.FollowerStatus()
+	}
+	if s.opts.ExtraStatus != nil {
+		st.MetaProxy = s.opts.ExtraStatus()
 	}
 	if a := s.Addr(); a != nil {
 		st.Listen = a.String()
@@ -88,6 +97,8 @@ func (s *Server) Status() Status {
 			CreatedByMaster:          created,
 			FollowerAppStatus:        status,
 			CheckpointLoad:           load,
+			LastAckedTimestampUs:     ts.lastAckedUs.Load(),
+			InflightEntries:          ts.inflightEntries.Load(),
 		})
 	}
 	sort.Slice(st.Tables, func(i, j int) bool { return st.Tables[i].AppID < st.Tables[j].AppID })

@@ -155,6 +155,9 @@ func (s *Server) newMetrics() error {
 		gauge("dupbridge_max_inflight_bytes", "The max_inflight_bytes cap.", s.maxInflight.Load),
 		counter("dupbridge_stalls_total", "Times a connection stopped decoding at the in-flight cap.", c.stalls.Load, nil),
 		counter("dupbridge_accept_errors_total", "Failed accepts on the RPC port (EMFILE, ENFILE, ...) and failed hand-overs of accepted connections to an event loop, each waited out with a back-off.", c.acceptErrors.Load, nil),
+		counter("dupbridge_client_reads_forwarded_total", "Client reads sent on to the follower partition owning the key.", c.readsForwarded.Load, nil),
+		counter("dupbridge_client_reads_failed_total", "Client reads answered ERR_OBJECT_NOT_FOUND: no route yet or the follower did not answer.", c.readsFailed.Load, nil),
+		counter("dupbridge_client_writes_refused_total", "Client writes refused with ERR_DISK_INSUFFICIENT (the follower is written by duplication only).", c.writesRefused.Load, nil),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

@@ -59,6 +59,9 @@ type pendingDup struct {
 	mark      int
 	bytes     int64 // charged against the in-flight cap
 	table     string
+	ts        *tableState
+	entries   int64 // shipped in the parts (in flight until the reply)
+	lastTs    int64 // newest master timestamp among them, µs
 	remaining atomic.Int32
 	failed    atomic.Bool
 	skipped   atomic.Int32
@@ -87,6 +90,10 @@ func (p *pendingDup) partDone(r PartResult) {
 		return
 	}
 	s := p.s
+	p.ts.inflightEntries.Add(-p.entries)
+	if !p.failed.Load() {
+		p.ts.ackedUpTo(p.lastTs)
+	}
 	var reply []byte
 	if p.failed.Load() {
 		s.stats.dupRetryable.Add(1)
@@ -405,11 +412,14 @@ func (cs *connState) appendEntry(ts *tableState, pb *partBuild, er *entryRef, ve
 func (cs *connState) ship(f *codec.Frame, ts *tableState, parts []*Part, est int64, entries int) {
 	s := cs.s
 	reply, mark := cs.beginLater(f, 32)
-	p := &pendingDup{s: s, cs: cs, reply: reply, mark: mark, table: ts.cfg.Name}
+	p := &pendingDup{s: s, cs: cs, reply: reply, mark: mark, table: ts.cfg.Name, ts: ts}
 	var total int64 = int64(cap(reply))
 	for _, pt := range parts {
 		total += int64(cap(pt.Body))
+		p.entries += int64(pt.Entries)
+		p.lastTs = max(p.lastTs, pt.LastTimestamp)
 	}
+	ts.inflightEntries.Add(p.entries)
 	s.inflight.Add(total - est)
 	cs.admitted.Add(total - est)
 	p.bytes = total
@@ -455,3 +465,14 @@ func (cs *connState) partBuild(i int) *partBuild {
 
 func (cs *connState) stalled() bool     { return cs.isStalled }
 func (cs *connState) setStalled(v bool) { cs.isStalled = v }
+
+// ackedUpTo records that every entry up to master timestamp tsUs (µs) of a
+// request was applied downstream and the master acknowledged. Any goroutine.
+func (ts *tableState) ackedUpTo(tsUs int64) {
+	for {
+		cur := ts.lastAckedUs.Load()
+		if tsUs <= cur || ts.lastAckedUs.CompareAndSwap(cur, tsUs) {
+			return
+		}
+	}
+}

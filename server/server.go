@@ -78,6 +78,13 @@ type Options struct {
 	// to its own metrics (e.g. the follower side's, server/follower). New
 	// fails if one cannot be registered.
 	Collectors []prometheus.Collector
+	// Face, when set, is asked first for every request (face.go). With a
+	// Face and no Shipper (a meta-proxy alone), the Face must answer every
+	// request.
+	Face Face
+	// ExtraStatus, when set, adds its result to /status under "meta_proxy"
+	// (a meta-proxy beside the bridge). Any goroutine.
+	ExtraStatus func() any
 }
 
 // Server is the bridge's RPC endpoint: a gnet event handler serving the meta
@@ -159,6 +166,11 @@ type tableState struct {
 	// collectors are the table's own registered collectors (bindTableMetrics).
 	collectors []prometheus.Collector
 	allowed    [128]bool // cluster ids accepted in entries (config.Config.Allows)
+	// inflightEntries: entries shipped and not yet answered to the master;
+	// lastAckedUs: newest master timestamp (µs) acknowledged to a master
+	// after its entries were applied. /status reports both (a switchover
+	// reads them).
+	inflightEntries, lastAckedUs atomic.Int64
 
 	// order drops writes older than one of the same key already forwarded
 	// (keyorder); shipMu makes its decisions and the Ship calls of this
@@ -215,7 +227,7 @@ func New(opts Options) (*Server, error) {
 	if opts.Config == nil {
 		return nil, errors.New("server: Options.Config is required")
 	}
-	if opts.Shipper == nil {
+	if opts.Shipper == nil && opts.Face == nil {
 		return nil, errors.New("server: Options.Shipper is required")
 	}
 	if opts.Logger == nil {

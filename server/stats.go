@@ -54,7 +54,10 @@ type Stats struct {
 	// the bridge, by reason (limit, peer_limit, not_allowed, idle,
 	// frame_timeout, budget, unread_replies).
 	ConnectionsRefused map[string]int64 `json:"connections_refused"`
-	AcceptErrors       int64            `json:"accept_errors"` // failed accepts or hand-overs to a loop, each waited out
+	AcceptErrors       int64            `json:"accept_errors"`   // failed accepts or hand-overs to a loop, each waited out
+	ReadsForwarded     int64            `json:"reads_forwarded"` // client reads sent on to the follower
+	ReadsFailed        int64            `json:"reads_failed"`    // client reads answered ERR_OBJECT_NOT_FOUND: no route, follower unreachable
+	WritesRefused      int64            `json:"writes_refused"`  // client writes answered ERR_DISK_INSUFFICIENT
 }
 
 // counters are the live atomics behind Stats.
@@ -66,6 +69,7 @@ type counters struct {
 	inflightRequests, stalls                                                                  atomic.Int64
 	refused                                                                                   [numReasons]atomic.Int64
 	acceptErrors                                                                              atomic.Int64
+	readsForwarded, readsFailed, writesRefused                                                atomic.Int64
 }
 
 func (c *counters) snapshot(inflight int64) Stats {
@@ -91,6 +95,9 @@ func (c *counters) snapshot(inflight int64) Stats {
 		Stalls:             c.stalls.Load(),
 		ConnectionsRefused: c.refusedMap(),
 		AcceptErrors:       c.acceptErrors.Load(),
+		ReadsForwarded:     c.readsForwarded.Load(),
+		ReadsFailed:        c.readsFailed.Load(),
+		WritesRefused:      c.writesRefused.Load(),
 	}
 }
 

@@ -28,17 +28,6 @@ func buildCheckpoint(t *testing.T, o sstgen.Options, dataVersion int) (string, s
 	return dir, data
 }
 
-func runCmd(t *testing.T, args ...string) (string, error) {
-	t.Helper()
-	root := newRootCmd()
-	var out bytes.Buffer
-	root.SetOut(&out)
-	root.SetErr(&out)
-	root.SetArgs(args)
-	err := root.Execute()
-	return out.String(), err
-}
-
 type dumpLine struct {
 	HashKey   []byte `json:"hash_key"` // base64 in JSON
 	SortKey   []byte `json:"sort_key"`

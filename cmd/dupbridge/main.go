@@ -49,6 +49,7 @@ func newRootCmd() *cobra.Command {
 		newVersionCmd(),
 		newCtlCmd(),
 		newCheckpointCmd(g),
+		newProxyCmd(g),
 	)
 	return root
 }

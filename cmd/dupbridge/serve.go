@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"runtime/debug"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
@@ -13,6 +14,7 @@ import (
 	"github.com/dupbridge/dupbridge/checkpoint"
 	"github.com/dupbridge/dupbridge/config"
 	"github.com/dupbridge/dupbridge/logging"
+	"github.com/dupbridge/dupbridge/metaproxy"
 	"github.com/dupbridge/dupbridge/server"
 	"github.com/dupbridge/dupbridge/server/follower"
 )
@@ -26,13 +28,17 @@ func newServeCmd(g *globalFlags) *cobra.Command {
 	var check bool
 	cmd := &cobra.Command{
 		Use:   "serve --config FILE [--check]",
-		Short: "Run the bridge: answer a duplication master as its follower cluster and forward to the real follower",
+		Short: "Run the bridge: answer a duplication master as its follower cluster and forward to the real follower (and the meta-proxy of a [meta-proxy] section)",
 		Long: `serve runs dupbridge: masters see it as their follower cluster's meta server
 and as the primary of every partition; it re-routes every duplicated write by
 its own key hash to the real follower's partitions.
 
 --check validates the configuration file, prints every problem with its line
-number, and exits (non-zero when the file is invalid). See examples/dupbridge.ini.`,
+number, and exits (non-zero when the file is invalid). See examples/dupbridge.ini.
+
+A [meta-proxy] section runs the meta-proxy in the same process, on its own
+port; a file with only that section runs the meta-proxy alone (as
+"dupbridge proxy serve"). See docs/metaproxy.md.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if path == "" {
@@ -70,6 +76,13 @@ func reportCheck(cmd *cobra.Command, path string, cfg *config.Config, err error)
 	if err != nil {
 		return err
 	}
+	if m := cfg.MetaProxy; m != nil {
+		fmt.Fprintf(out, "%s: ok: meta-proxy on %s, zk %s, root %s, session timeout %s, cache %d table(s)\n",
+			path, m.Listen, strings.Join(m.ZK, ","), m.Root, m.SessionTimeout, m.CacheTables)
+		if !cfg.HasBridge() {
+			return nil
+		}
+	}
 	fmt.Fprintf(out, "%s: ok: %d table(s), %d follower cluster(s), listen %s, advertised %s\n",
 		path, len(cfg.Tables), len(cfg.Clusters), cfg.Bridge.Listen, cfg.Bridge.AdvertisedAddr)
 	for _, t := range cfg.Tables {
@@ -99,6 +112,13 @@ func runServe(ctx context.Context, path string, cfg *config.Config, ll *logging.
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(cfg.Bridge.MaxInflightBytes + server.WaitRoom + memoryHeadroom)
 	}
+	if cfg.MetaProxy != nil && !cfg.HasBridge() { // a [meta-proxy] file alone
+		p, err := metaproxy.New(metaproxy.Options{Config: cfg.MetaProxy, Logger: log})
+		if err != nil {
+			return err
+		}
+		return p.Run(ctx)
+	}
 	fs, err := follower.New(cfg, follower.Options{Logger: log, OpenCheckpoint: checkpoint.OpenSST,
 		Fetch: checkpoint.FetchOptions{BytesPerSecond: cfg.Bridge.CheckpointCopyRate, Parallel: cfg.Bridge.CheckpointCopyParallel},
 		Load:  checkpoint.LoadOptions{KeysPerSecond: cfg.Bridge.CheckpointLoadRate},
@@ -120,6 +140,26 @@ func runServe(ctx context.Context, path string, cfg *config.Config, ll *logging.
 	}}
 	so := server.Options{Config: cfg, Logger: log, LogLevel: &ll.Level, Reload: rl.reload}
 	fs.Wire(&so)
+	var proxyDone <-chan error
+	if cfg.MetaProxy != nil {
+		// The meta-proxy beside the bridge: its own port; its status and
+		// metrics on the bridge's HTTP unless it has an http_listen.
+		p, err := metaproxy.New(metaproxy.Options{Config: cfg.MetaProxy, Logger: log})
+		if err != nil {
+			_ = fs.Close()
+			return err
+		}
+		if cfg.MetaProxy.HTTPListen == "" {
+			so.ExtraStatus = func() any { return p.Status() }
+			so.Collectors = append(so.Collectors, p.Collector())
+		}
+		proxyCtx, stopProxy := context.WithCancel(ctx)
+		defer func() {
+			stopProxy()
+			<-proxyDone
+		}()
+		proxyDone = runMetaProxy(proxyCtx, p, log)
+	}
 	srv, err = server.New(so)
 	if err != nil {
 		stopOpening()

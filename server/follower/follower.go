@@ -99,6 +99,7 @@ var (
 	_ server.FailModeSetter   = (*Set)(nil)
 	_ server.FollowerReporter = (*Set)(nil)
 	_ server.CheckpointLoader = (*Set)(nil)
+	_ server.ReadForwarder    = (*Set)(nil)
 )
 
 // New builds the Set; Open starts opening the tables.
@@ -555,4 +556,18 @@ func (c setCollector) Collect(ch chan<- prometheus.Metric) {
 		Tables: func() []*router.Table { return open },
 		Label:  func(t *router.Table) string { return names[t] },
 	}.Collect(ch)
+}
+
+// ForwardRead implements server.ReadForwarder: req goes to follower
+// partition pidx of table's follower table (router.Table.Read).
+func (s *Set) ForwardRead(table string, pidx int, req *rpcclient.Request, cb func(*rpcclient.Response, error)) {
+	var rt *router.Table
+	if e := s.entries()[table]; e != nil {
+		rt = e.rt.Load()
+	}
+	if rt == nil {
+		cb(nil, fmt.Errorf("%w: %s", ErrNotOpen, table))
+		return
+	}
+	rt.Read(pidx, req, cb)
 }
