@@ -23,7 +23,8 @@
 // write of it would be admitted again. The reordering above spans at most a
 // round plus the master's retry delay, far less than the default window.
 // A generation is a pointer-free open-addressing table plus a key arena
-// (table.go): one hash per key, no allocation per key, and the key bytes
+// (table.go): one hash per key, no allocation per key (the arrays grow by
+// doubling), and the key bytes
 // compared on every hash match, so that a decision never rests on a hash.
 package keyorder
 
