@@ -24,8 +24,8 @@
 // round plus the master's retry delay, far less than the default window.
 // A generation is a pointer-free open-addressing table plus a key arena
 // (table.go): one hash per key, no allocation per key (the arrays grow by
-// doubling), and the key bytes
-// compared on every hash match, so that a decision never rests on a hash.
+// doubling), and the key bytes compared on every hash match, so that a
+// decision never rests on a hash.
 package keyorder
 
 import (
