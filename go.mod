@@ -39,3 +39,5 @@ require (
 	golang.org/x/sys v0.50.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 )
+
+replace github.com/panjf2000/gnet/v2 => ./third_party/gnet

@@ -2,6 +2,7 @@ package keyorder
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/dupbridge/dupbridge/mutation"
 	"github.com/dupbridge/dupbridge/thrift"
@@ -26,6 +27,11 @@ const (
 // only partly superseded is re-encoded without those keys. Other task codes
 // are kept (the caller rejects them before).
 func (g *Guard) Filter(scope uint32, e *mutation.DupEntry) (Verdict, []byte, error) {
+	return g.FilterAt(scope, e, g.o.Now())
+}
+
+// FilterAt is Filter with the clock read by the caller (see AdmitAt).
+func (g *Guard) FilterAt(scope uint32, e *mutation.DupEntry, now time.Time) (Verdict, []byte, error) {
 	tt := Timetag(e.Timestamp, e.ClusterID)
 	switch e.Code() {
 	case mutation.CodePut:
@@ -33,17 +39,17 @@ func (g *Guard) Filter(scope uint32, e *mutation.DupEntry) (Verdict, []byte, err
 		if err != nil {
 			return Keep, nil, err
 		}
-		return keepOrDrop(g.Admit(scope, key, tt)), nil, nil
+		return keepOrDrop(g.AdmitAt(scope, key, tt, now)), nil, nil
 	case mutation.CodeRemove:
 		key, err := removeKey(e.RawMessage)
 		if err != nil {
 			return Keep, nil, err
 		}
-		return keepOrDrop(g.Admit(scope, key, tt)), nil, nil
+		return keepOrDrop(g.AdmitAt(scope, key, tt, now)), nil, nil
 	case mutation.CodeMultiPut:
-		return g.filterMultiPut(scope, e, tt)
+		return g.filterMultiPut(scope, e, tt, now)
 	case mutation.CodeMultiRemove:
-		return g.filterMultiRemove(scope, e, tt)
+		return g.filterMultiRemove(scope, e, tt, now)
 	}
 	return Keep, nil, nil
 }
@@ -55,7 +61,7 @@ func keepOrDrop(ok bool) Verdict {
 	return Drop
 }
 
-func (g *Guard) filterMultiPut(scope uint32, e *mutation.DupEntry, tt uint64) (Verdict, []byte, error) {
+func (g *Guard) filterMultiPut(scope uint32, e *mutation.DupEntry, tt uint64, now time.Time) (Verdict, []byte, error) {
 	u, err := mutation.Decode(mutation.CodeMultiPut, e.RawMessage)
 	if err != nil {
 		return Keep, nil, err
@@ -68,7 +74,7 @@ func (g *Guard) filterMultiPut(scope uint32, e *mutation.DupEntry, tt uint64) (V
 	var key []byte
 	for _, kv := range mp.Kvs {
 		key = mutation.AppendRawKey(key[:0], mp.HashKey, kv.Key)
-		if g.Admit(scope, key, tt) {
+		if g.AdmitAt(scope, key, tt, now) {
 			kept = append(kept, kv)
 		}
 	}
@@ -83,7 +89,7 @@ func (g *Guard) filterMultiPut(scope uint32, e *mutation.DupEntry, tt uint64) (V
 	return Rewrite, mutation.AppendMultiPut(nil, u.WrapperID, &nr), nil
 }
 
-func (g *Guard) filterMultiRemove(scope uint32, e *mutation.DupEntry, tt uint64) (Verdict, []byte, error) {
+func (g *Guard) filterMultiRemove(scope uint32, e *mutation.DupEntry, tt uint64, now time.Time) (Verdict, []byte, error) {
 	u, err := mutation.Decode(mutation.CodeMultiRemove, e.RawMessage)
 	if err != nil {
 		return Keep, nil, err
@@ -96,7 +102,7 @@ func (g *Guard) filterMultiRemove(scope uint32, e *mutation.DupEntry, tt uint64)
 	var key []byte
 	for _, sk := range mr.SortKeys {
 		key = mutation.AppendRawKey(key[:0], mr.HashKey, sk)
-		if g.Admit(scope, key, tt) {
+		if g.AdmitAt(scope, key, tt, now) {
 			kept = append(kept, sk)
 		}
 	}

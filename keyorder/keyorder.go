@@ -22,6 +22,10 @@
 // for longer than that is forgotten (and counted), after which an older
 // write of it would be admitted again. The reordering above spans at most a
 // round plus the master's retry delay, far less than the default window.
+// A generation is a pointer-free open-addressing table plus a key arena
+// (table.go): one hash per key, no allocation per key (the arrays grow by
+// doubling), and the key bytes compared on every hash match, so that a
+// decision never rests on a hash.
 package keyorder
 
 import (
@@ -61,23 +65,16 @@ type Guard struct {
 	admitted, superseded, rotations, forgotten atomic.Int64
 }
 
-// shard holds two generations. A map gives each key's slot in the
-// generation's slice, so updating a known key is a lookup plus a slice write
-// (a map assignment with string(k) would allocate every time).
+// shard holds two generations (table.go).
 type shard struct {
 	mu        sync.Mutex
 	cur, prev generation
 	rotatedAt time.Time
 }
 
-type generation struct {
-	idx map[string]int32
-	tts []uint64
-}
-
-func newGeneration(n int) generation {
-	return generation{idx: make(map[string]int32, n), tts: make([]uint64, 0, n)}
-}
+// maxArena bounds one generation's key bytes (slot offsets are 32 bits);
+// a shard whose keys reach it rotates early.
+const maxArena = 1 << 30
 
 // New returns a Guard.
 func New(o Options) *Guard {
@@ -96,8 +93,8 @@ func New(o Options) *Guard {
 	g := &Guard{o: o, seed: maphash.MakeSeed(), shards: make([]shard, o.Shards)}
 	now := o.Now()
 	for i := range g.shards {
-		g.shards[i].cur = newGeneration(0)
-		g.shards[i].prev = newGeneration(0)
+		g.shards[i].cur = newGeneration(0, 0)
+		g.shards[i].prev = newGeneration(0, 0)
 		g.shards[i].rotatedAt = now
 	}
 	return g
@@ -114,7 +111,14 @@ func Timetag(timestampUs int64, clusterID int8) uint64 {
 // scope separates tables (e.g. the follower app id). It allocates only when
 // it remembers a new key.
 func (g *Guard) Admit(scope uint32, key []byte, tt uint64) bool {
-	return g.decide(scope, key, tt, true)
+	return g.decide(scope, key, tt, true, g.o.Now())
+}
+
+// AdmitAt is Admit with the clock read by the caller: one reading serves
+// every entry of a request (the clock only decides when generations
+// rotate).
+func (g *Guard) AdmitAt(scope uint32, key []byte, tt uint64, now time.Time) bool {
+	return g.decide(scope, key, tt, true, now)
 }
 
 // Older reports whether a write of key with timetag tt is older than the
@@ -123,27 +127,29 @@ func (g *Guard) Admit(scope uint32, key []byte, tt uint64) bool {
 // (which carry verify_timetag, so the follower orders them itself), and
 // that are still dropped when a newer write, a delete included, went first.
 func (g *Guard) Older(scope uint32, key []byte, tt uint64) bool {
-	return !g.decide(scope, key, tt, false)
+	return !g.decide(scope, key, tt, false, g.o.Now())
 }
 
-// decide is Admit, recording the write only when record is set.
-func (g *Guard) decide(scope uint32, key []byte, tt uint64, record bool) bool {
-	// The scoped key is built on the stack for ordinary key sizes; map
-	// lookups with string(k) do not allocate, only remembering a new key does.
+// decide is AdmitAt, recording the write only when record is set.
+func (g *Guard) decide(scope uint32, key []byte, tt uint64, record bool, now time.Time) bool {
+	// The scoped key is built on the stack for ordinary key sizes; only
+	// remembering a new key may allocate (a generation's arrays growing).
 	var buf [256]byte
 	k := append(append(buf[:0], byte(scope), byte(scope>>8), byte(scope>>16), byte(scope>>24)), key...)
-	s := &g.shards[maphash.Bytes(g.seed, k)%uint64(len(g.shards))]
+	h := maphash.Bytes(g.seed, k)
+	s := &g.shards[(h>>32)%uint64(len(g.shards))]
+	h |= 1 // slot.h 0 means empty
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	g.maybeRotate(s)
-	ci, inCur := s.cur.idx[string(k)]
+	g.maybeRotate(s, len(k), now)
+	ci, inCur := s.cur.find(h, k)
 	var last uint64
 	known := inCur
 	if inCur {
-		last = s.cur.tts[ci]
-	} else if pi, inPrev := s.prev.idx[string(k)]; inPrev {
-		last, known = s.prev.tts[pi], true
+		last = s.cur.slots[ci].tt
+	} else if pi, inPrev := s.prev.find(h, k); inPrev {
+		last, known = s.prev.slots[pi].tt, true
 	}
 	if known && last > tt {
 		g.superseded.Add(1)
@@ -154,26 +160,24 @@ func (g *Guard) decide(scope uint32, key []byte, tt uint64, record bool) bool {
 	}
 	switch {
 	case !inCur:
-		s.cur.idx[string(k)] = int32(len(s.cur.tts))
-		s.cur.tts = append(s.cur.tts, tt)
+		s.cur.insert(ci, h, k, tt)
 	case tt > last:
-		s.cur.tts[ci] = tt
+		s.cur.slots[ci].tt = tt
 	}
 	g.admitted.Add(1)
 	return true
 }
 
-func (g *Guard) maybeRotate(s *shard) {
-	now := g.o.Now()
+func (g *Guard) maybeRotate(s *shard, keyLen int, now time.Time) {
 	perShard := g.o.MaxKeys / 2 / len(g.shards)
 	if perShard < 1 {
 		perShard = 1
 	}
-	if now.Sub(s.rotatedAt) < g.o.Window/2 && len(s.cur.tts) < perShard {
+	if now.Sub(s.rotatedAt) < g.o.Window/2 && s.cur.n < perShard && len(s.cur.keys)+keyLen <= maxArena {
 		return
 	}
-	g.forgotten.Add(int64(len(s.prev.tts)))
-	s.prev, s.cur = s.cur, newGeneration(len(s.cur.tts))
+	g.forgotten.Add(int64(s.prev.n))
+	s.prev, s.cur = s.cur, newGeneration(s.cur.n, len(s.cur.keys))
 	s.rotatedAt = now
 	g.rotations.Add(1)
 }
@@ -187,7 +191,7 @@ func (g *Guard) Stats() Stats {
 	for i := range g.shards {
 		s := &g.shards[i]
 		s.mu.Lock()
-		st.Keys += int64(len(s.cur.tts) + len(s.prev.tts))
+		st.Keys += int64(s.cur.n + s.prev.n)
 		s.mu.Unlock()
 	}
 	return st

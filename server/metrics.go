@@ -60,27 +60,29 @@ func lagBucketsMs() []float64 {
 // tableMetrics are one table's children of the labelled metrics, resolved
 // once in New so that the hot path only adds and observes.
 type tableMetrics struct {
-	requests   prometheus.Counter  // dup_requests
-	lag        prometheus.Observer // dup_time_lag_ms
-	lagging    prometheus.Counter  // dup_lagging_writes
-	rpcs       prometheus.Counter  // dupbridge_duplicate_rpcs_total
-	superseded prometheus.Counter  // dupbridge_superseded_entries_total
-	moved      prometheus.Counter  // dupbridge_moved_entries_total
+	requests   prometheus.Counter // dup_requests
+	lag        *lagSeries         // dup_time_lag_ms
+	lagging    prometheus.Counter // dup_lagging_writes
+	rpcs       prometheus.Counter // dupbridge_duplicate_rpcs_total
+	superseded prometheus.Counter // dupbridge_superseded_entries_total
+	moved      prometheus.Counter // dupbridge_moved_entries_total
 	refused    [numCauses]prometheus.Counter
 }
 
 // serverMetrics are the labelled metrics of a Server.
 type serverMetrics struct {
 	requests, lagging, rpcs, superseded, moved, refused *prometheus.CounterVec
-	lag                                                 *prometheus.HistogramVec
+	lag                                                 *lagHistogram
 	// unknownTable and unknownRPCs are the children of refused and rpcs
 	// for requests whose app id is not configured.
 	unknownTable, unknownRPCs prometheus.Counter
 }
 
 // received records n entries of one request received for the table, of
-// which lagging exceeded the lagging-write threshold. Any goroutine.
-func (m *tableMetrics) received(n, lagging int) {
+// which lagging exceeded the lagging-write threshold, and their lags.
+// Any goroutine.
+func (m *tableMetrics) received(n, lagging int, lag *lagTally) {
+	m.lag.add(lag)
 	if n > 0 {
 		m.requests.Add(float64(n))
 	}
@@ -98,9 +100,7 @@ func (s *Server) newMetrics() error {
 	m := &serverMetrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dup_requests",
 			Help: "Duplicate entries received from masters; mirrors the Pegasus follower metric dup_requests (per entry)."}, tl),
-		lag: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "dup_time_lag_ms",
-			Help:    "Bridge now minus the master timestamp of each entry received, in ms; mirrors the Pegasus follower metric dup_time_lag_ms (a percentile there).",
-			Buckets: lagBucketsMs()}, tl),
+		lag: newLagHistogram("Bridge now minus the master timestamp of each entry received, in ms; mirrors the Pegasus follower metric dup_time_lag_ms (a percentile there)."),
 		lagging: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dup_lagging_writes",
 			Help: "Entries received whose lag exceeds lagging_write_threshold; mirrors the Pegasus follower metric dup_lagging_writes."}, tl),
 		rpcs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dupbridge_duplicate_rpcs_total",

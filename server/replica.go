@@ -170,7 +170,8 @@ func (cs *connState) onDuplicate(f *codec.Frame, size int) bool {
 		cs.refuse(f, ts, r)
 		return true
 	}
-	entries, moved, r := cs.validate(f, ts, count)
+	now := time.Now() // one clock reading for the lag and the order guard
+	entries, moved, r := cs.validate(f, ts, count, now)
 	defer func() {
 		clear(entries) // drop references into gnet's buffer
 		cs.entries = entries[:0]
@@ -194,7 +195,7 @@ func (cs *connState) onDuplicate(f *codec.Frame, size int) bool {
 	// non-blocking Ship calls only.
 	ts.shipMu.Lock()
 	defer ts.shipMu.Unlock()
-	parts := cs.split(ts, entries, count)
+	parts := cs.split(ts, entries, count, now)
 	if len(parts) == 0 {
 		// Every entry was superseded by newer writes already forwarded:
 		// nothing to apply, and the master may go on.
@@ -255,9 +256,9 @@ func (cs *connState) precheck(f *codec.Frame, ts *tableState) (int, *refusal) {
 
 // validate checks every entry before anything is shipped, and routes each
 // by its own key into cs.byPart. It returns the entries (aliasing gnet's
-// buffer) and how many the master's gpid would have misplaced. Event-loop
-// only.
-func (cs *connState) validate(f *codec.Frame, ts *tableState, count int) (entries []entryRef, moved int, r *refusal) {
+// buffer) and how many the master's gpid would have misplaced; now is the
+// clock the lags are measured against. Event-loop only.
+func (cs *connState) validate(f *codec.Frame, ts *tableState, count int, now time.Time) (entries []entryRef, moved int, r *refusal) {
 	s := cs.s
 	entries = cs.entries[:0]
 	malformed := func(what string, err error) *refusal {
@@ -271,17 +272,17 @@ func (cs *connState) validate(f *codec.Frame, ts *tableState, count int) (entrie
 	// dup_requests, dup_time_lag_ms and dup_lagging_writes count every
 	// entry read, like Pegasus's follower (pegasus_write_service::duplicate):
 	// before its checks, and the lag only when the clock is past the
-	// entry's timestamp. One histogram observation per entry; the counters
-	// are added once per request.
+	// entry's timestamp. The lags are tallied here and, like the counters,
+	// added to the table's metrics once per request.
 	tm := ts.m
-	nowUs, lagUs := time.Now().UnixMicro(), s.lagUs.Load()
-	received, lagging := 0, 0
-	defer func() { tm.received(received, lagging) }()
+	nowUs, lagUs := now.UnixMicro(), s.lagUs.Load()
+	received, lagging, lags := 0, 0, tm.lag.tally()
+	defer func() { tm.received(received, lagging, &lags) }()
 	var e mutation.DupEntry
 	for it.Next(&e) {
 		received++
 		if lag := nowUs - e.Timestamp; lag > 0 {
-			tm.lag.Observe(float64(lag) / 1e3)
+			lags.observe(lag)
 			if lag > lagUs {
 				lagging++
 			}
@@ -328,8 +329,9 @@ func (cs *connState) validate(f *codec.Frame, ts *tableState, count int) (entrie
 // split copies the entries the per-key order guard keeps into one or more
 // bodies per follower partition, in entry order, each under the follower's
 // write limit (an entry larger than the limit goes alone), and counts the
-// superseded ones. Called with ts.shipMu held. Event-loop only.
-func (cs *connState) split(ts *tableState, entries []entryRef, count int) []*Part {
+// superseded ones; now is the guard's clock. Called with ts.shipMu held.
+// Event-loop only.
+func (cs *connState) split(ts *tableState, entries []entryRef, count int, now time.Time) []*Part {
 	limit := cs.s.opts.WriteLimit - bodySlack
 	var parts []*Part
 	flush := func(pb *partBuild) {
@@ -344,7 +346,7 @@ func (cs *connState) split(ts *tableState, entries []entryRef, count int) []*Par
 	superseded := 0
 	for i := range entries {
 		er := &entries[i]
-		verdict, rewritten, err := ts.order.Filter(0, &er.e)
+		verdict, rewritten, err := ts.order.FilterAt(0, &er.e, now)
 		if err != nil {
 			// validate checked every payload (PayloadHash); keep it whole.
 			verdict = keyorder.Keep
