@@ -3,7 +3,6 @@ package metaproxy_test
 import (
 	"context"
 	"fmt"
-	"runtime"
 	"slices"
 	"sync"
 	"testing"
@@ -12,14 +11,6 @@ import (
 	"github.com/dupbridge/dupbridge/config"
 	"github.com/dupbridge/dupbridge/metaproxy"
 	"github.com/dupbridge/dupbridge/rpcclient"
-	"github.com/dupbridge/dupbridge/server"
-)
-
-// benchLoops are the event loops of a proxy the benchmark starts; clients
-// the client goroutines.
-const (
-	benchLoops = 2
-	clients    = 32
 )
 
 // BenchmarkQueryConfig: query-config throughput and p99 through the proxy
@@ -30,11 +21,6 @@ const (
 // its own. Both with the default answer_ttl (a fresh meta answer is
 // reused); forward-every-query: distinct tables with answer_ttl = 0, every
 // query forwarded (identical ones in flight coalesced).
-//
-// As `dupbridge proxy serve` does, the process gets a P for each event loop
-// of the proxy under test (server.ReserveLoopProcs; the other proxy's idle
-// loops lose theirs to the runtime): both sides run under it. testing sets
-// GOMAXPROCS before each sub-benchmark, so benchQueries reserves them.
 func BenchmarkQueryConfig(b *testing.B) {
 	st, err := metaproxy.Dial([]string{zks.Addr}, "/dupbridge-bench", metaproxy.StoreOptions{})
 	if err != nil {
@@ -84,8 +70,7 @@ func benchQueries(b *testing.B, addr string, tables []string) {
 	var mu sync.Mutex
 	var lat []time.Duration
 	var next int
-	defer runtime.GOMAXPROCS(server.ReserveLoopProcs(benchLoops))
-	b.SetParallelism(max(1, clients/runtime.GOMAXPROCS(0))) // goroutines = parallelism × GOMAXPROCS
+	b.SetParallelism(16) // 32 clients on 2 cores
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		mu.Lock()

@@ -67,7 +67,7 @@ func startProxy(t testing.TB, root string, o proxyOpts) *metaproxy.Proxy {
 		o.cacheTables = 1024
 	}
 	cfg := &config.MetaProxy{Listen: "127.0.0.1:0", ZK: []string{o.zk}, Root: root,
-		SessionTimeout: o.sessionTimeout, CacheTables: o.cacheTables, EventLoops: benchLoops, AnswerTTL: o.answerTTL}
+		SessionTimeout: o.sessionTimeout, CacheTables: o.cacheTables, EventLoops: 2, AnswerTTL: o.answerTTL}
 	p, err := metaproxy.New(metaproxy.Options{Config: cfg, QueryTimeout: 3 * time.Second})
 	if err != nil {
 		t.Fatal(err)

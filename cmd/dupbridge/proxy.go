@@ -14,7 +14,6 @@ import (
 
 	"github.com/dupbridge/dupbridge/config"
 	"github.com/dupbridge/dupbridge/metaproxy"
-	"github.com/dupbridge/dupbridge/server"
 )
 
 // proxyFlags locate the mapping in ZooKeeper: --zk/--root, or the
@@ -101,7 +100,6 @@ func newProxyServeCmd(g *globalFlags) *cobra.Command {
 				return err
 			}
 			defer func() { _ = log.Sync() }()
-			reserveLoopProcs(server.EventLoops(cfg.MetaProxy.EventLoops), log)
 			p, err := metaproxy.New(metaproxy.Options{Config: cfg.MetaProxy, Logger: log})
 			if err != nil {
 				return err

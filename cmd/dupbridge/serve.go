@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime"
 	"runtime/debug"
 	"strings"
 
@@ -57,7 +56,6 @@ port; a file with only that section runs the meta-proxy alone (as
 				return err
 			}
 			defer func() { _ = log.Close() }()
-			reserveLoopProcs(serveLoops(cfg), log.Logger)
 			return runServe(cmd.Context(), path, cfg, log)
 		},
 	}
@@ -92,27 +90,6 @@ func reportCheck(cmd *cobra.Command, path string, cfg *config.Config, err error)
 			t.Name, t.AppID, t.FollowerCluster, t.FollowerTable, t.FailurePolicy)
 	}
 	return nil
-}
-
-// serveLoops is the number of gnet event loops `serve` runs for cfg: the
-// bridge's and the meta-proxy's.
-func serveLoops(cfg *config.Config) int {
-	loops := 0
-	if cfg.HasBridge() {
-		loops += server.EventLoops(cfg.Bridge.EventLoops)
-	}
-	if cfg.MetaProxy != nil {
-		loops += server.EventLoops(cfg.MetaProxy.EventLoops)
-	}
-	return loops
-}
-
-// reserveLoopProcs gives each of the process's loops event loops a P of
-// its own (server.ReserveLoopProcs).
-func reserveLoopProcs(loops int, log *zap.Logger) {
-	before := server.ReserveLoopProcs(loops)
-	log.Info("scheduler slots", zap.Int("event_loops", loops), zap.Int("gomaxprocs_before", before),
-		zap.Int("gomaxprocs", runtime.GOMAXPROCS(0)))
 }
 
 // memoryHeadroom is what the Go runtime may use above the bridge's own
