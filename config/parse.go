@@ -99,6 +99,7 @@ func Parse(data []byte, name string) (*Config, error) {
 		}
 	}
 
+	p.role(f, c)
 	p.clusters(f, c)
 	p.group(f, c)
 	p.bridge(f, c)
@@ -112,6 +113,9 @@ func Parse(data []byte, name string) (*Config, error) {
 
 func (p *parser) clusters(f *ini.File, c *Config) {
 	s, err := f.GetSection(SectionClusters)
+	if (err != nil || len(s.Keys()) == 0) && c.Bridge.Role == RoleEdge {
+		return // an edge ships to its sink, which knows the follower
+	}
 	if err != nil || len(s.Keys()) == 0 {
 		p.problems = append(p.problems, Problem{Line: p.li.sections[SectionClusters], Section: SectionClusters,
 			Msg: "missing or empty: list each follower cluster as NAME = host:port,host:port (its meta servers)"})
@@ -185,7 +189,7 @@ func (p *parser) bridge(f *ini.File, c *Config) {
 	}
 	const sec = SectionBridge
 	for _, k := range s.Keys() {
-		if !bridgeKeys[k.Name()] {
+		if !bridgeKeys[k.Name()] && !relayKeys[k.Name()] {
 			p.errKey(sec, k.Name(), "unknown key")
 		}
 	}
@@ -197,7 +201,9 @@ func (p *parser) bridge(f *ini.File, c *Config) {
 	}
 
 	if v, ok := get("listen"); !ok || v == "" {
-		p.errKey(sec, "listen", "required: the RPC listen address host:port")
+		if c.Bridge.Role != RoleSink { // a sink faces edges only (relay_listen)
+			p.errKey(sec, "listen", "required: the RPC listen address host:port")
+		}
 	} else if err := checkHostPort(v); err != nil {
 		p.errKey(sec, "listen", "%q: %v", v, err)
 	} else {
@@ -345,6 +351,7 @@ func (p *parser) bridge(f *ini.File, c *Config) {
 			p.errKey(sec, "full_duplication", "%q: want reject or without_checkpoint", v)
 		}
 	}
+	p.relay(s, c)
 }
 
 var tableKeys = map[string]bool{
@@ -366,7 +373,7 @@ func (p *parser) tables(f *ini.File, c *Config) {
 			p.errSection(sec, "table name %q: want letters, digits, '_', '.', '-' (Pegasus app names)", t.Name)
 		}
 		for _, k := range s.Keys() {
-			if !tableKeys[k.Name()] {
+			if !tableKeys[k.Name()] && k.Name() != "ack" {
 				p.errKey(sec, k.Name(), "unknown key")
 			}
 		}
@@ -404,7 +411,9 @@ func (p *parser) tables(f *ini.File, c *Config) {
 			}
 			t.FollowerTable = v
 		}
-		if v, ok := get("follower_cluster"); !ok || v == "" {
+		if v, ok := get("follower_cluster"); (!ok || v == "") && c.Bridge.Role == RoleEdge {
+			// an edge's sink knows the follower
+		} else if !ok || v == "" {
 			p.errKey(sec, "follower_cluster", "required: a cluster of [%s]", SectionClusters)
 		} else if _, known := c.Clusters[v]; !known {
 			p.errKey(sec, "follower_cluster", "%q is not in [%s]", v, SectionClusters)
@@ -491,6 +500,7 @@ func (p *parser) tables(f *ini.File, c *Config) {
 			}
 			t.VerifyTimetag = bv
 		}
+		p.tableAck(s, sec, &t, c)
 		c.Tables = append(c.Tables, t)
 	}
 	if len(c.Tables) == 0 {

@@ -54,6 +54,10 @@ type Options struct {
 	// to its own metrics (e.g. the follower side's, server/follower). New
 	// fails if one cannot be registered.
 	Collectors []prometheus.Collector
+	// Guards are the per-key order guards to use, by table name (an edge
+	// passes the ones it rebuilt from its spool, docs/relay.md §1.6); a
+	// table without one gets a new, empty guard.
+	Guards map[string]*keyorder.Guard
 }
 
 // Server is the bridge's RPC endpoint: a gnet event handler serving the meta
@@ -185,7 +189,10 @@ func New(opts Options) (*Server, error) {
 	}
 	for i := range opts.Config.Tables {
 		t := &opts.Config.Tables[i]
-		ts := &tableState{cfg: t, order: keyorder.New(keyorder.Options{})}
+		ts := &tableState{cfg: t, order: opts.Guards[t.Name]}
+		if ts.order == nil {
+			ts.order = keyorder.New(keyorder.Options{})
+		}
 		ts.paused.Store(t.Paused)
 		for id := 1; id < 128; id++ {
 			ts.allowed[id] = opts.Config.Allows(t, int8(id))
