@@ -52,7 +52,7 @@ type stream struct {
 	waiters []ackWaiter // ack = follower: parts waiting for the sink, in LSN order
 
 	// connection loop only
-	everSent uint64
+	everSent  uint64
 	raw, zbuf []byte
 }
 
