@@ -128,7 +128,7 @@ func (d *Decompressor) Decompress(buf, data []byte, rawLen int) ([]byte, error) 
 	}
 	out, err := d.dec.DecodeAll(data, buf[:0:rawLen])
 	if err != nil {
-		if errors.Is(err, zstd.ErrDecoderSizeExceeded) || len(out) >= rawLen {
+		if errors.Is(err, zstd.ErrDecoderSizeExceeded) || errors.Is(err, zstd.ErrWindowSizeExceeded) || len(out) >= rawLen {
 			return buf, fmt.Errorf("%w: more than the %d bytes claimed: %v", ErrTooLarge, rawLen, err)
 		}
 		return buf, fmt.Errorf("%w: zstd: %v", ErrProtocol, err)
