@@ -64,6 +64,7 @@ func (li lineIndex) key(section, key string) int {
 type parser struct {
 	li       lineIndex
 	problems []Problem
+	badRole  bool // [dupbridge] role is invalid (relay.go)
 }
 
 func (p *parser) errSection(section, format string, args ...any) {

@@ -115,6 +115,7 @@ func (p *parser) role(f *ini.File, c *Config) {
 		c.Bridge.Role = RoleSink
 	default:
 		p.errKey(SectionBridge, "role", "%q: want direct, edge or sink", v)
+		p.badRole = true
 	}
 }
 
@@ -123,6 +124,9 @@ func (p *parser) role(f *ini.File, c *Config) {
 func (p *parser) relay(s *ini.Section, c *Config) {
 	const sec = SectionBridge
 	r := &c.Bridge.Relay
+	if p.badRole {
+		return // which relay keys belong depends on the role
+	}
 	*r = Relay{ZstdLevel: DefaultRelayZstdLevel, BatchBytes: DefaultRelayBatchBytes, Linger: DefaultRelayLinger,
 		WindowBytes: DefaultRelayWindowBytes, WindowShipments: DefaultRelayWindowShipments,
 		MaxShipment: DefaultRelayMaxShipment, SpoolBytes: DefaultSpoolBytes}

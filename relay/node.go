@@ -155,3 +155,14 @@ func (n *SinkNode) Stop() error {
 	n.cancel()
 	return n.Wait()
 }
+
+// CheckFiles loads what the relay configuration names on disk (TLS
+// certificate, key and CA; the zstd dictionary), for `serve --check`.
+func CheckFiles(cfg *config.Config) error {
+	r := &cfg.Bridge.Relay
+	if _, err := tlsConfig(r, cfg.Bridge.Role == config.RoleSink); err != nil {
+		return err
+	}
+	_, err := LoadDict(r.ZstdDict)
+	return err
+}

@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/dupbridge/dupbridge/config"
+	"github.com/dupbridge/dupbridge/relay"
 	"github.com/dupbridge/dupbridge/server"
 	"github.com/dupbridge/dupbridge/server/follower"
 )
@@ -23,13 +24,17 @@ func newServeCmd(g *globalFlags) *cobra.Command {
 	var check bool
 	cmd := &cobra.Command{
 		Use:   "serve --config FILE [--check]",
-		Short: "Run the bridge: answer a duplication master as its follower cluster and forward to the real follower",
+		Short: "Run the bridge (role direct, edge or sink): answer a duplication master as its follower cluster and forward to the real follower",
 		Long: `serve runs dupbridge: masters see it as their follower cluster's meta server
 and as the primary of every partition; it re-routes every duplicated write by
 its own key hash to the real follower's partitions.
 
 --check validates the configuration file, prints every problem with its line
-number, and exits (non-zero when the file is invalid). See examples/dupbridge.ini.`,
+number, and exits (non-zero when the file is invalid). See examples/dupbridge.ini.
+
+[dupbridge] role = edge runs the master-side end of a WAN link (spool, then
+shipments to relay_sink); role = sink runs the follower-side end (accepts
+edges on relay_listen). See docs/relay.md and examples/edge.ini, sink.ini.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if path == "" {
@@ -67,8 +72,28 @@ func reportCheck(cmd *cobra.Command, path string, cfg *config.Config, err error)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "%s: ok: %d table(s), %d follower cluster(s), listen %s, advertised %s\n",
-		path, len(cfg.Tables), len(cfg.Clusters), cfg.Bridge.Listen, cfg.Bridge.AdvertisedAddr)
+	b := &cfg.Bridge
+	if b.Role != config.RoleDirect {
+		if err := relay.CheckFiles(cfg); err != nil {
+			fmt.Fprintf(out, "%s: %v\n", path, err)
+			return fmt.Errorf("serve --check: %s: %w", path, err)
+		}
+	}
+	switch b.Role {
+	case config.RoleEdge:
+		fmt.Fprintf(out, "%s: ok: edge, %d table(s), listen %s, advertised %s, ships to sink %s (tls %v), spool in %s\n",
+			path, len(cfg.Tables), b.Listen, b.AdvertisedAddr, b.Relay.Sink, b.Relay.TLS(), b.StateDir)
+		for _, t := range cfg.Tables {
+			fmt.Fprintf(out, "  table %s (app %d), source table %s, ack = %s\n", t.Name, t.AppID, t.SourceTable, t.Ack)
+		}
+		return nil
+	case config.RoleSink:
+		fmt.Fprintf(out, "%s: ok: sink, %d table(s), %d follower cluster(s), edges connect to %s (tls %v)\n",
+			path, len(cfg.Tables), len(cfg.Clusters), b.Relay.Listen, b.Relay.TLS())
+	default:
+		fmt.Fprintf(out, "%s: ok: %d table(s), %d follower cluster(s), listen %s, advertised %s\n",
+			path, len(cfg.Tables), len(cfg.Clusters), b.Listen, b.AdvertisedAddr)
+	}
 	for _, t := range cfg.Tables {
 		fmt.Fprintf(out, "  table %s (app %d) -> %s/%s, failure policy %s\n",
 			t.Name, t.AppID, t.FollowerCluster, t.FollowerTable, t.FailurePolicy)
@@ -77,6 +102,24 @@ func reportCheck(cmd *cobra.Command, path string, cfg *config.Config, err error)
 }
 
 func runServe(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
+	switch cfg.Bridge.Role {
+	case config.RoleEdge:
+		n, err := relay.StartEdge(ctx, cfg, relay.NodeOptions{Logger: log})
+		if err != nil {
+			return err
+		}
+		err = n.Wait() // the server drains when ctx ends; the spool stays
+		log.Info("dupbridge edge stopped", zap.Any("counters", n.Server.Stats()), zap.Any("link", n.Edge.Stats()))
+		return err
+	case config.RoleSink:
+		n, err := relay.StartSink(ctx, cfg, relay.NodeOptions{Logger: log})
+		if err != nil {
+			return err
+		}
+		err = n.Wait()
+		log.Info("dupbridge sink stopped")
+		return err
+	}
 	fs, err := follower.New(cfg, follower.Options{Logger: log})
 	if err != nil {
 		return err
