@@ -114,6 +114,14 @@ func Timetag(timestampUs int64, clusterID int8) uint64 {
 // scope separates tables (e.g. the follower app id). It allocates only when
 // it remembers a new key.
 func (g *Guard) Admit(scope uint32, key []byte, tt uint64) bool {
+	ok, _ := g.admit(scope, key, tt)
+	return ok
+}
+
+// admit is Admit; tied also reports that the newest write already admitted
+// for the key has the same timetag (two updates of one mutation, or a
+// retransmission): their order cannot be told from timetags.
+func (g *Guard) admit(scope uint32, key []byte, tt uint64) (ok, tied bool) {
 	// The scoped key is built on the stack for ordinary key sizes; map
 	// lookups with string(k) do not allocate, only remembering a new key does.
 	var buf [256]byte
@@ -133,7 +141,7 @@ func (g *Guard) Admit(scope uint32, key []byte, tt uint64) bool {
 	}
 	if known && last > tt {
 		g.superseded.Add(1)
-		return false
+		return false, false
 	}
 	switch {
 	case !inCur:
@@ -143,7 +151,7 @@ func (g *Guard) Admit(scope uint32, key []byte, tt uint64) bool {
 		s.cur.tts[ci] = tt
 	}
 	g.admitted.Add(1)
-	return true
+	return true, known && last == tt
 }
 
 func (g *Guard) maybeRotate(s *shard) {

@@ -43,7 +43,7 @@ func splitShipment(raw []byte, first uint64, n uint32, fn func(lsn uint64, paylo
 // (docs/relay.md §3.1).
 const kindPart = 1
 
-const partHeaderLen = 1 + 4 + 4 + 8 + 8 + 8 + 4
+const partHeaderLen = 1 + 4 + 4 + 8 + 8 + 8 + 4 + 4
 
 // appendPart encodes p as a spool record payload.
 func appendPart(dst []byte, p *server.Part) []byte {
@@ -54,6 +54,10 @@ func appendPart(dst []byte, p *server.Part) []byte {
 	dst = binary.BigEndian.AppendUint64(dst, uint64(p.FirstTimestamp))
 	dst = binary.BigEndian.AppendUint64(dst, uint64(p.LastTimestamp))
 	dst = binary.BigEndian.AppendUint32(dst, uint32(p.Entries))
+	dst = binary.BigEndian.AppendUint32(dst, uint32(len(p.Tied)))
+	for _, i := range p.Tied {
+		dst = binary.BigEndian.AppendUint32(dst, uint32(i))
+	}
 	return append(dst, p.Body...)
 }
 
@@ -71,6 +75,16 @@ func decodePart(table string, payload []byte) (*server.Part, error) {
 	}
 	if p.PartitionCount <= 0 || p.PartitionCount > 1<<16 || p.PartitionIndex < 0 || p.PartitionIndex >= p.PartitionCount || p.Entries <= 0 {
 		return nil, fmt.Errorf("record: %w: partition %d of %d, %d entries", ErrProtocol, p.PartitionIndex, p.PartitionCount, p.Entries)
+	}
+	nt := r.u32()
+	if r.err == nil && uint64(nt) > uint64(p.Entries) {
+		return nil, fmt.Errorf("record: %w: %d tied entries of %d", ErrProtocol, nt, p.Entries)
+	}
+	for i := uint32(0); i < nt && r.err == nil; i++ {
+		p.Tied = append(p.Tied, int(r.u32()))
+	}
+	if r.err != nil {
+		return nil, fmt.Errorf("record: %w", r.err)
 	}
 	p.Body = r.b
 	return p, nil

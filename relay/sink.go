@@ -341,8 +341,9 @@ func parseRecords(table string, h ShipmentHeader, raw []byte) ([]sinkRecord, err
 }
 
 // markVerify re-encodes p with verify_timetag on every PUT and MULTI_PUT
-// entry not marked yet, split so that no body passes the follower's write
-// limit.
+// entry not marked yet, except tied ones (an equal timetag would make the
+// follower keep the wrong one of two updates, docs/relay.md §2.7), split so
+// that no body passes the follower's write limit.
 func markVerify(p *server.Part) ([]*server.Part, error) {
 	it, err := mutation.NewDupIter(p.Body)
 	if err != nil {
@@ -353,14 +354,18 @@ func markVerify(p *server.Part) ([]*server.Part, error) {
 	var w mutation.DupRequestWriter
 	open := false
 	var e mutation.DupEntry
+	tied := map[int]bool{}
+	for _, i := range p.Tied {
+		tied[i] = true
+	}
 	flush := func() {
 		q := *p
-		q.Body, q.Entries, q.Hashes = w.Finish(), w.Len(), nil
+		q.Body, q.Entries, q.Hashes, q.Tied = w.Finish(), w.Len(), nil, nil
 		out = append(out, &q)
 		open = false
 	}
-	for it.Next(&e) {
-		mark := e.Code().IsPut() && !e.VerifyTimetag
+	for i := 0; it.Next(&e); i++ {
+		mark := e.Code().IsPut() && !e.VerifyTimetag && !tied[i]
 		size := len(e.Raw) + 4
 		if open && w.Size()+size > limit {
 			flush()

@@ -42,6 +42,7 @@ type partBuild struct {
 	total       int // bytes (entryRef.size) of this partition's entries not yet written
 	left        int // entries of this partition not yet written
 	hashes      []uint64
+	tied        []int // entry indexes (keyorder.Guard.FilterTied)
 	w           mutation.DupRequestWriter
 	open        bool
 	first, last int64
@@ -286,9 +287,9 @@ func (cs *connState) onDuplicate(f *codec.Frame, size int) bool {
 		parts = append(parts, &Part{
 			Table: ts.cfg.Name, PartitionIndex: pb.pidx, PartitionCount: count, Body: body,
 			Entries: pb.w.Len(), PartitionHash: pb.hash, FirstTimestamp: pb.first, LastTimestamp: pb.last,
-			Hashes: pb.hashes,
+			Hashes: pb.hashes, Tied: pb.tied,
 		})
-		pb.open, pb.hashes = false, nil
+		pb.open, pb.hashes, pb.tied = false, nil, nil
 	}
 	// The per-key order guard (keyorder) decides, entry by entry, whether a
 	// newer write of the same key was already handed to the follower; the
@@ -301,7 +302,7 @@ func (cs *connState) onDuplicate(f *codec.Frame, size int) bool {
 	superseded := 0
 	for i := range entries {
 		er := &entries[i]
-		verdict, rewritten, err := ts.order.Filter(0, &er.e)
+		verdict, rewritten, tied, err := ts.order.FilterTied(0, &er.e)
 		if err != nil {
 			// Pass 1 validated every payload (PayloadHash); keep it whole.
 			verdict = keyorder.Keep
@@ -320,6 +321,9 @@ func (cs *connState) onDuplicate(f *codec.Frame, size int) bool {
 			pb.hashes = make([]uint64, 0, pb.left) // owned by the Part, like its body
 			pb.open = true
 			pb.first = er.ts
+		}
+		if tied {
+			pb.tied = append(pb.tied, pb.w.Len())
 		}
 		setVerify := ts.marks(&er.e)
 		switch {
