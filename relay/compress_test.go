@@ -11,12 +11,18 @@ import (
 	"github.com/dupbridge/dupbridge/server"
 )
 
-// samplePart is a part of one PUT-like entry body with JSON-ish values.
+// samplePartEntry is a PUT entry with a JSON-ish value.
+func samplePartEntry(i int) mutation.DupEntry {
+	return mutation.DupEntry{Timestamp: int64(1_700_000_000_000_000 + i), TaskCode: []byte("RPC_RRDB_RRDB_PUT"),
+		RawMessage: mutation.AppendPut(nil, 0, mutation.AppendRawKey(nil, []byte(fmt.Sprint("h", i)), []byte("s")), []byte(jsonDoc(i)), 0),
+		ClusterID:  1, HasClusterID: true}
+}
+
+// samplePart is a part of one PUT entry.
 func samplePart(i int) *server.Part {
 	var w mutation.DupRequestWriter
 	w.Begin(nil, 0)
-	e := mutation.DupEntry{Timestamp: int64(1_700_000_000_000_000 + i), TaskCode: []byte("RPC_RRDB_RRDB_PUT"),
-		RawMessage: []byte(jsonDoc(i)), ClusterID: 1, HasClusterID: true}
+	e := samplePartEntry(i)
 	w.AppendEntry(&e)
 	return &server.Part{PartitionIndex: i % 8, PartitionCount: 8, PartitionHash: uint64(i), Entries: 1, Body: w.Finish(),
 		FirstTimestamp: e.Timestamp, LastTimestamp: e.Timestamp}

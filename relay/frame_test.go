@@ -5,6 +5,9 @@ import (
 	"bytes"
 	"errors"
 	"testing"
+
+	"github.com/dupbridge/dupbridge/mutation"
+	"github.com/dupbridge/dupbridge/server"
 )
 
 // Every message encodes and decodes back to itself through ReadFrame.
@@ -128,4 +131,36 @@ func FuzzFrame(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A part survives the spool record encoding, tied entries included, and a
+// resend marks every PUT verify_timetag except the tied ones.
+func TestPartRecordAndMarking(t *testing.T) {
+	var w mutation.DupRequestWriter
+	w.Begin(nil, 0)
+	for i := 0; i < 3; i++ {
+		e := samplePartEntry(i)
+		w.AppendEntry(&e)
+	}
+	p := &server.Part{Table: "t", PartitionIndex: 3, PartitionCount: 8, PartitionHash: 99, Entries: 3, Body: w.Finish(),
+		FirstTimestamp: 1, LastTimestamp: 3, Tied: []int{1}}
+	got, err := decodePart("t", appendPart(nil, p))
+	if err != nil || got.PartitionIndex != 3 || got.PartitionCount != 8 || got.PartitionHash != 99 || got.Entries != 3 ||
+		got.FirstTimestamp != 1 || got.LastTimestamp != 3 || len(got.Tied) != 1 || got.Tied[0] != 1 || !bytes.Equal(got.Body, p.Body) {
+		t.Fatalf("decoded part %+v, %v", got, err)
+	}
+	parts, err := markVerify(got)
+	if err != nil || len(parts) != 1 || parts[0].Entries != 3 {
+		t.Fatalf("markVerify: %d parts, %v", len(parts), err)
+	}
+	it, _ := mutation.NewDupIter(parts[0].Body)
+	var e mutation.DupEntry
+	for i := 0; it.Next(&e); i++ {
+		if want := i != 1; e.VerifyTimetag != want {
+			t.Errorf("entry %d: verify_timetag %v, want %v", i, e.VerifyTimetag, want)
+		}
+	}
+	if _, err := decodePart("t", appendPart(nil, &server.Part{PartitionCount: 8, Entries: 1, Tied: []int{0, 1}})); !errors.Is(err, ErrProtocol) {
+		t.Errorf("more tied entries than entries: %v", err)
+	}
 }
