@@ -41,6 +41,7 @@ func newRootCmd() *cobra.Command {
 		newServeCmd(g),
 		newVerifyCmd(g),
 		newDemoCmd(g),
+		newRelayDictCmd(g),
 	)
 	return root
 }
