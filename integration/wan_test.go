@@ -2,10 +2,13 @@ package integration
 
 import (
 	"context"
+	"os"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/dupbridge/dupbridge/integration/harness"
+	"github.com/dupbridge/dupbridge/internal/tcpproxy"
 	"github.com/dupbridge/dupbridge/replay"
 	"github.com/dupbridge/dupbridge/walwriter"
 )
@@ -57,7 +60,7 @@ func TestWANEndToEnd(t *testing.T) {
 	for _, ack := range []string{"spool", "follower"} {
 		t.Run("ack="+ack, func(t *testing.T) {
 			w := startWAN(t, harness.WANOptions{Options: harness.Options{FollowerPartitions: 32, Strict: true},
-				Link: harness.LinkOptions{Ack: ack}})
+				Link: harness.LinkOptions{Ack: ack, EdgeExtra: "relay_linger = 0s"}})
 			sum := replayAll(t, w.Env, paths, replay.Options{})
 			if sum.Mutations == 0 {
 				t.Fatalf("replay shipped nothing: %+v", sum)
@@ -67,4 +70,56 @@ func TestWANEndToEnd(t *testing.T) {
 			t.Logf("ack=%s: %d mutations, %d keys verified", ack, sum.Mutations, len(want.Keys))
 		})
 	}
+}
+
+// The link between edge and sink is cut during a replay (3 s by default,
+// DUPBRIDGE_WAN_CUT=30s for the figure) and restored: the master
+// keeps being answered from the spool, and afterwards the follower holds
+// every key.
+func TestWANLinkCut(t *testing.T) {
+	cut := 3 * time.Second
+	if v := os.Getenv("DUPBRIDGE_WAN_CUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			t.Fatalf("DUPBRIDGE_WAN_CUT=%q: %v", v, err)
+		}
+		cut = d
+	}
+	paths, parts := generate(t, walwriter.GenOptions{
+		AppID: 7, Partitions: 8, Mutations: 60_000, Seed: 11, FinalEmpty: true,
+		HashKeys: 10_000, SortKeys: 4, ValueMin: 16, ValueMax: 256,
+	})
+	sinkAddr := freeAddr(t)
+	px, err := tcpproxy.New(sinkAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer px.Close()
+	w := startWAN(t, harness.WANOptions{Options: harness.Options{FollowerPartitions: 16, Strict: true},
+		Link: harness.LinkOptions{SinkAddr: sinkAddr, RelaySink: px.Addr()}})
+	var acked atomic.Int64
+	done := make(chan error, 1)
+	go func() {
+		_, err := w.Replay(context.Background(), paths, replay.Options{ProgressInterval: 5 * time.Millisecond,
+			OnProgress: func(p replay.Progress) { acked.Store(p.Mutations) }})
+		done <- err
+	}()
+	for acked.Load() < 10_000 {
+		time.Sleep(time.Millisecond)
+	}
+	px.Cut()
+	before := acked.Load()
+	time.Sleep(cut)
+	during := acked.Load() - before
+	st := w.Edge.Edge.Stats()[w.Link.Table]
+	px.Restore()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if during == 0 || st.Connected {
+		t.Fatalf("during the cut: %d mutations acknowledged from the spool, link connected %v", during, st.Connected)
+	}
+	drained(t, w)
+	check(t, w.Env, parts)
+	t.Logf("%d mutations acknowledged by the edge during a %v cut; spool then held %d bytes", during, cut, st.SpoolBytes)
 }

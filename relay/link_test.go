@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/dupbridge/dupbridge/config"
+	"github.com/dupbridge/dupbridge/internal/tcpproxy"
 	"github.com/dupbridge/dupbridge/mutation"
 	"github.com/dupbridge/dupbridge/server"
 	"github.com/dupbridge/dupbridge/spool"
@@ -376,16 +377,20 @@ func TestSinkRestartWithHalfAppliedShipment(t *testing.T) {
 func TestLinkCut(t *testing.T) {
 	f := &fakeFollower{}
 	sinkAddr, _ := runSink(t, sinkCfg(t, testToken, ""), f, nil, "")
-	px := newProxy(t, sinkAddr)
+	px, err := tcpproxy.New(sinkAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(px.Close)
 	elog, el := observed()
-	e, _ := runEdge(t, edgeCfg(t, px.addr(), t.TempDir(), testToken, "spool", "relay_batch_bytes = 8KiB"), elog)
+	e, _ := runEdge(t, edgeCfg(t, px.Addr(), t.TempDir(), testToken, "spool", "relay_batch_bytes = 8KiB"), elog)
 	eventually(t, "layout learned", func() bool { return e.PartitionCount("t") == 8 })
 	waitResults(t, shipParts(e, 0, 500), 500)
-	px.cut(true)
+	px.Cut()
 	waitResults(t, shipParts(e, 500, 1500), 1000) // acknowledged by the spool while the link is down
 	eventually(t, "edge logs the outage", func() bool { return el.has("link to the sink down") })
 	time.Sleep(500 * time.Millisecond)
-	px.cut(false)
+	px.Restore()
 	eventually(t, "everything delivered after the link is back", func() bool { return e.Stats()["t"].Acked == 1500 })
 	seen := f.timestamps()
 	for i := 0; i < 1500; i++ {
