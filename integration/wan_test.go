@@ -2,7 +2,11 @@ package integration
 
 import (
 	"context"
+	"encoding/json"
+	"io"
+	"net/http"
 	"os"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -59,14 +63,16 @@ func TestWANEndToEnd(t *testing.T) {
 	})
 	for _, ack := range []string{"spool", "follower"} {
 		t.Run("ack="+ack, func(t *testing.T) {
+			sinkHTTP := freeAddr(t)
 			w := startWAN(t, harness.WANOptions{Options: harness.Options{FollowerPartitions: 32, Strict: true},
-				Link: harness.LinkOptions{Ack: ack, EdgeExtra: "relay_linger = 0s"}})
+				Link: harness.LinkOptions{Ack: ack, EdgeExtra: "relay_linger = 0s", SinkExtra: "http_listen = " + sinkHTTP}})
 			sum := replayAll(t, w.Env, paths, replay.Options{})
 			if sum.Mutations == 0 {
 				t.Fatalf("replay shipped nothing: %+v", sum)
 			}
 			drained(t, w)
 			want := check(t, w.Env, parts)
+			sinkStatus(t, sinkHTTP, w.Link.Table, w.Edge.Edge.Stats()[w.Link.Table].Acked)
 			t.Logf("ack=%s: %d mutations, %d keys verified", ack, sum.Mutations, len(want.Keys))
 		})
 	}
@@ -122,4 +128,33 @@ func TestWANLinkCut(t *testing.T) {
 	drained(t, w)
 	check(t, w.Env, parts)
 	t.Logf("%d mutations acknowledged by the edge during a %v cut; spool then held %d bytes", during, cut, st.SpoolBytes)
+}
+
+// sinkStatus checks the sink's /status (applied = what the edge saw
+// acknowledged) and that /metrics serves its counters.
+func sinkStatus(t *testing.T, addr, table string, acked uint64) {
+	t.Helper()
+	var st struct {
+		Link map[string]struct {
+			Applied uint64 `json:"applied_lsn"`
+		} `json:"link"`
+	}
+	resp, err := http.Get("http://" + addr + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = json.NewDecoder(resp.Body).Decode(&st)
+	resp.Body.Close()
+	if err != nil || st.Link[table].Applied != acked {
+		t.Fatalf("sink /status: %+v (%v), edge acked %d", st, err, acked)
+	}
+	resp, err = http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), "dupbridge_relay_sink_records_total") || !strings.Contains(string(body), "dup_shipped_successful_requests") {
+		t.Fatalf("sink /metrics lacks the relay and router metrics:\n%.2000s", body)
+	}
 }

@@ -90,4 +90,3 @@ func (p *pki) tls(cert, ca string) string {
 	return fmt.Sprintf("relay_tls_cert = %s\nrelay_tls_key = %s\nrelay_tls_ca = %s\n",
 		filepath.Join(p.dir, cert+".pem"), filepath.Join(p.dir, cert+".key"), filepath.Join(p.dir, ca+".pem"))
 }
-

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
@@ -454,5 +455,32 @@ func TestCorruptSpoolStopsEdge(t *testing.T) {
 	_, err := NewEdge(cfg, EdgeOptions{})
 	if !errors.Is(err, spool.ErrCorrupt) || !strings.Contains(err.Error(), segs[0]+" offset 0") {
 		t.Fatalf("NewEdge on a corrupt spool: %v", err)
+	}
+}
+
+// The edge exports its spool's fill level under the names alert rules use.
+func TestSpoolGauges(t *testing.T) {
+	e, _ := runEdge(t, edgeCfg(t, "127.0.0.1:1", t.TempDir(), testToken, "spool", "spool_bytes = 2MiB"), nil)
+	waitResults(t, shipParts(e, 0, 10), 10)
+	reg := prometheus.NewRegistry()
+	for _, c := range e.Collectors() {
+		if err := reg.Register(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			if m.GetGauge() != nil && len(m.GetLabel()) == 1 && m.GetLabel()[0].GetValue() == "t" {
+				got[mf.GetName()] = m.GetGauge().GetValue()
+			}
+		}
+	}
+	if got["dupbridge_spool_capacity_bytes"] != 2<<20 || got["dupbridge_spool_bytes"] != float64(e.Stats()["t"].SpoolBytes) || got["dupbridge_spool_bytes"] <= 0 {
+		t.Fatalf("gauges %v, spool %+v", got, e.Stats()["t"])
 	}
 }

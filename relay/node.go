@@ -2,9 +2,15 @@ package relay
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
+	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 
 	"github.com/dupbridge/dupbridge/config"
@@ -18,7 +24,8 @@ type NodeOptions struct {
 	Logger *zap.Logger
 	// Listen overrides [dupbridge] listen (edge) or relay_listen (sink).
 	Listen string
-	// HTTPListen overrides http_listen of the edge; "-" disables it.
+	// HTTPListen overrides http_listen; "-" disables it. The edge serves
+	// the bridge's endpoints; the sink serves GET /status and /metrics.
 	HTTPListen string
 	// Sink overrides relay_sink (edge).
 	Sink string
@@ -130,12 +137,50 @@ func StartSink(ctx context.Context, cfg *config.Config, o NodeOptions) (*SinkNod
 	go func() { n.done <- s.Run(rctx) }()
 	select {
 	case <-s.Ready():
+		if err := n.serveHTTP(rctx, cfg, o); err != nil {
+			n.cancel()
+			_ = n.Wait()
+			return nil, err
+		}
 		return n, nil
 	case err := <-n.done:
 		n.cancel()
 		_ = fs.Close()
 		return nil, err
 	}
+}
+
+// serveHTTP serves the sink's /status (link and follower routers) and
+// /metrics on http_listen until ctx ends.
+func (n *SinkNode) serveHTTP(ctx context.Context, cfg *config.Config, o NodeOptions) error {
+	addr := cfg.Bridge.HTTPListen
+	if o.HTTPListen != "" {
+		addr = o.HTTPListen
+	}
+	if addr == "" || addr == "-" {
+		return nil
+	}
+	reg := prometheus.NewRegistry()
+	for _, c := range append(n.Sink.Collectors(), n.Followers.Collector()) {
+		if err := reg.Register(c); err != nil {
+			return fmt.Errorf("relay: sink metrics: %w", err)
+		}
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"role": "sink", "link": n.Sink.Status(), "follower": n.Followers.Stats()})
+	})
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("relay: sink http listen on %s: %w", addr, err)
+	}
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = hs.Serve(ln) }()
+	context.AfterFunc(ctx, func() { _ = hs.Close() })
+	o.Logger.Info("relay: sink status http serving", zap.Stringer("addr", ln.Addr()))
+	return nil
 }
 
 // Addr is the address edges use.

@@ -569,3 +569,21 @@ func newSinkMetrics() *sinkMetrics {
 		refused:   prometheus.NewCounter(prometheus.CounterOpts{Name: "dupbridge_relay_sink_refused_total", Help: "Edge connections or shipments refused (token, version, TLS, dictionary, zip-bomb guard, malformed)."}),
 	}
 }
+
+// SinkTableStatus is the sink's view of one table's stream.
+type SinkTableStatus struct {
+	Connected  bool   `json:"connected"`
+	Dispatched uint64 `json:"dispatched_lsn"`
+	Applied    uint64 `json:"applied_lsn"`
+}
+
+// Status returns each table's stream state (for /status).
+func (s *Sink) Status() map[string]SinkTableStatus {
+	out := make(map[string]SinkTableStatus, len(s.tables))
+	for name, st := range s.tables {
+		st.mu.Lock()
+		out[name] = SinkTableStatus{Connected: st.conn != nil, Dispatched: st.dispatched, Applied: st.applied}
+		st.mu.Unlock()
+	}
+	return out
+}
