@@ -9,7 +9,7 @@ FUZZTIME  ?= 10s
 BENCHTIME ?= 1s
 TESTFLAGS ?= -timeout 15m
 
-.PHONY: all build test unit idl idl-check bench fuzz demo lint clean
+.PHONY: all build test unit idl idl-check bench bench-wan fuzz demo demo-wan lint clean
 
 all: build
 
@@ -36,6 +36,11 @@ idl-check:
 bench: build
 	bash scripts/bench.sh $(BENCHTIME)
 
+# make bench-wan: the WAN comparison across a real toxiproxy link (30 ms RTT,
+# 100 Mbit/s; installs toxiproxy into .tools/). Separate from bench: minutes.
+bench-wan:
+	bash scripts/bench-wan.sh
+
 # make fuzz: a bounded run of every fuzz target (FUZZTIME each).
 fuzz:
 	bash scripts/fuzz.sh $(FUZZTIME)
@@ -43,6 +48,11 @@ fuzz:
 # make demo: the end-to-end job on its embedded default.
 demo: build
 	./$(BIN) demo
+
+# make demo-wan: the JSON log across a real toxiproxy link at 30 ms RTT,
+# Pegasus's discipline against the fast path, every key verified.
+demo-wan:
+	bash scripts/demo-wan.sh
 
 lint:
 	@unformatted="$$(gofmt -l $$(git ls-files '*.go' | grep -v '^idl/gen/'))"; \

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/dupbridge/dupbridge/codec"
-	"github.com/dupbridge/dupbridge/integration/harness"
+	"github.com/dupbridge/dupbridge/localcluster"
 	"github.com/dupbridge/dupbridge/mutation"
 	"github.com/dupbridge/dupbridge/rpcclient"
 )
@@ -18,7 +18,7 @@ import (
 func goodPut(hk string, ts int64) mutation.DupEntry {
 	raw := mutation.AppendPut(nil, 0, mutation.AppendRawKey(nil, []byte(hk), []byte("s")), []byte("v"), 0)
 	return mutation.DupEntry{Timestamp: ts, TaskCode: []byte(codec.RPCPut), RawMessage: raw,
-		ClusterID: harness.MasterClusterID, HasClusterID: true}
+		ClusterID: localcluster.MasterClusterID, HasClusterID: true}
 }
 
 func dupRequestBody(es ...mutation.DupEntry) []byte {
@@ -34,7 +34,7 @@ func dupRequestBody(es ...mutation.DupEntry) []byte {
 // returns a function that sends one duplicate request body to partition 0
 // of the table, and the table's app id the bridge advertises; the
 // connections close with the test.
-func dupCaller(t *testing.T, ctx context.Context, env *harness.Env) (call func(body []byte) (*rpcclient.Response, error), appID int32) {
+func dupCaller(t *testing.T, ctx context.Context, env *localcluster.Env) (call func(body []byte) (*rpcclient.Response, error), appID int32) {
 	t.Helper()
 	conn := rpcclient.NewConn(env.BridgeAddr, rpcclient.Options{})
 	t.Cleanup(func() { conn.Close() })
@@ -58,7 +58,7 @@ func dupCaller(t *testing.T, ctx context.Context, env *harness.Env) (call func(b
 // replica server), and nothing of it reaches the follower, not even its
 // good entries; an oversized frame closes only its own connection.
 func TestBadInputToBridge(t *testing.T) {
-	env := start(t, harness.Options{FollowerPartitions: 8, Strict: true})
+	env := start(t, localcluster.Options{FollowerPartitions: 8, Strict: true})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	call, appID := dupCaller(t, ctx, env)
@@ -66,7 +66,7 @@ func TestBadInputToBridge(t *testing.T) {
 	foreign := goodPut("f", 10)
 	foreign.ClusterID = 77
 	own := goodPut("o", 11)
-	own.ClusterID = harness.FollowerClusterID
+	own.ClusterID = localcluster.FollowerClusterID
 	noID := goodPut("n", 12)
 	noID.HasClusterID = false
 	incr := goodPut("i", 13)

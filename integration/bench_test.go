@@ -2,14 +2,16 @@ package integration
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/dupbridge/dupbridge/integration/harness"
+	"github.com/dupbridge/dupbridge/localcluster"
 	"github.com/dupbridge/dupbridge/pegasussim"
 	"github.com/dupbridge/dupbridge/replay"
 	"github.com/dupbridge/dupbridge/rpcclient"
@@ -32,7 +34,18 @@ import (
 // guard remembers the writes it forwarded, and on a repeated replay would
 // drop, rather than ship as the forwarder does, every entry a later write of
 // its key superseded (some 4% of this log).
-func BenchmarkBridgeVsForwarder(b *testing.B) {
+func BenchmarkBridgeVsForwarder(b *testing.B) { bridgeVsForwarder(b, 1) }
+
+// BenchmarkBridgeVsForwarder8Conns is BenchmarkBridgeVsForwarder with one
+// master connection per master partition (8), as the replica servers of a
+// master cluster open them: each partition's plog is replayed by its own
+// replay (own connections), all at once. Throughput is all mutations over
+// the slowest replay's time; at half rate each replay gets an eighth of
+// the rate, and the latency reported is the median of their p50s and the
+// largest p99.
+func BenchmarkBridgeVsForwarder8Conns(b *testing.B) { bridgeVsForwarder(b, 8) }
+
+func bridgeVsForwarder(b *testing.B, conns int) {
 	n := 40_000
 	if testing.Short() {
 		n = 10_000
@@ -42,22 +55,22 @@ func BenchmarkBridgeVsForwarder(b *testing.B) {
 		HashKeys: 20_000, SortKeys: 8, ValueMin: 64, ValueMax: 256,
 	})
 	b.Run("ours", func(b *testing.B) {
-		env, err := harness.Start(context.Background(), harness.Options{FollowerPartitions: 8})
+		env, err := localcluster.Start(context.Background(), localcluster.Options{FollowerPartitions: 8})
 		if err != nil {
 			b.Fatal(err)
 		}
 		defer env.Close()
 		fresh := func() error { return env.RestartBridge(context.Background()) }
-		benchReplay(b, fresh, func(o replay.Options) (replay.Summary, error) {
+		benchReplay(b, fresh, spread(conns, paths, func(o replay.Options, paths []string) (replay.Summary, error) {
 			return env.Replay(context.Background(), paths, o)
-		})
+		}))
 	})
 	b.Run("baseline", func(b *testing.B) {
 		sim, err := pegasussim.Start(context.Background(), pegasussim.Options{
 			Tables:    []pegasussim.TableSpec{{Name: "demo", Partitions: 8}},
 			Replicas:  3,
-			ClusterID: harness.FollowerClusterID,
-			DupGroup:  map[string]uint8{"master": harness.MasterClusterID, "follower": harness.FollowerClusterID},
+			ClusterID: localcluster.FollowerClusterID,
+			DupGroup:  map[string]uint8{"master": localcluster.MasterClusterID, "follower": localcluster.FollowerClusterID},
 		})
 		if err != nil {
 			b.Fatal(err)
@@ -68,18 +81,55 @@ func BenchmarkBridgeVsForwarder(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer fw.close()
-		benchReplay(b, nil, func(o replay.Options) (replay.Summary, error) {
+		benchReplay(b, nil, spread(conns, paths, func(o replay.Options, paths []string) (replay.Summary, error) {
 			o.MetaAddrs = []string{sim.MetaAddr()} // reached through its forwarder (Dial)
 			o.Table = "demo"
-			o.ClusterID = harness.MasterClusterID
+			o.ClusterID = localcluster.MasterClusterID
 			o.Paths = paths
 			o.RetryDelay = 100 * time.Millisecond
 			// The simulator's config names its own endpoints; the master
 			// reaches each through its forwarder.
 			o.Client = rpcclient.Options{Dial: fw.dial}
 			return replay.Run(context.Background(), o)
-		})
+		}))
 	})
+}
+
+// spread runs one replay over all paths (conns 1), or one replay per path
+// at once (each with its own connections, as one master replica server
+// per partition) and merges their summaries: mutations and bytes add up,
+// the time is the slowest's, the rate is split evenly, the latency is the
+// median p50 and the largest p99.
+func spread(conns int, paths []string, run func(replay.Options, []string) (replay.Summary, error)) func(replay.Options) (replay.Summary, error) {
+	if conns <= 1 {
+		return func(o replay.Options) (replay.Summary, error) { return run(o, paths) }
+	}
+	return func(o replay.Options) (replay.Summary, error) {
+		o.Rate /= float64(len(paths))
+		sums := make([]replay.Summary, len(paths))
+		errs := make([]error, len(paths))
+		var wg sync.WaitGroup
+		for i, p := range paths {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sums[i], errs[i] = run(o, []string{p})
+			}()
+		}
+		wg.Wait()
+		var out replay.Summary
+		p50s := make([]float64, 0, len(sums))
+		for _, s := range sums {
+			out.Mutations += s.Mutations
+			out.Bytes += s.Bytes
+			out.Elapsed = max(out.Elapsed, s.Elapsed)
+			out.LatencyP99Ms = max(out.LatencyP99Ms, s.LatencyP99Ms)
+			p50s = append(p50s, s.LatencyP50Ms)
+		}
+		slices.Sort(p50s)
+		out.LatencyP50Ms = p50s[len(p50s)/2]
+		return out, errors.Join(errs...)
+	}
 }
 
 // benchReplay runs b.N full-speed replays, then one at half their rate.

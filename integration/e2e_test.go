@@ -8,18 +8,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dupbridge/dupbridge/integration/harness"
 	"github.com/dupbridge/dupbridge/internal/testfix"
+	"github.com/dupbridge/dupbridge/localcluster"
 	"github.com/dupbridge/dupbridge/replay"
 	"github.com/dupbridge/dupbridge/verify"
 	"github.com/dupbridge/dupbridge/walwriter"
 )
 
-func start(t testing.TB, o harness.Options) *harness.Env {
+func start(t testing.TB, o localcluster.Options) *localcluster.Env {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	env, err := harness.Start(ctx, o)
+	env, err := localcluster.Start(ctx, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,8 +29,8 @@ func start(t testing.TB, o harness.Options) *harness.Env {
 
 // check verifies the follower against the logs through the follower's own
 // routing, and that the simulator saw no misplaced key and holds exactly
-// the expected keys (harness.Env.Check).
-func check(t testing.TB, env *harness.Env, parts [][]string) *verify.State {
+// the expected keys (localcluster.Env.Check).
+func check(t testing.TB, env *localcluster.Env, parts [][]string) *verify.State {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -44,7 +44,7 @@ func check(t testing.TB, env *harness.Env, parts [][]string) *verify.State {
 	return c.Want
 }
 
-func replayAll(t testing.TB, env *harness.Env, paths []string, o replay.Options) replay.Summary {
+func replayAll(t testing.TB, env *localcluster.Env, paths []string, o replay.Options) replay.Summary {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -92,7 +92,7 @@ func TestFixturesThroughBridge(t *testing.T) {
 	}
 	for _, s := range sources {
 		t.Run(s.name, func(t *testing.T) {
-			env := start(t, harness.Options{FollowerPartitions: 32, Strict: true})
+			env := start(t, localcluster.Options{FollowerPartitions: 32, Strict: true})
 			replayAll(t, env, []string{s.path}, replay.Options{})
 			want := check(t, env, [][]string{{s.path}})
 			t.Logf("%s: %d keys verified", s.name, len(want.Keys))
@@ -115,7 +115,7 @@ func TestGeneratedLayouts(t *testing.T) {
 	})
 	for _, m := range []int{4, 8, 16, 32, 5} {
 		t.Run(fmtCount(m), func(t *testing.T) {
-			o := harness.Options{FollowerPartitions: m, Strict: true}
+			o := localcluster.Options{FollowerPartitions: m, Strict: true}
 			if m&(m-1) != 0 {
 				// Masters (their resolver, like go-client) expect a power of
 				// two; the bridge advertises the master's count and still

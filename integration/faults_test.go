@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/dupbridge/dupbridge/codec"
-	"github.com/dupbridge/dupbridge/integration/harness"
+	"github.com/dupbridge/dupbridge/localcluster"
 	"github.com/dupbridge/dupbridge/replay"
 	"github.com/dupbridge/dupbridge/walwriter"
 )
@@ -27,7 +27,7 @@ func TestFaultsDuringLongReplay(t *testing.T) {
 		AppID: 4, Partitions: 8, Mutations: n, Seed: 99, FinalEmpty: true,
 		HashKeys: 50_000, SortKeys: 8, ValueMin: 8, ValueMax: 128,
 	})
-	env := start(t, harness.Options{FollowerPartitions: 32, Strict: true})
+	env := start(t, localcluster.Options{FollowerPartitions: 32, Strict: true})
 	table := env.Opts.Table
 
 	var acked atomic.Int64

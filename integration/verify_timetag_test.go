@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dupbridge/dupbridge/integration/harness"
+	"github.com/dupbridge/dupbridge/localcluster"
 	"github.com/dupbridge/dupbridge/mutation"
 )
 
@@ -18,7 +18,7 @@ func TestVerifyTimetagAcrossBridgeRestart(t *testing.T) {
 	for _, verify := range []bool{false, true} {
 		name := map[bool]string{false: "without", true: "with"}[verify]
 		t.Run(name, func(t *testing.T) {
-			env := start(t, harness.Options{FollowerPartitions: 8, Strict: true, VerifyTimetag: verify})
+			env := start(t, localcluster.Options{FollowerPartitions: 8, Strict: true, VerifyTimetag: verify})
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			send := func(value string, ts int64) {

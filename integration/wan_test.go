@@ -11,20 +11,20 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dupbridge/dupbridge/integration/harness"
+	"github.com/dupbridge/dupbridge/localcluster"
 	"github.com/dupbridge/dupbridge/internal/tcpproxy"
 	"github.com/dupbridge/dupbridge/replay"
 	"github.com/dupbridge/dupbridge/walwriter"
 )
 
-func startWAN(t testing.TB, o harness.WANOptions) *harness.WAN {
+func startWAN(t testing.TB, o localcluster.WANOptions) *localcluster.WAN {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	if o.Link.StateDir == "" {
 		o.Link.StateDir = t.TempDir()
 	}
-	w, err := harness.StartWAN(ctx, o)
+	w, err := localcluster.StartWAN(ctx, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +34,7 @@ func startWAN(t testing.TB, o harness.WANOptions) *harness.WAN {
 
 // drained waits until the edge's spool holds nothing unacknowledged: every
 // spooled write is applied on the follower.
-func drained(t testing.TB, w *harness.WAN) {
+func drained(t testing.TB, w *localcluster.WAN) {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
@@ -64,8 +64,8 @@ func TestWANEndToEnd(t *testing.T) {
 	for _, ack := range []string{"spool", "follower"} {
 		t.Run("ack="+ack, func(t *testing.T) {
 			sinkHTTP := freeAddr(t)
-			w := startWAN(t, harness.WANOptions{Options: harness.Options{FollowerPartitions: 32, Strict: true},
-				Link: harness.LinkOptions{Ack: ack, EdgeExtra: "relay_linger = 0s", SinkExtra: "http_listen = " + sinkHTTP}})
+			w := startWAN(t, localcluster.WANOptions{Options: localcluster.Options{FollowerPartitions: 32, Strict: true},
+				Link: localcluster.LinkOptions{Ack: ack, EdgeExtra: "relay_linger = 0s", SinkExtra: "http_listen = " + sinkHTTP}})
 			sum := replayAll(t, w.Env, paths, replay.Options{})
 			if sum.Mutations == 0 {
 				t.Fatalf("replay shipped nothing: %+v", sum)
@@ -101,8 +101,8 @@ func TestWANLinkCut(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer px.Close()
-	w := startWAN(t, harness.WANOptions{Options: harness.Options{FollowerPartitions: 16, Strict: true},
-		Link: harness.LinkOptions{SinkAddr: sinkAddr, RelaySink: px.Addr()}})
+	w := startWAN(t, localcluster.WANOptions{Options: localcluster.Options{FollowerPartitions: 16, Strict: true},
+		Link: localcluster.LinkOptions{SinkAddr: sinkAddr, RelaySink: px.Addr()}})
 	var acked atomic.Int64
 	done := make(chan error, 1)
 	go func() {

@@ -19,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dupbridge/dupbridge/integration/harness"
+	"github.com/dupbridge/dupbridge/localcluster"
 	"github.com/dupbridge/dupbridge/pegasussim"
 	"github.com/dupbridge/dupbridge/replay"
 	"github.com/dupbridge/dupbridge/walwriter"
@@ -165,8 +165,8 @@ func TestWANKillNine(t *testing.T) {
 	const table = "crash"
 	sim, err := pegasussim.Start(ctx, pegasussim.Options{
 		Tables: []pegasussim.TableSpec{{Name: table, Partitions: 16}}, Replicas: 3, Strict: true,
-		ClusterID: harness.FollowerClusterID,
-		DupGroup:  map[string]uint8{"master": harness.MasterClusterID, "follower": harness.FollowerClusterID},
+		ClusterID: localcluster.FollowerClusterID,
+		DupGroup:  map[string]uint8{"master": localcluster.MasterClusterID, "follower": localcluster.FollowerClusterID},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -177,7 +177,7 @@ func TestWANKillNine(t *testing.T) {
 	for i := range ports {
 		ports[i] = freeAddr(t)
 	}
-	link := harness.LinkOptions{Table: table, EdgeAddr: ports[0], SinkAddr: ports[1], RelaySink: ports[1],
+	link := localcluster.LinkOptions{Table: table, EdgeAddr: ports[0], SinkAddr: ports[1], RelaySink: ports[1],
 		StateDir: filepath.Join(dir, "state"), FollowerMeta: sim.MetaAddr(), EdgeExtra: "http_listen = " + ports[2]}
 	write := func(name, text string) string {
 		p := filepath.Join(dir, name)
@@ -186,8 +186,8 @@ func TestWANKillNine(t *testing.T) {
 		}
 		return p
 	}
-	sink := &proc{t: t, name: "sink", bin: bin, config: write("sink.ini", harness.SinkINI(link)), log: filepath.Join(dir, "sink.log")}
-	edge := &proc{t: t, name: "edge", bin: bin, config: write("edge.ini", harness.EdgeINI(link)), log: filepath.Join(dir, "edge.log")}
+	sink := &proc{t: t, name: "sink", bin: bin, config: write("sink.ini", localcluster.SinkINI(link)), log: filepath.Join(dir, "sink.log")}
+	edge := &proc{t: t, name: "edge", bin: bin, config: write("edge.ini", localcluster.EdgeINI(link)), log: filepath.Join(dir, "edge.log")}
 	defer func() {
 		edge.kill9()
 		sink.kill9()
@@ -216,7 +216,7 @@ func TestWANKillNine(t *testing.T) {
 	var acked atomic.Int64
 	done := make(chan error, 1)
 	go func() {
-		_, err := replay.Run(ctx, replay.Options{MetaAddrs: []string{link.EdgeAddr}, Table: table, ClusterID: harness.MasterClusterID,
+		_, err := replay.Run(ctx, replay.Options{MetaAddrs: []string{link.EdgeAddr}, Table: table, ClusterID: localcluster.MasterClusterID,
 			Paths: paths, RetryDelay: 50 * time.Millisecond, RPCTimeout: 5 * time.Second, ProgressInterval: 10 * time.Millisecond,
 			OnProgress: func(p replay.Progress) { acked.Store(p.Mutations) }})
 		done <- err
@@ -272,7 +272,7 @@ func TestWANKillNine(t *testing.T) {
 		t.Fatalf("older values applied after newer ones (%d samples):\n%v", watch.samples, watch.regression)
 	}
 
-	env := &harness.Env{Opts: harness.Options{Table: table}, Sim: sim}
+	env := &localcluster.Env{Opts: localcluster.Options{Table: table}, Sim: sim}
 	cctx, ccancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer ccancel()
 	c, err := env.Check(cctx, parts)

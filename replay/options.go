@@ -17,10 +17,14 @@ const (
 	// DisciplinePegasus: one batch in flight per hash queue, strictly
 	// sequential, as a master does (duplication.md §3.7).
 	DisciplinePegasus Discipline = "pegasus"
-	// DisciplinePipelined keeps up to Options.Window batches of one hash
-	// queue in flight; after a failure it waits for the window to drain and
-	// resends from the first unacknowledged batch (go-back-N), so the last
-	// write of every key still lands last. For comparisons only.
+	// DisciplinePipelined keeps up to Options.Window RPCs in flight per
+	// follower partition across rounds: rounds go to one router.Table
+	// (router/doc.go "Order"), which sends each partition's requests in
+	// order, lets several share the wire only when their keys are
+	// disjoint, and resends a failed one before anything sharing a key
+	// with it. Entries are routed by their own key. A source partition
+	// stops loading while it holds Window × MaxWriteSize bytes
+	// unacknowledged.
 	DisciplinePipelined Discipline = "pipelined"
 )
 
@@ -57,7 +61,7 @@ type Options struct {
 	Paths []string
 
 	Discipline Discipline // default DisciplinePegasus
-	Window     int        // DisciplinePipelined: batches in flight per hash (default 8)
+	Window     int        // DisciplinePipelined: RPCs in flight per follower partition (default 8)
 
 	BatchBytes   int           // default DefaultBatchBytes
 	MaxWriteSize int           // default DefaultMaxWriteSize

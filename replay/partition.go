@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -30,6 +31,9 @@ type partRunner struct {
 	files []string // plog files or the directory, as given to walreader.Open
 	sum   PartitionSummary
 	fl    failureLog
+	pipe  inflight // DisciplinePipelined: rounds handed to the router
+
+	roundBytes int // raw_message bytes of the round (splitRound)
 
 	arena  []byte
 	tuples []tuple
@@ -40,6 +44,7 @@ func (p *partRunner) replay(ctx context.Context, start int64) error {
 	r := p.run
 	p.sum.StartDecree = start
 	p.sum.LastDecree = start - 1
+	p.pipe.init()
 	rd, err := walreader.Open(p.files, walreader.Options{FromDecree: start, OnWarning: func(w walreader.Warning) {
 		r.o.Logger.Warn("plog warning", zap.String("partition", p.path), zap.String("warning", w.String()))
 	}})
@@ -52,8 +57,8 @@ func (p *partRunner) replay(ctx context.Context, start int64) error {
 	var look *walreader.Mutation // first mutation of the next round
 	eof := false
 	for !eof {
-		if err := ctx.Err(); err != nil {
-			return err
+		if ctx.Err() != nil {
+			return context.Cause(ctx)
 		}
 		p.arena, p.tuples = p.arena[:0], p.tuples[:0]
 		shippable := 0
@@ -103,42 +108,71 @@ func (p *partRunner) replay(ctx context.Context, start int64) error {
 			p.sum.Skipped.add(skipped)
 			break
 		}
-		batches, err := p.buildBatches()
+		offered, err := r.lim.wait(ctx, muts)
 		if err != nil {
 			return err
 		}
-		if err := r.lim.wait(ctx, muts); err != nil {
-			return err
-		}
-		if len(batches) > 0 {
-			if err := r.ship.shipRound(ctx, &p.fl, p.path, batches); err != nil {
+		if r.tbl != nil {
+			if err := p.shipPipelined(ctx, offered, roundLast, muts, skipped); err != nil {
 				return err
 			}
+			continue
 		}
-		// The round is complete: everything up to roundLast is acknowledged.
-		var entries, bytes, reqBytes int64
-		for _, b := range batches {
-			entries += int64(b.entries)
-			bytes += int64(b.bytes)
-			reqBytes += int64(len(b.body))
-		}
-		p.sum.Rounds++
-		p.sum.Batches += int64(len(batches))
-		p.sum.Mutations += muts
-		p.sum.Entries += entries
-		p.sum.Bytes += bytes
-		p.sum.Skipped.add(skipped)
-		p.sum.LastDecree = roundLast
-		r.c.mutations.Add(muts)
-		r.c.entries.Add(entries)
-		r.c.bytes.Add(bytes)
-		r.c.reqBytes.Add(reqBytes)
-		r.c.batches.Add(int64(len(batches)))
-		if err := r.prog.update(p.path, p.sum.AppID, p.sum.PartitionIndex, roundLast); err != nil {
-			r.o.Logger.Warn("cannot write progress file", zap.Error(err))
+		if err := p.shipRound(ctx, offered, roundLast, muts, skipped); err != nil {
+			return err
 		}
 	}
+	if r.tbl != nil {
+		return p.drain(ctx)
+	}
 	return nil
+}
+
+// shipRound ships a round in Pegasus's discipline and waits for it
+// (duplication.md §3.7: rounds never overlap), then commits it.
+func (p *partRunner) shipRound(ctx context.Context, offered time.Time, last, muts int64, skipped Skipped) error {
+	batches, err := p.buildBatches()
+	if err != nil {
+		return err
+	}
+	for _, b := range batches {
+		b.offered = offered
+	}
+	if len(batches) > 0 {
+		if err := p.run.ship.shipRound(ctx, &p.fl, p.path, batches); err != nil {
+			return err
+		}
+	}
+	var entries, bytes, reqBytes int64
+	for _, b := range batches {
+		entries += int64(b.entries)
+		bytes += int64(b.bytes)
+		reqBytes += int64(len(b.body))
+	}
+	p.sum.MaxOpenRounds = max(p.sum.MaxOpenRounds, 1)
+	p.commit(last, muts, entries, bytes, reqBytes, int64(len(batches)), skipped)
+	return nil
+}
+
+// commit books a round whose every batch is acknowledged: everything up to
+// last is done (summary, counters, progress file).
+func (p *partRunner) commit(last, muts, entries, bytes, reqBytes, batches int64, skipped Skipped) {
+	r := p.run
+	p.sum.Rounds++
+	p.sum.Batches += batches
+	p.sum.Mutations += muts
+	p.sum.Entries += entries
+	p.sum.Bytes += bytes
+	p.sum.Skipped.add(skipped)
+	p.sum.LastDecree = last
+	r.c.mutations.Add(muts)
+	r.c.entries.Add(entries)
+	r.c.bytes.Add(bytes)
+	r.c.reqBytes.Add(reqBytes)
+	r.c.batches.Add(batches)
+	if err := r.prog.update(p.path, p.sum.AppID, p.sum.PartitionIndex, last); err != nil {
+		r.o.Logger.Warn("cannot write progress file", zap.Error(err))
+	}
 }
 
 // collect adds m's shippable updates to the round as tuples (their
@@ -168,6 +202,17 @@ func (p *partRunner) collect(m *walreader.Mutation, sk *Skipped) (n int, shipped
 	return n, shipped
 }
 
+// sortTuples orders the round's tuples by timestamp, load order on ties
+// (a master's tuple set orders by timestamp, duplication.md §3.3).
+func (p *partRunner) sortTuples() {
+	sort.SliceStable(p.tuples, func(i, j int) bool {
+		if p.tuples[i].ts != p.tuples[j].ts {
+			return p.tuples[i].ts < p.tuples[j].ts
+		}
+		return p.tuples[i].seq < p.tuples[j].seq
+	})
+}
+
 // buildBatches cuts the round's tuples into duplicate_request batches
 // exactly as pegasus_mutation_duplicator::duplicate does (duplication.md
 // §3.5): tuples in timestamp order; a batch is closed after the entry that
@@ -177,12 +222,7 @@ func (p *partRunner) buildBatches() ([]*batch, error) {
 	if len(p.tuples) == 0 {
 		return nil, nil
 	}
-	sort.SliceStable(p.tuples, func(i, j int) bool {
-		if p.tuples[i].ts != p.tuples[j].ts {
-			return p.tuples[i].ts < p.tuples[j].ts
-		}
-		return p.tuples[i].seq < p.tuples[j].seq
-	})
+	p.sortTuples()
 	o := &p.run.o
 	var out []*batch
 	var w mutation.DupRequestWriter

@@ -135,9 +135,12 @@ type limiter struct {
 	next time.Time
 }
 
-func (l *limiter) wait(ctx context.Context, n int64) error {
+// wait blocks until n more mutations may go and returns when they were
+// scheduled to (now when there is no rate): the moment a master writing at
+// the rate would have had them ready, the start of their lag.
+func (l *limiter) wait(ctx context.Context, n int64) (time.Time, error) {
 	if l.rate <= 0 || n <= 0 {
-		return nil
+		return time.Now(), nil
 	}
 	l.mu.Lock()
 	now := time.Now()
@@ -148,7 +151,7 @@ func (l *limiter) wait(ctx context.Context, n int64) error {
 	l.next = l.next.Add(time.Duration(float64(n) / l.rate * float64(time.Second)))
 	l.mu.Unlock()
 	if d := time.Until(at); d > 0 {
-		return sleep(ctx, d)
+		return at, sleep(ctx, d)
 	}
-	return nil
+	return at, nil
 }

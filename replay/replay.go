@@ -12,6 +12,7 @@ import (
 
 	"github.com/dupbridge/dupbridge/codec"
 	"github.com/dupbridge/dupbridge/mutation"
+	"github.com/dupbridge/dupbridge/router"
 	"github.com/dupbridge/dupbridge/rpcclient"
 	"github.com/dupbridge/dupbridge/walreader"
 )
@@ -21,9 +22,13 @@ type runner struct {
 	o    Options
 	c    counters
 	lat  histogram
+	lag  histogram // entries: round scheduled → batch acknowledged
 	lim  limiter
 	prog *progressFile
 	ship *shipper
+	// tbl ships the pipelined discipline's rounds (pipeline.go); nil for
+	// DisciplinePegasus.
+	tbl *router.Table
 	// names holds the task code names as bytes, so entries need no
 	// allocation for them.
 	names [mutation.CodeWriteEmpty + 1][]byte
@@ -65,7 +70,7 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	pool := rpcclient.NewPool(opts.Client)
 	defer pool.Close()
 	res := &resolver{meta: meta, table: opts.Table, refreshes: &r.c.refreshes}
-	r.ship = &shipper{o: &r.o, res: res, pool: pool, c: &r.c, lat: &r.lat, log: opts.Logger}
+	r.ship = &shipper{o: &r.o, res: res, pool: pool, c: &r.c, lat: &r.lat, lag: &r.lag, log: opts.Logger}
 	if opts.Client.Framing == codec.FramingTHFT {
 		r.ship.wrapp = 1
 	}
@@ -77,6 +82,15 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 		return sum, fmt.Errorf("replay: follower table %s: %w", opts.Table, err)
 	}
 	sum.RemoteAppID, sum.RemotePartitions = cfg.AppID, cfg.PartitionCount
+	if opts.Discipline == DisciplinePipelined {
+		var stop context.CancelCauseFunc
+		ctx, stop = context.WithCancelCause(ctx)
+		defer stop(nil)
+		if r.tbl, err = r.openRouter(ctx, meta, pool, stop); err != nil {
+			return sum, fmt.Errorf("replay: follower table %s: %w", opts.Table, err)
+		}
+		defer r.tbl.Close()
+	}
 
 	var total int64
 	for _, s := range srcs {
@@ -84,10 +98,11 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	}
 	start := time.Now()
 	snapshot := func() Progress {
+		errs, retries, _ := r.routerCounters()
 		return Progress{
 			Mutations: r.c.mutations.Load(), Entries: r.c.entries.Load(), Bytes: r.c.bytes.Load(),
 			LogBytesRead: r.c.logRead.Load(), LogBytesTotal: total,
-			Batches: r.c.batches.Load(), Retries: r.c.retries.Load(), Errors: r.c.errors.Load(),
+			Batches: r.c.batches.Load(), Retries: r.c.retries.Load() + retries, Errors: r.c.errors.Load() + errs,
 			Partitions: len(srcs), PartitionsDone: int(r.c.partsDone.Load()),
 			Elapsed: time.Since(start),
 		}
@@ -143,15 +158,17 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	for _, p := range parts {
 		sum.Partitions = append(sum.Partitions, p.sum)
 		sum.Skipped.add(p.sum.Skipped)
+		sum.MaxOpenRounds = max(sum.MaxOpenRounds, p.sum.MaxOpenRounds)
 	}
 	sum.Mutations = r.c.mutations.Load()
 	sum.Entries = r.c.entries.Load()
 	sum.Bytes = r.c.bytes.Load()
 	sum.RequestBytes = r.c.reqBytes.Load()
 	sum.Batches = r.c.batches.Load()
-	sum.Retries = r.c.retries.Load()
-	sum.Errors = r.c.errors.Load()
-	sum.Refreshes = r.c.refreshes.Load()
+	errs2, retries, refreshes := r.routerCounters()
+	sum.Retries = r.c.retries.Load() + retries
+	sum.Errors = r.c.errors.Load() + errs2
+	sum.Refreshes = r.c.refreshes.Load() + refreshes
 	sum.Elapsed = time.Since(start)
 	sum.ElapsedSeconds = sum.Elapsed.Seconds()
 	if s := sum.Elapsed.Seconds(); s > 0 {
@@ -161,6 +178,9 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	sum.LatencyP50, sum.LatencyP99 = r.lat.quantile(0.50), r.lat.quantile(0.99)
 	sum.LatencyP50Ms = float64(sum.LatencyP50) / float64(time.Millisecond)
 	sum.LatencyP99Ms = float64(sum.LatencyP99) / float64(time.Millisecond)
+	sum.LagP50, sum.LagP99 = r.lag.quantile(0.50), r.lag.quantile(0.99)
+	sum.LagP50Ms = float64(sum.LagP50) / float64(time.Millisecond)
+	sum.LagP99Ms = float64(sum.LagP99) / float64(time.Millisecond)
 	return sum, errors.Join(errs...)
 }
 

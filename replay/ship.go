@@ -20,7 +20,8 @@ type batch struct {
 	body    []byte // RDSN body: wrapper(duplicate_request), wire.md §4.6
 	hash    uint64 // hash of the last entry (duplication.md §3.5)
 	entries int
-	bytes   int // raw_message bytes
+	bytes   int       // raw_message bytes
+	offered time.Time // when its round was scheduled (lag start)
 }
 
 // PERR_INVALID_ARGUMENT's RocksDB status (wire.md §4.6).
@@ -33,6 +34,7 @@ type shipper struct {
 	pool  *rpcclient.Pool
 	c     *counters
 	lat   *histogram
+	lag   *histogram
 	log   *zap.Logger
 	wrapp int16 // body wrapper field id: 0 for RDSN, 1 for THFT args (wire.md §1.9, §2.3)
 }
@@ -183,6 +185,7 @@ func (s *shipper) sendSequential(ctx context.Context, fl *failureLog, part strin
 		res, err := s.attempt(ctx, b)
 		switch res {
 		case attemptOK:
+			s.lag.recordN(time.Since(b.offered), int64(b.entries))
 			return nil
 		case attemptFatal:
 			return err
@@ -193,77 +196,6 @@ func (s *shipper) sendSequential(ctx context.Context, fl *failureLog, part strin
 		}
 		s.c.retries.Add(1)
 	}
-}
-
-// sendWindow sends a hash queue with up to window batches in flight; on a
-// failure it lets the window drain, waits RetryDelay and resends from the
-// first unacknowledged batch (go-back-N), so later writes are re-applied
-// after earlier ones.
-func (s *shipper) sendWindow(ctx context.Context, fl *failureLog, part string, q []*batch, window int) error {
-	type res struct {
-		i   int
-		r   attemptResult
-		err error
-	}
-	done := make([]bool, len(q))
-	results := make(chan res, window)
-	base, next, inflight := 0, 0, 0
-	failed := false
-	var fatal error
-	for base < len(q) {
-		for !failed && fatal == nil && inflight < window && next < len(q) {
-			i := next
-			next++
-			inflight++
-			// Sent here, in queue order; only the wait runs apart.
-			st, r, err := s.send(ctx, q[i])
-			if r != attemptOK {
-				results <- res{i, r, err}
-				continue
-			}
-			go func() {
-				r, err := s.wait(ctx, st)
-				results <- res{i, r, err}
-			}()
-		}
-		if inflight == 0 {
-			if fatal != nil {
-				return fatal
-			}
-			// Window drained after a failure: resend from base.
-			if err := sleep(ctx, s.o.RetryDelay); err != nil {
-				return err
-			}
-			failed = false
-			// Every batch from base on is resent, acknowledged ones too, so
-			// that later writes land after earlier ones again.
-			for i := base; i < next; i++ {
-				done[i] = false
-			}
-			s.c.retries.Add(int64(next - base))
-			next = base
-			continue
-		}
-		r := <-results
-		inflight--
-		switch r.r {
-		case attemptOK:
-			done[r.i] = true
-		case attemptFatal:
-			if fatal == nil {
-				fatal = r.err
-			}
-		default:
-			failed = true
-			s.failed(fl, part, r.err)
-		}
-		if !failed && fatal == nil {
-			for base < len(q) && done[base] {
-				base++
-			}
-		}
-	}
-	return nil
 }
 
 // shipRound sends a round's batches: queued per hash, queues started in
@@ -291,13 +223,9 @@ func (s *shipper) shipRound(ctx context.Context, fl *failureLog, part string, ba
 		go func() {
 			defer wg.Done()
 			var err error
-			if s.o.Discipline == DisciplinePipelined && len(q) > 1 {
-				err = s.sendWindow(rctx, fl, part, q, s.o.Window)
-			} else {
-				for _, b := range q {
-					if err = s.sendSequential(rctx, fl, part, b); err != nil {
-						break
-					}
+			for _, b := range q {
+				if err = s.sendSequential(rctx, fl, part, b); err != nil {
+					break
 				}
 			}
 			if err != nil {

@@ -27,18 +27,22 @@ func (s *Skipped) add(o Skipped) {
 
 // PartitionSummary is the outcome for one source partition.
 type PartitionSummary struct {
-	Path           string  `json:"path"`
-	AppID          int32   `json:"app_id"` // source gpid, from the plog
-	PartitionIndex int32   `json:"partition_index"`
-	StartDecree    int64   `json:"start_decree"` // first decree eligible
-	LastDecree     int64   `json:"last_decree"`  // last decree fully acknowledged (StartDecree-1 if none)
-	Mutations      int64   `json:"mutations"`    // committed mutations with at least one shipped entry
-	Entries        int64   `json:"entries"`
-	Bytes          int64   `json:"bytes"` // raw_message bytes
-	Batches        int64   `json:"batches"`
-	Rounds         int64   `json:"rounds"`
-	Skipped        Skipped `json:"skipped"`
-	Err            string  `json:"error,omitempty"`
+	Path           string `json:"path"`
+	AppID          int32  `json:"app_id"` // source gpid, from the plog
+	PartitionIndex int32  `json:"partition_index"`
+	StartDecree    int64  `json:"start_decree"` // first decree eligible
+	LastDecree     int64  `json:"last_decree"`  // last decree fully acknowledged (StartDecree-1 if none)
+	Mutations      int64  `json:"mutations"`    // committed mutations with at least one shipped entry
+	Entries        int64  `json:"entries"`
+	Bytes          int64  `json:"bytes"` // raw_message bytes
+	Batches        int64  `json:"batches"`
+	Rounds         int64  `json:"rounds"`
+	// MaxOpenRounds is the most rounds of the partition shipped and not
+	// yet acknowledged at one time: 1 in the pegasus discipline, the
+	// pipeline's depth in the pipelined one.
+	MaxOpenRounds int64   `json:"max_open_rounds"`
+	Skipped       Skipped `json:"skipped"`
+	Err           string  `json:"error,omitempty"`
 }
 
 // Summary is the outcome of Run.
@@ -57,6 +61,8 @@ type Summary struct {
 	Retries      int64   `json:"retries"` // resends after a failure
 	Errors       int64   `json:"errors"`  // failed attempts (RPC, transport or duplicate_response errors)
 	Refreshes    int64   `json:"config_refreshes"`
+	// MaxOpenRounds is the largest PartitionSummary.MaxOpenRounds.
+	MaxOpenRounds int64 `json:"max_open_rounds"`
 
 	Elapsed         time.Duration `json:"-"`
 	ElapsedSeconds  float64       `json:"elapsed_seconds"`
@@ -64,8 +70,20 @@ type Summary struct {
 	MBPerSec        float64       `json:"mb_per_second"` // raw_message MB (1e6 bytes) per second
 	LatencyP50      time.Duration `json:"-"`
 	LatencyP99      time.Duration `json:"-"`
-	LatencyP50Ms    float64       `json:"latency_p50_ms"` // batch round trips (successful attempts)
-	LatencyP99Ms    float64       `json:"latency_p99_ms"`
+	// LatencyP50Ms: pegasus, the round trip of each batch's successful
+	// attempt; pipelined, each request from its hand-over to the router to
+	// its acknowledgement, which includes waiting behind the window.
+	LatencyP50Ms float64 `json:"latency_p50_ms"`
+	LatencyP99Ms float64 `json:"latency_p99_ms"`
+	// LagP50 and LagP99 are per entry, from the moment its round was
+	// scheduled to go (Options.Rate's schedule; the round's load when
+	// Rate is 0) to the acknowledgement of its batch, i.e. applied on the
+	// follower: with Rate below what the path sustains, the end-to-end lag
+	// a master writing at that rate would see.
+	LagP50   time.Duration `json:"-"`
+	LagP99   time.Duration `json:"-"`
+	LagP50Ms float64       `json:"lag_p50_ms"`
+	LagP99Ms float64       `json:"lag_p99_ms"`
 
 	Partitions []PartitionSummary `json:"partitions"`
 }
@@ -98,7 +116,10 @@ type histogram struct {
 
 const histBase = 1.04
 
-func (h *histogram) record(d time.Duration) {
+func (h *histogram) record(d time.Duration) { h.recordN(d, 1) }
+
+// recordN records d n times.
+func (h *histogram) recordN(d time.Duration, n int64) {
 	us := float64(d) / float64(time.Microsecond)
 	if us < 1 {
 		us = 1
@@ -108,8 +129,8 @@ func (h *histogram) record(d time.Duration) {
 	if h.buckets == nil {
 		h.buckets = map[int]int64{}
 	}
-	h.buckets[b]++
-	h.n++
+	h.buckets[b] += n
+	h.n += n
 	h.mu.Unlock()
 }
 

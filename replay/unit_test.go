@@ -214,7 +214,7 @@ func TestLimiter(t *testing.T) {
 	l := limiter{rate: 1000}
 	start := time.Now()
 	for i := 0; i < 5; i++ {
-		if err := l.wait(context.Background(), 10); err != nil {
+		if _, err := l.wait(context.Background(), 10); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -224,7 +224,7 @@ func TestLimiter(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := l.wait(ctx, 1000); !errors.Is(err, context.Canceled) {
+	if _, err := l.wait(ctx, 1000); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled wait: %v", err)
 	}
 }

@@ -453,6 +453,10 @@ func (t *Table) failedLocked(q *queue, items []*item, rt route, o outcome, calls
 		t.log.Error("follower rejected duplicate batch with InvalidArgument (error 4); "+
 			"check the follower's [duplication-group] has the master's cluster id "+
 			"and the follower is not the master itself", fields...)
+		if f := t.opts.OnInvalidArgument; f != nil {
+			idx, err := q.idx, o.err
+			*calls = append(*calls, func() { f(idx, err) })
+		}
 	} else if head.attempts == 1 || head.attempts&(head.attempts-1) == 0 || head.attempts%64 == 0 {
 		t.log.Warn("duplicate batch failed, will retry", fields...)
 	}

@@ -92,6 +92,12 @@ type Options struct {
 	// queued shipment was re-split; callers split later requests with
 	// the new PartitionCount().
 	OnLayoutChange func(oldCount, newCount int)
+	// OnInvalidArgument, when set, is called (from a router goroutine,
+	// outside the Table's lock) with every follower error 4
+	// (InvalidArgument, *FollowerError). The router keeps retrying; a
+	// caller that must stop, as a master aborts (wire.md §4.6), closes the
+	// Table from here.
+	OnInvalidArgument func(partition int, err error)
 
 	// Meta and Transport replace the rpcclient implementations (tests,
 	// shared pools). When nil, the Table creates and owns them.

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -192,6 +193,12 @@ func TestWithPegasusSimSkipUnconfiguredClusterID(t *testing.T) {
 	core, logs := observer.New(zapcore.InfoLevel)
 	o := simOpts(c)
 	o.Policy, o.MaxAttempts, o.Logger = PolicySkip, 3, zap.New(core)
+	var hooked atomic.Int32 // OnInvalidArgument sees every error 4, with its partition
+	o.OnInvalidArgument = func(p int, err error) {
+		if p == 1 && errors.Is(err, ErrInvalidArgument) {
+			hooked.Add(1)
+		}
+	}
 	tb, err := New(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
@@ -216,6 +223,9 @@ func TestWithPegasusSimSkipUnconfiguredClusterID(t *testing.T) {
 	}
 	if n := logs.FilterMessageSnippet("skipped").Len(); n != 1 {
 		t.Fatalf("%d skip log lines, want 1", n)
+	}
+	if n := hooked.Load(); n != 3 {
+		t.Fatalf("OnInvalidArgument called %d times for partition 1, want 3", n)
 	}
 }
 

@@ -103,7 +103,8 @@ type Stats struct {
 	InvalidArgument uint64
 	// Errors counts failed attempts by name: RPC-level names
 	// ("ERR_BUSY"), follower codes ("rocksdb:TryAgain"), "transport",
-	// "no_primary", "bad_response".
+	// "no_primary", "bad_response"; at most 64 names, the rest under
+	// OtherErrors.
 	Errors map[string]uint64
 	// RPCLatency: one successful RPC; AckLatency: Ship to done (OK).
 	RPCLatency, AckLatency Histogram
@@ -120,10 +121,23 @@ type counters struct {
 	rpcLatency, ackLatency histogram
 }
 
+// maxErrorNames bounds the distinct names in Stats.Errors (and so the
+// error label of dupbridge_router_errors_total): RPC-level error names come
+// off the wire from the follower, so a faulty one could invent a new name
+// per reply. Pegasus's own names and ours fit well under it.
+const maxErrorNames = 64
+
+// OtherErrors is the Stats.Errors name under which failed attempts are
+// counted once maxErrorNames distinct names have been seen.
+const OtherErrors = "other"
+
 func (c *counters) countError(name string) {
 	c.errMu.Lock()
 	if c.errors == nil {
 		c.errors = make(map[string]uint64)
+	}
+	if _, seen := c.errors[name]; !seen && len(c.errors) >= maxErrorNames-1 {
+		name = OtherErrors
 	}
 	c.errors[name]++
 	c.errMu.Unlock()

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # deps.sh — installs what the tests, demos and benchmarks need beyond Go, by name.
-# Usage: bash scripts/deps.sh NAME...   (names: zookeeper prometheus rocksdb chromium toxiproxy)
+# Usage: bash scripts/deps.sh NAME...   (names: zookeeper prometheus rocksdb chromium toxiproxy systemd)
 # Every name is idempotent: a tool already on the machine is not installed again.
 # apt runs under a lock so that parallel test packages never fight over dpkg.
 set -euo pipefail
@@ -35,6 +35,9 @@ for name in "$@"; do
       (systemctl disable --now prometheus prometheus-node-exporter >/dev/null 2>&1 || true) ;;
     rocksdb) apt_install sst_dump rocksdb-tools ;;
     chromium) apt_install chromium chromium ;;
+    # systemd-analyze verify and systemd-sysusers --root work without a
+    # running systemd (the deploy tests check the unit with them).
+    systemd) apt_install systemd-analyze systemd ;;
     toxiproxy)
       if [ ! -x "$tools/toxiproxy-server" ]; then
         exec 8>/tmp/dupbridge-toxiproxy.lock; flock 8

@@ -104,9 +104,13 @@ type GenOptions struct {
 	// this many bytes in total.
 	TargetBytes int64
 	Seed        uint64
-	// Value sizes are uniform in [ValueMin, ValueMax] (0, 0: 1..256).
+	// Value sizes are uniform in [ValueMin, ValueMax] (0, 0: 1..256, or
+	// 200..2000 for ValuesJSON).
 	ValueMin, ValueMax int
-	Mix                []Weight // empty: DefaultMix
+	// Values is what values look like (default ValuesLetters). JSON
+	// documents are at least 200 bytes: smaller sizes are raised.
+	Values Values
+	Mix    []Weight // empty: DefaultMix
 	// TTLFraction of value-writing writes get an expire_ts (seconds since
 	// 2016-01-01, §2.3) between 20 and 30 years after StartTimestamp.
 	TTLFraction float64
@@ -185,6 +189,9 @@ func Generate(ctx context.Context, o GenOptions) (*GenResult, error) {
 	}
 	if o.ValueMin == 0 && o.ValueMax == 0 {
 		o.ValueMin, o.ValueMax = 1, 256
+		if o.Values == ValuesJSON {
+			o.ValueMin, o.ValueMax = DefaultJSONValueMin, DefaultJSONValueMax
+		}
 	}
 	if o.ValueMin < 0 || o.ValueMax < o.ValueMin {
 		return nil, fmt.Errorf("walwriter: bad value size range %d:%d", o.ValueMin, o.ValueMax)
@@ -222,10 +229,12 @@ func Generate(ctx context.Context, o GenOptions) (*GenResult, error) {
 	}
 	g := &generator{o: o, rng: rand.New(rand.NewPCG(o.Seed, o.Seed^0x9E3779B97F4A7C15)), mixTotal: total,
 		res: &GenResult{AppID: o.AppID, Kinds: map[Kind]int{}}, ts: o.StartTimestamp}
-	// Random bytes to slice values from: cheap and deterministic.
-	g.pool = make([]byte, 1<<16+o.ValueMax)
-	for i := range g.pool {
-		g.pool[i] = byte('a' + g.rng.IntN(26))
+	if o.Values == ValuesLetters {
+		// Random bytes to slice values from: cheap and deterministic.
+		g.pool = make([]byte, 1<<16+o.ValueMax)
+		for i := range g.pool {
+			g.pool[i] = byte('a' + g.rng.IntN(26))
+		}
 	}
 	g.parts = make([]*genPart, o.Partitions)
 	for p := range g.parts {
@@ -370,6 +379,9 @@ func (g *generator) value() []byte {
 	n := g.o.ValueMin
 	if g.o.ValueMax > g.o.ValueMin {
 		n += g.rng.IntN(g.o.ValueMax - g.o.ValueMin + 1)
+	}
+	if g.o.Values == ValuesJSON {
+		return jsonValue(make([]byte, 0, max(n, jsonMinSize)), g.rng, n, g.ts)
 	}
 	s := g.rng.IntN(len(g.pool) - n + 1)
 	return g.pool[s : s+n]

@@ -12,7 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
-	"github.com/dupbridge/dupbridge/integration/harness"
+	"github.com/dupbridge/dupbridge/localcluster"
 	"github.com/dupbridge/dupbridge/replay"
 	"github.com/dupbridge/dupbridge/walwriter"
 )
@@ -32,7 +32,7 @@ type demoOptions struct {
 
 // newDemoCmd is `dupbridge demo`: the main job end to end on its embedded
 // default. It wires a simulated follower, the bridge and the replay tool
-// (as the master) in this process; see integration/harness.
+// (as the master) in this process; see integration/localcluster.
 func newDemoCmd(g *globalFlags) *cobra.Command {
 	o := demoOptions{}
 	cmd := &cobra.Command{
@@ -101,7 +101,7 @@ func runDemo(ctx context.Context, out io.Writer, o demoOptions, log *zap.Logger)
 		demoFixture, gen.Mutations, o.masterPartitions, float64(gen.Bytes)/1e6, time.Since(genStart).Round(time.Millisecond))
 
 	// 2. The simulated follower and the bridge.
-	env, err := harness.Start(ctx, harness.Options{Table: "demo", FollowerPartitions: o.followerPartitions, Logger: log})
+	env, err := localcluster.Start(ctx, localcluster.Options{Table: "demo", FollowerPartitions: o.followerPartitions, Logger: log})
 	if err != nil {
 		return err
 	}

@@ -103,8 +103,8 @@ stdout (JSON with --json-summary); progress goes to stderr.`,
 	f.StringVar(&to, "to", "", "follower meta servers, comma-separated host:port list (required)")
 	f.StringVar(&table, "table", "", "follower table (required)")
 	f.Uint8Var(&clusterID, "cluster-id", 0, "the master's duplication cluster id put in every entry, 1..127 (required)")
-	f.StringVar(&discipline, "discipline", string(replay.DisciplinePegasus), "pegasus (one batch in flight per hash, as a master) or pipelined (a window per hash, for comparisons)")
-	f.IntVar(&window, "window", replay.DefaultWindow, "pipelined discipline: batches in flight per hash queue")
+	f.StringVar(&discipline, "discipline", string(replay.DisciplinePegasus), "pegasus (one batch in flight per hash, rounds one after the other, as a master) or pipelined (a window of RPCs per follower partition across rounds, order per key kept)")
+	f.IntVar(&window, "window", replay.DefaultWindow, "pipelined discipline: RPCs in flight per follower partition (key-disjoint)")
 	f.IntVar(&batchBytes, "batch-bytes", replay.DefaultBatchBytes, "duplicate_log_batch_bytes")
 	f.IntVar(&maxWrite, "max-write-size", replay.DefaultMaxWriteSize, "dup_max_allowed_write_size")
 	f.DurationVar(&retryDelay, "retry-delay", replay.DefaultRetryDelay, "pause before a failed batch is resent")
@@ -202,6 +202,8 @@ func printSummary(w io.Writer, s *replay.Summary) {
 	fmt.Fprintf(w, "  failures: %d errors, %d retries, %d config refreshes\n", s.Errors, s.Retries, s.Refreshes)
 	fmt.Fprintf(w, "  time:     %s, %.0f mutations/s, %.2f MB/s, batch latency p50 %s p99 %s\n",
 		s.Elapsed.Round(time.Millisecond), s.MutationsPerSec, s.MBPerSec, s.LatencyP50.Round(time.Microsecond), s.LatencyP99.Round(time.Microsecond))
+	fmt.Fprintf(w, "  lag:      p50 %s p99 %s (round scheduled to batch acknowledged, per entry)\n",
+		s.LagP50.Round(time.Microsecond), s.LagP99.Round(time.Microsecond))
 	for _, p := range s.Partitions {
 		status := "ok"
 		if p.Err != "" {

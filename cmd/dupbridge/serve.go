@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
@@ -128,9 +127,9 @@ func runServe(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
 	defer stopOpening()
 	fs.Open(openCtx)
 
-	srv, err := server.New(server.Options{Config: cfg, Shipper: fs, Creator: fs, Logger: log,
-		FollowerStatus: func() any { return fs.Stats() },
-		Collectors:     []prometheus.Collector{fs.Collector()}})
+	so := server.Options{Config: cfg, Logger: log}
+	fs.Wire(&so)
+	srv, err := server.New(so)
 	if err != nil {
 		stopOpening()
 		_ = fs.Close()

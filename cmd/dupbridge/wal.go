@@ -257,6 +257,7 @@ func newWalGenCmd(_ *globalFlags) *cobra.Command {
 		fixture     string
 		noFinal     bool
 		targetBytes int64
+		values      string
 	)
 	c := &cobra.Command{
 		Use:   "gen --out DIR [flags]",
@@ -298,6 +299,11 @@ func newWalGenCmd(_ *globalFlags) *cobra.Command {
 				}
 				o.Mix = w
 			}
+			v, err := walwriter.ParseValues(values)
+			if err != nil {
+				return fmt.Errorf("--values: %w", err)
+			}
+			o.Values = v
 			o.FinalEmpty = !noFinal
 			o.TargetBytes = targetBytes
 			res, err := walwriter.Generate(cmd.Context(), o)
@@ -319,7 +325,8 @@ func newWalGenCmd(_ *globalFlags) *cobra.Command {
 	var appID int
 	f.IntVar(&appID, "app-id", 1, "app id")
 	f.Uint64Var(&o.Seed, "seed", 1, "random seed (output is deterministic by seed)")
-	f.StringVar(&valueSize, "value-size", "", "value size range min:max (default 1:256)")
+	f.StringVar(&valueSize, "value-size", "", "value size range min:max (default 1:256; 200:2000 with --values json)")
+	f.StringVar(&values, "values", "letters", "letters (random lowercase letters) or json (JSON documents of repeated field names, numbers and short strings that compress like real user data)")
 	f.StringVar(&mix, "mix", "", "write mix, e.g. put=70,remove=10,batch=8,multi_put=6,multi_remove=3,empty=3,incr=0,cas=0,cam=0")
 	f.Float64Var(&o.TTLFraction, "ttl-fraction", 0, "fraction of writes with a TTL")
 	f.Int64Var(&o.RotateBytes, "rotate-bytes", 0, "start a new log file once one reaches this size (0: never)")

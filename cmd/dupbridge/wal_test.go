@@ -153,3 +153,44 @@ func TestWalDumpDamaged(t *testing.T) {
 		t.Errorf("skip: %v %d %q", err, strings.Count(out, "\n"), stderr)
 	}
 }
+
+// wal gen --values json writes JSON documents (the PUT values dump shows),
+// and an unknown --values is refused.
+func TestWalGenJSONValues(t *testing.T) {
+	dir := t.TempDir()
+	out, _, err := walRun(t, "gen", "--out", dir, "--mutations", "50", "--seed", "3", "--values", "json", "--mix", "put=1")
+	if err != nil || !strings.Contains(out, "wrote 51 mutations") {
+		t.Fatalf("gen: %s %v", out, err)
+	}
+	out, _, err = walRun(t, "dump", "--json", filepath.Join(dir, "1.0.pegasus", "plog"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	puts := 0
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var m struct {
+			Updates []struct {
+				Code  string  `json:"code"`
+				Value *[]byte `json:"value"` // base64 in the dump
+			}
+		}
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range m.Updates {
+			if u.Code != "RPC_RRDB_RRDB_PUT" || u.Value == nil {
+				continue
+			}
+			puts++
+			if v := *u.Value; len(v) < 200 || len(v) > 2000 || !json.Valid(v) {
+				t.Fatalf("value of %d bytes, valid JSON %v: %.80s", len(v), json.Valid(v), v)
+			}
+		}
+	}
+	if puts != 50 {
+		t.Fatalf("%d PUT values seen, want 50", puts)
+	}
+	if _, _, err := walRun(t, "gen", "--out", t.TempDir(), "--values", "xml"); err == nil || !strings.Contains(err.Error(), "--values") {
+		t.Fatalf("--values xml: %v", err)
+	}
+}

@@ -3,57 +3,17 @@
 // section its bytes come from.
 //
 // The constants are the hex dumps exactly as wire.md prints them, offset
-// column included; Bytes turns one into bytes. A change to a dump belongs in
-// wire.md first. Parse is also the hex input reader of `dupbridge decode`,
-// so that wire.md's dumps decode as they are printed.
+// column included; Bytes turns one into bytes (with hexdump, the reader
+// `dupbridge decode` uses too). A change to a dump belongs in wire.md first.
 package wirevec
 
-import (
-	"encoding/hex"
-	"errors"
-	"fmt"
-	"strings"
-)
+import "github.com/dupbridge/dupbridge/hexdump"
 
-// Parse reads a hex dump: pairs of hex digits separated by any whitespace
-// (or none), with an optional offset prefix ("0000:", hex digits and a colon)
-// at the start of each line, which is ignored. It fails on any other
-// character and on an odd number of digits.
-func Parse(dump string) ([]byte, error) {
-	var digits []byte
-	for n, line := range strings.Split(dump, "\n") {
-		if pre, rest, ok := strings.Cut(line, ":"); ok {
-			if off := strings.TrimSpace(pre); off == "" || strings.IndexFunc(off, notHex) >= 0 {
-				return nil, fmt.Errorf("wirevec: line %d: bad offset prefix %q", n+1, pre)
-			}
-			line = rest
-		}
-		for _, field := range strings.Fields(line) {
-			if i := strings.IndexFunc(field, notHex); i >= 0 {
-				return nil, fmt.Errorf("wirevec: line %d: not a hex digit: %q", n+1, field[i:])
-			}
-			digits = append(digits, field...)
-		}
-	}
-	if len(digits)%2 != 0 {
-		return nil, errors.New("wirevec: odd number of hex digits")
-	}
-	b := make([]byte, len(digits)/2)
-	if _, err := hex.Decode(b, digits); err != nil {
-		return nil, fmt.Errorf("wirevec: %w", err)
-	}
-	return b, nil
-}
-
-func notHex(r rune) bool {
-	return !('0' <= r && r <= '9' || 'a' <= r && r <= 'f' || 'A' <= r && r <= 'F')
-}
-
-// Bytes is Parse for dumps known to be good: this package's constants and
+// Bytes is hexdump.Parse for dumps known to be good: this package's constants and
 // the hex literals of tests. It panics on a bad dump. Each call returns a
 // new slice, which the caller may modify.
 func Bytes(dump string) []byte {
-	b, err := Parse(dump)
+	b, err := hexdump.Parse(dump)
 	if err != nil {
 		panic(err)
 	}

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/dupbridge/dupbridge/hexdump"
 )
 
 var examples = []struct {
@@ -27,7 +29,7 @@ var examples = []struct {
 
 func TestExampleSizes(t *testing.T) {
 	for _, ex := range examples {
-		b, err := Parse(ex.dump)
+		b, err := hexdump.Parse(ex.dump)
 		if err != nil {
 			t.Errorf("%s: %v", ex.name, err)
 			continue
@@ -124,48 +126,6 @@ func TestExampleFields(t *testing.T) {
 	if !bytes.HasPrefix(pc, []byte{0x0c, 0, 1, 0, 0, 0, 5, 0, 0, 0, 2}) ||
 		!bytes.HasSuffix(pc, append([]byte("\x00\x00\x00\x09localhost"), 0x87, 0xf1, 1, 0)) {
 		t.Errorf("§3 partition_configuration % x", pc)
-	}
-}
-
-func TestParse(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		want []byte
-	}{
-		{"", []byte{}},
-		{"\n  \n", []byte{}},
-		{"0c 00 01", []byte{0x0c, 0, 1}},
-		{"0c0001", []byte{0x0c, 0, 1}},
-		{"0C 0 0 01", []byte{0x0c, 0, 1}}, // digits pair up across spaces
-		{"0000: 0c 00\n0002: 01\n", []byte{0x0c, 0, 1}},
-		{"  00c0:\t0c 00\r\n00c2:01", []byte{0x0c, 0, 1}},
-		{"0c 0001 00000006\n\t4552525f4f4b", []byte{0x0c, 0, 1, 0, 0, 0, 6, 'E', 'R', 'R', '_', 'O', 'K'}},
-	} {
-		got, err := Parse(tc.in)
-		if err != nil || !bytes.Equal(got, tc.want) {
-			t.Errorf("Parse(%q) = % x, %v; want % x", tc.in, got, err, tc.want)
-		}
-	}
-}
-
-func TestParseErrors(t *testing.T) {
-	for _, in := range []string{
-		"0",                // odd
-		"0000: 0c 00 0",    // odd
-		"0c\n0",            // odd across lines
-		"0g",               // not hex
-		"0x0c",             // not hex
-		"0c|00",            // not hex
-		"0c 00 01 ä",       // not hex
-		"zz: 00",           // bad offset
-		": 00",             // empty offset
-		"00 11: 22",        // a colon inside the data
-		"0000: 00: 11",     // a second colon
-		"0000 0010: 00 11", // two offsets
-	} {
-		if b, err := Parse(in); err == nil {
-			t.Errorf("Parse(%q) = % x, want an error", in, b)
-		}
 	}
 }
 

@@ -261,6 +261,16 @@ func (s *Set) ship(p *server.Part, done func(server.PartResult), deferred bool) 
 	}
 }
 
+// Wire fills the follower side of a bridge's options: o ships and creates
+// tables through the Set, reports its router statistics in /status and
+// exports its metrics. `dupbridge serve` and localcluster wire a bridge the
+// same way through it.
+func (s *Set) Wire(o *server.Options) {
+	o.Shipper, o.Creator = s, s
+	o.FollowerStatus = func() any { return s.Stats() }
+	o.Collectors = append(o.Collectors, s.Collector())
+}
+
 // Router returns the router of a table once it is open (for status).
 func (s *Set) Router(table string) *router.Table {
 	if e := s.tables[table]; e != nil {

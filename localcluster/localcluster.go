@@ -1,16 +1,12 @@
-// Package harness wires a whole dupbridge deployment in one process for the
-// end-to-end tests and `dupbridge demo`: a simulated follower cluster
-// (pegasussim — a simulator, not Pegasus), the bridge in front of it (the
-// real server, follower routers and configuration), and the replay tool
-// playing the master. Only tests and the demo import it; the product never
-// imports the simulator (design.md invariants).
-package harness
+package localcluster
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -47,7 +43,13 @@ type Options struct {
 	VerifyTimetag bool
 	// MaxInflightBytes of the bridge (default 64 MiB).
 	MaxInflightBytes int64
-	Logger           *zap.Logger
+	// LaggingWriteThreshold of the bridge (0: config's default).
+	LaggingWriteThreshold time.Duration
+	// HTTP serves the bridge's HTTP interface (/metrics, /status, ...) on
+	// a loopback port (Env.HTTPAddr) that stays the same across bridge
+	// restarts, as a scrape target does.
+	HTTP   bool
+	Logger *zap.Logger
 }
 
 // Env is a running deployment.
@@ -59,9 +61,14 @@ type Env struct {
 	Bridge    *server.Server
 	// BridgeAddr is the bridge's meta and replica address.
 	BridgeAddr string
+	// HTTPAddr is where the bridge's HTTP interface is served (with
+	// Options.HTTP; empty otherwise).
+	HTTPAddr string
 
-	cancel context.CancelFunc
-	done   chan error
+	cancel  context.CancelFunc
+	done    chan error
+	http    *http.Server
+	handler atomic.Pointer[http.Handler] // the running bridge's
 }
 
 // Start starts the simulated follower, then the bridge, and waits until the
@@ -93,13 +100,37 @@ func Start(ctx context.Context, o Options) (*Env, error) {
 		Logger:    o.Logger.Named("simulator"),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("harness: start simulated follower: %w", err)
+		return nil, fmt.Errorf("localcluster: start simulated follower: %w", err)
 	}
 	if err := e.startBridge(ctx); err != nil {
 		e.Sim.Close()
 		return nil, err
 	}
+	if o.HTTP {
+		if err := e.serveHTTP(); err != nil {
+			e.Close()
+			return nil, err
+		}
+	}
 	return e, nil
+}
+
+// serveHTTP serves the HTTP interface of whichever bridge is running.
+func (e *Env) serveHTTP() error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("localcluster: http listen: %w", err)
+	}
+	e.HTTPAddr = ln.Addr().String()
+	e.http = &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h := e.handler.Load(); h != nil {
+			(*h).ServeHTTP(w, r)
+			return
+		}
+		http.Error(w, "bridge restarting", http.StatusServiceUnavailable)
+	})}
+	go func() { _ = e.http.Serve(ln) }()
+	return nil
 }
 
 func (e *Env) startBridge(ctx context.Context) error {
@@ -115,6 +146,10 @@ func (e *Env) startBridge(ctx context.Context) error {
 	if o.FailurePolicy == "skip" {
 		skip = fmt.Sprintf("skip_after_attempts = %d\n", max(o.SkipAfterAttempts, 1))
 	}
+	lagging := ""
+	if o.LaggingWriteThreshold > 0 {
+		lagging = fmt.Sprintf("lagging_write_threshold = %s\n", o.LaggingWriteThreshold)
+	}
 	ini := fmt.Sprintf(`[pegasus.clusters]
 follower = %s
 [duplication-group]
@@ -125,7 +160,7 @@ listen = %s
 advertised_address = %s
 max_inflight_bytes = %d
 shutdown_timeout = 5s
-[table.%s]
+%s[table.%s]
 follower_cluster = follower
 follower_table = %s
 advertised_partition_count = %d
@@ -133,15 +168,15 @@ failure_policy = %s
 verify_timetag = %v
 %smaster_cluster = master
 `, e.Sim.MetaAddr(), MasterClusterID, FollowerClusterID, e.BridgeAddr, e.BridgeAddr,
-		o.MaxInflightBytes, o.Table, o.Table, o.AdvertisedPartitions, o.FailurePolicy, o.VerifyTimetag, skip)
-	cfg, err := config.Parse([]byte(ini), "harness.ini")
+		o.MaxInflightBytes, lagging, o.Table, o.Table, o.AdvertisedPartitions, o.FailurePolicy, o.VerifyTimetag, skip)
+	cfg, err := config.Parse([]byte(ini), "localcluster.ini")
 	if err != nil {
-		return fmt.Errorf("harness: bridge configuration: %w", err)
+		return fmt.Errorf("localcluster: bridge configuration: %w", err)
 	}
 	e.Config = cfg
 	e.Followers, err = follower.New(cfg, follower.Options{Logger: o.Logger.Named("follower")})
 	if err != nil {
-		return fmt.Errorf("harness: follower routers: %w", err)
+		return fmt.Errorf("localcluster: follower routers: %w", err)
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	e.cancel = cancel
@@ -150,7 +185,7 @@ verify_timetag = %v
 	if err != nil {
 		cancel()
 		e.Followers.Close()
-		return fmt.Errorf("harness: bridge: %w", err)
+		return fmt.Errorf("localcluster: bridge: %w", err)
 	}
 	if err := e.runBridge(ctx, runCtx); err != nil {
 		cancel()
@@ -161,16 +196,25 @@ verify_timetag = %v
 	for e.Followers.PartitionCount(o.Table) == 0 {
 		if time.Now().After(deadline) {
 			e.Close()
-			return errors.New("harness: the bridge did not open the follower table within 30s")
+			return errors.New("localcluster: the bridge did not open the follower table within 30s")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	return nil
 }
 
+// newBridge wires a bridge as `dupbridge serve` does (follower.Set.Wire);
+// its HTTP interface is served by serveHTTP, whose port outlives restarts.
 func (e *Env) newBridge() (*server.Server, error) {
-	return server.New(server.Options{Config: e.Config, Shipper: e.Followers, Creator: e.Followers,
-		Logger: e.Opts.Logger.Named("bridge"), HTTPListen: "-"})
+	so := server.Options{Config: e.Config, Logger: e.Opts.Logger.Named("bridge"), HTTPListen: "-"}
+	e.Followers.Wire(&so)
+	b, err := server.New(so)
+	if err != nil {
+		return nil, err
+	}
+	h := b.HTTPHandler()
+	e.handler.Store(&h)
+	return b, nil
 }
 
 // runBridge starts the server; a restart may find the port still held for
@@ -184,12 +228,12 @@ func (e *Env) runBridge(ctx, runCtx context.Context) error {
 			return nil
 		case err := <-e.done:
 			if time.Now().After(deadline) || err == nil {
-				return fmt.Errorf("harness: bridge stopped at start: %w", err)
+				return fmt.Errorf("localcluster: bridge stopped at start: %w", err)
 			}
 			time.Sleep(100 * time.Millisecond)
 			e.Bridge, err = e.newBridge()
 			if err != nil {
-				return fmt.Errorf("harness: bridge: %w", err)
+				return fmt.Errorf("localcluster: bridge: %w", err)
 			}
 		case <-ctx.Done():
 			return ctx.Err()
@@ -281,8 +325,11 @@ func (e *Env) stopBridge() {
 	}
 }
 
-// Close stops the bridge, then the simulator.
+// Close stops the HTTP interface and the bridge, then the simulator.
 func (e *Env) Close() {
+	if e.http != nil {
+		_ = e.http.Close()
+	}
 	e.stopBridge()
 	e.Sim.Close()
 }
@@ -294,7 +341,7 @@ func (e *Env) FollowerMetas() []string { return []string{e.Sim.MetaAddr()} }
 func freePort() (int, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return 0, fmt.Errorf("harness: pick a port: %w", err)
+		return 0, fmt.Errorf("localcluster: pick a port: %w", err)
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port, nil

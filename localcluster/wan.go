@@ -1,4 +1,4 @@
-package harness
+package localcluster
 
 import (
 	"context"
@@ -15,8 +15,8 @@ import (
 	"github.com/dupbridge/dupbridge/relay"
 )
 
-// Token is the relay_token of the deployments the harness writes.
-const Token = "harness-relay-token-0123456789"
+// Token is the relay_token of the deployments localcluster writes.
+const Token = "localcluster-relay-token-0123456789"
 
 // LinkOptions describe an edge and a sink (docs/relay.md §3).
 type LinkOptions struct {
@@ -112,7 +112,7 @@ func StartWAN(ctx context.Context, o WANOptions) (*WAN, error) {
 	w := &WAN{Env: &Env{Opts: o.Options}, Link: o.Link}
 	w.Link.Table = o.Table
 	if w.Link.StateDir == "" {
-		return nil, errors.New("harness: WANOptions.Link.StateDir is required")
+		return nil, errors.New("localcluster: WANOptions.Link.StateDir is required")
 	}
 	var err error
 	w.Sim, err = pegasussim.Start(ctx, pegasussim.Options{
@@ -122,7 +122,7 @@ func StartWAN(ctx context.Context, o WANOptions) (*WAN, error) {
 		Logger:   o.logger().Named("simulator"),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("harness: start simulated follower: %w", err)
+		return nil, fmt.Errorf("localcluster: start simulated follower: %w", err)
 	}
 	w.Link.FollowerMeta = w.Sim.MetaAddr()
 	for _, a := range []*string{&w.Link.EdgeAddr, &w.Link.SinkAddr} {
@@ -161,7 +161,7 @@ func (o *Options) logger() *zap.Logger {
 func (w *WAN) StartSink(ctx context.Context) error {
 	cfg, err := config.Parse([]byte(SinkINI(w.Link)), "sink.ini")
 	if err != nil {
-		return fmt.Errorf("harness: sink configuration: %w", err)
+		return fmt.Errorf("localcluster: sink configuration: %w", err)
 	}
 	return retryListen(func() error {
 		w.Sink, err = relay.StartSink(ctx, cfg, relay.NodeOptions{Logger: w.Opts.logger().Named("sink")})
@@ -177,7 +177,7 @@ func (w *WAN) StartEdge(ctx context.Context) error {
 	}
 	cfg, err := config.Parse([]byte(EdgeINI(w.Link)), "edge.ini")
 	if err != nil {
-		return fmt.Errorf("harness: edge configuration: %w", err)
+		return fmt.Errorf("localcluster: edge configuration: %w", err)
 	}
 	if err := retryListen(func() error {
 		w.Edge, err = relay.StartEdge(ctx, cfg, relay.NodeOptions{Logger: w.Opts.logger().Named("edge"), HTTPListen: "-"})
@@ -188,7 +188,7 @@ func (w *WAN) StartEdge(ctx context.Context) error {
 	deadline := time.Now().Add(30 * time.Second)
 	for w.Edge.Edge.PartitionCount(w.Link.Table) == 0 {
 		if time.Now().After(deadline) {
-			return errors.New("harness: the edge did not learn the follower layout within 30s")
+			return errors.New("localcluster: the edge did not learn the follower layout within 30s")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

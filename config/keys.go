@@ -1,0 +1,21 @@
+package config
+
+import (
+	"maps"
+	"slices"
+)
+
+// KnownKeys returns the keys Parse accepts, by section: SectionBridge, and
+// SectionTablePrefix+"NAME" for every [table.NAME] section. The sections
+// whose keys are names chosen by the operator ([pegasus.clusters],
+// [duplication-group]) are listed with no keys. Each list is sorted; the
+// result is the caller's. The configuration reference in
+// docs/operations.md is checked against it.
+func KnownKeys() map[string][]string {
+	return map[string][]string{
+		SectionClusters:             nil,
+		SectionGroup:                nil,
+		SectionBridge:               slices.Sorted(maps.Keys(bridgeKeys)),
+		SectionTablePrefix + "NAME": slices.Sorted(maps.Keys(tableKeys)),
+	}
+}
