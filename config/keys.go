@@ -15,7 +15,16 @@ func KnownKeys() map[string][]string {
 	return map[string][]string{
 		SectionClusters:             nil,
 		SectionGroup:                nil,
-		SectionBridge:               slices.Sorted(maps.Keys(bridgeKeys)),
-		SectionTablePrefix + "NAME": slices.Sorted(maps.Keys(tableKeys)),
+		SectionBridge:               slices.Sorted(maps.Keys(joinKeys(bridgeKeys, relayKeys))),
+		SectionTablePrefix + "NAME": slices.Sorted(maps.Keys(joinKeys(tableKeys, map[string]bool{"ack": true}))),
 	}
+}
+
+// joinKeys is the union of key sets.
+func joinKeys(sets ...map[string]bool) map[string]bool {
+	out := map[string]bool{}
+	for _, s := range sets {
+		maps.Copy(out, s)
+	}
+	return out
 }
