@@ -197,14 +197,18 @@ func (p *parser) relay(s *ini.Section, c *Config) {
 			p.errKey(sec, "relay_sink", "only an edge names a sink")
 		}
 	}
-	if v, ok := get("relay_zstd_level"); ok {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 4 {
-			p.errKey(sec, "relay_zstd_level", "%q: want 1 (fastest) to 4 (best)", v)
-		} else {
-			r.ZstdLevel = n
+	intIn := func(key string, lo, hi int, want string, dst *int) {
+		if v, ok := get(key); ok {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < lo || n > hi {
+				p.errKey(sec, key, "%q: want %s", v, want)
+				return
+			}
+			*dst = n
 		}
 	}
+	intIn("relay_zstd_level", 1, 4, "1 (fastest) to 4 (best)", &r.ZstdLevel)
+	intIn("relay_window_shipments", 1, 1<<16, "1 to 65536", &r.WindowShipments)
 	r.ZstdDict, _ = get("relay_zstd_dict")
 	var batch, maxShip, windowBytes int64 = int64(r.BatchBytes), int64(r.MaxShipment), r.WindowBytes
 	size("relay_batch_bytes", 1<<10, 64<<20, &batch)
@@ -221,14 +225,6 @@ func (p *parser) relay(s *ini.Section, c *Config) {
 			p.errKey(sec, "relay_linger", "%q: want a duration from 0 to 1m such as 5ms", v)
 		} else {
 			r.Linger = d
-		}
-	}
-	if v, ok := get("relay_window_shipments"); ok {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1<<16 {
-			p.errKey(sec, "relay_window_shipments", "%q: want 1 to 65536", v)
-		} else {
-			r.WindowShipments = n
 		}
 	}
 }
