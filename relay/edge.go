@@ -44,7 +44,7 @@ type Edge struct {
 	metrics *edgeMetrics
 }
 
-var _ server.Shipper = (*Edge)(nil)
+var _ server.DeferredShipper = (*Edge)(nil)
 
 // NewEdge opens every table's spool under state_dir/spool/<table>,
 // rebuilding each table's per-key order guard from it (docs/relay.md §1.6).
@@ -147,12 +147,29 @@ func (e *Edge) PartitionCount(table string) int {
 // runs after the fsync (ack = spool) or after the sink's acknowledgement
 // (ack = follower).
 func (e *Edge) Ship(p *server.Part, done func(server.PartResult)) {
+	if st := e.ship(p, done); st != nil {
+		st.sp.Flush()
+	}
+}
+
+// ShipDeferred implements server.DeferredShipper: the parts decoded in one
+// event-loop callback are fsynced together at Flush.
+func (e *Edge) ShipDeferred(p *server.Part, done func(server.PartResult)) { e.ship(p, done) }
+
+// Flush implements server.DeferredShipper.
+func (e *Edge) Flush() {
+	for _, st := range e.streams {
+		st.sp.Flush()
+	}
+}
+
+func (e *Edge) ship(p *server.Part, done func(server.PartResult)) *stream {
 	st := e.streams[p.Table]
 	if st == nil {
 		go done(server.PartResult{Status: server.PartFailed, Err: fmt.Errorf("relay: table %s has no spool", p.Table)})
-		return
+		return nil
 	}
-	st.sp.Append(appendPart(make([]byte, 0, partHeaderLen+len(p.Body)), p), func(lsn uint64, err error) {
+	st.sp.AppendDeferred(appendPart(make([]byte, 0, partHeaderLen+len(p.Body)+4*len(p.Tied)), p), func(lsn uint64, err error) {
 		switch {
 		case err != nil:
 			done(server.PartResult{Status: server.PartFailed, Err: fmt.Errorf("relay: spooling: %w", err)})
@@ -162,6 +179,7 @@ func (e *Edge) Ship(p *server.Part, done func(server.PartResult)) {
 			st.waitAck(lsn, done)
 		}
 	})
+	return st
 }
 
 // Run ships every table's spool to the sink until ctx ends.

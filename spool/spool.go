@@ -322,6 +322,14 @@ func (s *Spool) Dir() string { return s.o.Dir }
 // LSN after it is durable, or with an error. An append that does not fit
 // under MaxBytes waits until Ack frees room. payload is copied.
 func (s *Spool) Append(payload []byte, done func(lsn uint64, err error)) {
+	s.AppendDeferred(payload, done)
+	s.Flush()
+}
+
+// AppendDeferred is Append without waking the writer: the record is written
+// at the next Flush (or with the next Append), so that the records of one
+// burst share one fsync.
+func (s *Spool) AppendDeferred(payload []byte, done func(lsn uint64, err error)) {
 	s.mu.Lock()
 	if s.closed || s.err != nil {
 		err := s.err
@@ -338,8 +346,10 @@ func (s *Spool) Append(payload []byte, done func(lsn uint64, err error)) {
 		s.waiting = append(s.waiting, waiter{payload: append([]byte(nil), payload...), done: done})
 	}
 	s.mu.Unlock()
-	s.wake()
 }
+
+// Flush wakes the writer for what AppendDeferred queued.
+func (s *Spool) Flush() { s.wake() }
 
 // fits reports whether a record of n bytes may be admitted. Caller holds mu.
 func (s *Spool) fits(n int) bool { return s.unacked == 0 || s.unacked+int64(n) <= s.o.MaxBytes }
