@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dupbridge/dupbridge/localcluster"
 	"github.com/dupbridge/dupbridge/internal/tcpproxy"
+	"github.com/dupbridge/dupbridge/localcluster"
 	"github.com/dupbridge/dupbridge/replay"
 	"github.com/dupbridge/dupbridge/walwriter"
 )
