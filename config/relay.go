@@ -66,9 +66,11 @@ const (
 type Relay struct {
 	// Token is the shared secret both ends present (relay_token).
 	Token string
-	// TLSCert, TLSKey, TLSCA: PEM files; all or none. With them, the edge
-	// verifies the sink against the CA and the sink requires a client
-	// certificate from it (mutual TLS).
+	// TLSCert, TLSKey, TLSCA: PEM files. A sink serves TLS with its
+	// certificate and key, and with a CA it requires client certificates
+	// signed by it (mutual TLS). An edge verifies the sink against its CA and
+	// presents its certificate and key when it has them (needed when the
+	// sink requires them).
 	TLSCert, TLSKey, TLSCA string
 	// Sink is where an edge ships (relay_sink, host:port).
 	Sink string
@@ -90,7 +92,7 @@ type Relay struct {
 }
 
 // TLS reports whether the relay uses TLS.
-func (r *Relay) TLS() bool { return r.TLSCert != "" }
+func (r *Relay) TLS() bool { return r.TLSCert != "" || r.TLSCA != "" }
 
 var relayKeys = map[string]bool{
 	"role": true, "relay_token": true, "relay_tls_cert": true, "relay_tls_key": true, "relay_tls_ca": true,
@@ -180,8 +182,13 @@ func (p *parser) relay(s *ini.Section, c *Config) {
 	r.TLSCert, _ = get("relay_tls_cert")
 	r.TLSKey, _ = get("relay_tls_key")
 	r.TLSCA, _ = get("relay_tls_ca")
-	if set := btoi(r.TLSCert != "") + btoi(r.TLSKey != "") + btoi(r.TLSCA != ""); set != 0 && set != 3 {
-		p.errKey(sec, "relay_tls_cert", "set relay_tls_cert, relay_tls_key and relay_tls_ca together, or none")
+	switch {
+	case (r.TLSCert == "") != (r.TLSKey == ""):
+		p.errKey(sec, "relay_tls_cert", "set relay_tls_cert and relay_tls_key together, or neither")
+	case role == RoleEdge && r.TLSCert != "" && r.TLSCA == "":
+		p.errKey(sec, "relay_tls_ca", "required with relay_tls_cert at an edge: the CA that signed the sink's certificate")
+	case role == RoleSink && r.TLSCA != "" && r.TLSCert == "":
+		p.errKey(sec, "relay_tls_cert", "required with relay_tls_ca at a sink: TLS needs the sink's own certificate and key")
 	}
 	hasSink := hostPort("relay_sink", &r.Sink)
 	hasListen := hostPort("relay_listen", &r.Listen)
@@ -227,13 +234,6 @@ func (p *parser) relay(s *ini.Section, c *Config) {
 			r.Linger = d
 		}
 	}
-}
-
-func btoi(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // tableAck reads a table's ack key (edge only).

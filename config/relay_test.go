@@ -62,7 +62,16 @@ func TestRelayRoles(t *testing.T) {
 			}
 		}},
 		{name: "edge mistakes", text: sprintf(edgeBase, "relay_listen = 127.0.0.1:1\n relay_zstd_level = 9\n relay_tls_cert = c", "ack = maybe"),
-			problems: []string{"relay_listen: only a sink", "relay_zstd_level", "relay_tls_cert: set relay_tls_cert, relay_tls_key and relay_tls_ca together", `ack: "maybe"`}},
+			problems: []string{"relay_listen: only a sink", "relay_zstd_level", "relay_tls_cert: set relay_tls_cert and relay_tls_key together", `ack: "maybe"`}},
+		{name: "edge certificate without a CA", text: sprintf(edgeBase, "relay_tls_cert = c\n relay_tls_key = k", ""),
+			problems: []string{"relay_tls_ca: required with relay_tls_cert at an edge"}},
+		{name: "sink CA without a certificate", text: sprintf(sinkBase, "relay_tls_ca = ca", ""),
+			problems: []string{"relay_tls_cert: required with relay_tls_ca at a sink"}},
+		{name: "edge verifying the sink only", text: sprintf(edgeBase, "relay_tls_ca = ca", ""), check: func(t *testing.T, c *Config) {
+			if !c.Bridge.Relay.TLS() || c.Bridge.Relay.TLSCert != "" {
+				t.Errorf("edge with a CA only: %+v", c.Bridge.Relay)
+			}
+		}},
 		{name: "sink mistakes", text: sprintf(sinkBase, "relay_sink = 127.0.0.1:1\n relay_max_shipment = 128KiB", "ack = spool"),
 			problems: []string{"relay_sink: only an edge", "relay_max_shipment", "ack: only an edge"}},
 		{name: "sink needs clusters and follower_cluster", text: strings.Replace(strings.Replace(sprintf(sinkBase, "", ""),

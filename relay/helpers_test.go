@@ -85,6 +85,9 @@ func newPKI(t *testing.T) *pki {
 	return p
 }
 
+// file is the path of one of the pki's files.
+func (p *pki) file(name string) string { return filepath.Join(p.dir, name) }
+
 // tls is the [dupbridge] lines of an end presenting cert and trusting ca.
 func (p *pki) tls(cert, ca string) string {
 	return fmt.Sprintf("relay_tls_cert = %s\nrelay_tls_key = %s\nrelay_tls_ca = %s\n",

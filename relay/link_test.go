@@ -256,6 +256,8 @@ func TestRefusals(t *testing.T) {
 			sinkLog: []string{"TLS handshake failed"}, edgeLog: []string{"link to the sink down"}},
 		{name: "sink certificate not trusted", sinkExtra: pki.tls("sink", "ca"), edgeExtr: pki.tls("edge", "rogueca"),
 			sinkLog: []string{"TLS handshake failed"}, edgeLog: []string{"refused", "certificate signed by unknown authority"}},
+		{name: "mutual TLS, edge without a certificate", sinkExtra: pki.tls("sink", "ca"), edgeExtr: "relay_tls_ca = " + pki.file("ca.pem"),
+			sinkLog: []string{"TLS handshake failed"}, edgeLog: []string{"link to the sink down"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -284,6 +286,27 @@ func TestRefusals(t *testing.T) {
 			addr2, _ := runSink(t, sinkCfg(t, testToken, ""), f, nil, "")
 			runEdge(t, edgeCfg(t, addr2, dir, testToken, "spool", ""), nil)
 			eventually(t, "the 50 spooled parts delivered", func() bool { return len(f.parts()) == 50 })
+		})
+	}
+}
+
+// TLS without client certificates (the sink has no CA) and mutual TLS
+// both deliver.
+func TestTLSModes(t *testing.T) {
+	pki := newPKI(t)
+	for _, tc := range []struct{ name, sink, edge string }{
+		{"server certificate only", "relay_tls_cert = " + pki.file("sink.pem") + "\nrelay_tls_key = " + pki.file("sink.key"), "relay_tls_ca = " + pki.file("ca.pem")},
+		{"mutual", pki.tls("sink", "ca"), pki.tls("edge", "ca")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fakeFollower{}
+			addr, _ := runSink(t, sinkCfg(t, testToken, tc.sink), f, nil, "")
+			e, _ := runEdge(t, edgeCfg(t, addr, t.TempDir(), testToken, "follower", tc.edge), nil)
+			eventually(t, "layout learned over TLS", func() bool { return e.PartitionCount("t") == 8 })
+			waitResults(t, shipParts(e, 0, 100), 100)
+			if n := len(f.parts()); n != 100 {
+				t.Fatalf("%d parts applied over TLS, want 100", n)
+			}
 		})
 	}
 }
