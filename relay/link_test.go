@@ -19,6 +19,7 @@ import (
 
 	"github.com/dupbridge/dupbridge/config"
 	"github.com/dupbridge/dupbridge/internal/tcpproxy"
+	"github.com/dupbridge/dupbridge/keyorder"
 	"github.com/dupbridge/dupbridge/mutation"
 	"github.com/dupbridge/dupbridge/server"
 	"github.com/dupbridge/dupbridge/spool"
@@ -505,5 +506,37 @@ func TestSpoolGauges(t *testing.T) {
 	}
 	if got["dupbridge_spool_capacity_bytes"] != 2<<20 || got["dupbridge_spool_bytes"] != float64(e.Stats()["t"].SpoolBytes) || got["dupbridge_spool_bytes"] <= 0 {
 		t.Fatalf("gauges %v, spool %+v", got, e.Stats()["t"])
+	}
+}
+
+// The per-key order memory survives an edge restart: the guard rebuilt from
+// the spool drops an older write of a key spooled before the restart, even
+// after the sink acknowledged it (docs/relay.md §1.6).
+func TestOrderMemorySurvivesRestart(t *testing.T) {
+	f := &fakeFollower{}
+	addr, _ := runSink(t, sinkCfg(t, testToken, ""), f, nil, "")
+	dir := t.TempDir()
+	cfg := edgeCfg(t, addr, dir, testToken, "spool", "")
+	e, stop := runEdge(t, cfg, nil)
+	waitResults(t, shipParts(e, 0, 50), 50)
+	eventually(t, "acknowledged by the sink", func() bool { return e.Stats()["t"].Acked == 50 })
+	stop()
+
+	e2, _ := runEdge(t, cfg, nil)
+	g := e2.Guards()["t"]
+	for _, tc := range []struct {
+		name string
+		ts   int64
+		want keyorder.Verdict
+	}{
+		{"older write of a spooled key", -1, keyorder.Drop},
+		{"the same write again", 0, keyorder.Keep},
+		{"newer write", +1, keyorder.Keep},
+	} {
+		e := samplePartEntry(7)
+		e.Timestamp += tc.ts
+		if v, _, err := g.Filter(0, &e); err != nil || v != tc.want {
+			t.Errorf("%s: %v %v, want %v", tc.name, v, err, tc.want)
+		}
 	}
 }
