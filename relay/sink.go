@@ -211,7 +211,10 @@ func (s *Sink) serve(ctx context.Context, c net.Conn) {
 	}
 	_ = c.SetDeadline(time.Time{})
 	sc := newSinkConn(c)
-	st.attach(h.Incarnation, sc)
+	if prev, fresh := st.attach(h.Incarnation, sc); fresh && prev != 0 {
+		log.Warn("relay: a different edge spool for this table (recreated, or a second edge): its LSNs start afresh",
+			zap.Uint64("previous_incarnation", prev))
+	}
 	log.Info("relay: edge connected")
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -391,13 +394,15 @@ func markVerify(p *server.Part) ([]*server.Part, error) {
 }
 
 // attach makes sc the connection that receives this table's ACKs, closing
-// an older one; a new incarnation (a recreated edge spool) starts afresh.
-func (st *sinkTable) attach(incarnation uint64, sc *sinkConn) {
+// an older one; a new incarnation (a recreated edge spool) starts afresh,
+// and attach then reports the previous one.
+func (st *sinkTable) attach(incarnation uint64, sc *sinkConn) (prev uint64, fresh bool) {
 	st.mu.Lock()
 	old := st.conn
 	st.conn = sc
+	prev = st.incarnation
 	if st.incarnation != incarnation {
-		st.incarnation, st.based = incarnation, false
+		st.incarnation, st.based, fresh = incarnation, false, true
 		st.gen++
 		st.done = nil
 	}
@@ -405,6 +410,7 @@ func (st *sinkTable) attach(incarnation uint64, sc *sinkConn) {
 	if old != nil {
 		_ = old.c.Close()
 	}
+	return prev, fresh
 }
 
 func (st *sinkTable) detach(sc *sinkConn) {
