@@ -134,13 +134,18 @@ func (e *Edge) Guards() map[string]*keyorder.Guard {
 }
 
 // PartitionCount implements server.Shipper: the follower's count as the
-// sink last reported it (persisted across restarts), 0 before the first
-// report.
+// sink last reported it (persisted across restarts); before the first
+// report, the table's advertised_partition_count (the sink re-splits parts
+// split against another count), else 0 (masters are asked to retry).
 func (e *Edge) PartitionCount(table string) int {
-	if st := e.streams[table]; st != nil {
-		return int(st.layout.Load())
+	st := e.streams[table]
+	if st == nil {
+		return 0
 	}
-	return 0
+	if n := st.layout.Load(); n > 0 {
+		return int(n)
+	}
+	return st.t.AdvertisedPartitionCount
 }
 
 // Ship implements server.Shipper: p is appended to its table's spool; done

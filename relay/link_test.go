@@ -540,3 +540,19 @@ func TestOrderMemorySurvivesRestart(t *testing.T) {
 		}
 	}
 }
+
+// An edge that never reached its sink takes writes when the table names an
+// advertised partition count; without one, it has no layout to split by.
+func TestEdgeLayoutBeforeTheSink(t *testing.T) {
+	for _, tc := range []struct {
+		advertised string
+		want       int
+	}{{"", 0}, {"advertised_partition_count = 16", 16}} {
+		cfg := parseCfg(t, fmt.Sprintf("[duplication-group]\nm = 1\n[dupbridge]\nrole = edge\nlisten = 127.0.0.1:1\nrelay_sink = 127.0.0.1:1\nrelay_token = %s\nstate_dir = %s\n[table.t]\n%s\n",
+			testToken, t.TempDir(), tc.advertised))
+		e, _ := runEdge(t, cfg, nil)
+		if got := e.PartitionCount("t"); got != tc.want {
+			t.Errorf("%q: partition count %d, want %d", tc.advertised, got, tc.want)
+		}
+	}
+}
