@@ -10,6 +10,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 func payloadOf(i int) []byte {
@@ -151,7 +155,8 @@ func TestRecoveryFromDamage(t *testing.T) {
 			if err := os.WriteFile(segs[0], tc.damage(data), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			s2, seen, err := reopen(t, dir, Options{})
+			core, logs := observer.New(zapcore.WarnLevel)
+			s2, seen, err := reopen(t, dir, Options{Logger: zap.New(core)})
 			if tc.corrupt {
 				if !errors.Is(err, ErrCorrupt) || !bytes.Contains([]byte(err.Error()), []byte(segs[0]+" offset ")) {
 					t.Fatalf("Open: %v, want ErrCorrupt naming %s and an offset", err, segs[0])
@@ -163,6 +168,10 @@ func TestRecoveryFromDamage(t *testing.T) {
 			}
 			if len(seen) != tc.records {
 				t.Fatalf("replayed %d records, want %d", len(seen), tc.records)
+			}
+			torn := logs.FilterMessageSnippet("torn tail dropped").All()
+			if len(torn) != 1 || torn[0].ContextMap()["file"] != segs[0] {
+				t.Fatalf("want one torn-tail warning naming %s, got %v", segs[0], logs.All())
 			}
 			appendN(t, s2, tc.records, 3) // the cut file takes appends again
 			s2.Close()
