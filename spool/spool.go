@@ -340,12 +340,19 @@ func (s *Spool) AppendDeferred(payload []byte, done func(lsn uint64, err error))
 		done(0, err)
 		return
 	}
+	full := false
 	if len(s.waiting) == 0 && s.fits(recordLen(len(payload))) {
 		s.admit(payload, done)
 	} else {
+		full = len(s.waiting) == 0
 		s.waiting = append(s.waiting, waiter{payload: append([]byte(nil), payload...), done: done})
 	}
+	unacked := s.unacked
 	s.mu.Unlock()
+	if full {
+		s.log.Warn("spool full: holding appends (their masters wait) until the sink acknowledges",
+			zap.String("dir", s.o.Dir), zap.Int64("unacked_bytes", unacked), zap.Int64("capacity_bytes", s.o.MaxBytes))
+	}
 }
 
 // Flush wakes the writer for what AppendDeferred queued.
@@ -388,14 +395,19 @@ func (s *Spool) Ack(lsn uint64) {
 	}
 	s.sizes = s.sizes[k:]
 	s.acked = lsn
+	held := len(s.waiting) > 0
 	for len(s.waiting) > 0 && s.fits(recordLen(len(s.waiting[0].payload))) {
 		w := s.waiting[0]
 		s.waiting[0] = waiter{}
 		s.waiting = s.waiting[1:]
 		s.admit(w.payload, w.done)
 	}
+	room := held && len(s.waiting) == 0
 	s.mu.Unlock()
 	s.wake()
+	if room {
+		s.log.Info("spool has room again: held appends admitted", zap.String("dir", s.o.Dir))
+	}
 }
 
 // Acked is the highest acknowledged LSN.

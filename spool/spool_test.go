@@ -187,7 +187,8 @@ func TestFullSpoolHoldsAppends(t *testing.T) {
 	for i := 0; i < 10; i++ {
 		capacity += int64(recordLen(len(payloadOf(i))))
 	}
-	s, _, err := reopen(t, t.TempDir(), Options{MaxBytes: capacity})
+	core, logs := observer.New(zapcore.InfoLevel)
+	s, _, err := reopen(t, t.TempDir(), Options{MaxBytes: capacity, Logger: zap.New(core)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,6 +210,9 @@ func TestFullSpoolHoldsAppends(t *testing.T) {
 	if s.Waiting() != 5 || s.Bytes() > s.Capacity() {
 		t.Fatalf("waiting %d bytes %d capacity %d", s.Waiting(), s.Bytes(), s.Capacity())
 	}
+	if n := logs.FilterMessageSnippet("spool full").Len(); n != 1 {
+		t.Fatalf("%d 'spool full' warnings for one episode, want 1", n)
+	}
 	s.Ack(10)
 	for want := uint64(11); want <= 15; want++ {
 		if lsn := <-got; lsn != want {
@@ -217,6 +221,9 @@ func TestFullSpoolHoldsAppends(t *testing.T) {
 	}
 	if s.Bytes() > s.Capacity() {
 		t.Fatalf("bytes %d above capacity %d", s.Bytes(), s.Capacity())
+	}
+	if logs.FilterMessageSnippet("room again").Len() != 1 {
+		t.Fatal("no log line when the spool had room again")
 	}
 }
 
