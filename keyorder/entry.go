@@ -35,6 +35,22 @@ func (g *Guard) Filter(scope uint32, e *mutation.DupEntry) (Verdict, []byte, err
 // verify_timetag rule (equal keeps the stored value) could keep the wrong
 // one of the two (docs/relay.md §2.7).
 func (g *Guard) FilterTied(scope uint32, e *mutation.DupEntry) (v Verdict, rewritten []byte, tied bool, err error) {
+	return g.filter(scope, e, g.admit)
+}
+
+// Peek is what Filter would decide for e now, without recording anything:
+// Drop or Rewrite when a newer write of (some of) its keys was admitted
+// since. An edge uses it to leave superseded writes out of what it resends
+// (docs/relay.md §2.7).
+func (g *Guard) Peek(scope uint32, e *mutation.DupEntry) (Verdict, []byte, error) {
+	v, rewritten, _, err := g.filter(scope, e, g.peek)
+	return v, rewritten, err
+}
+
+// admitFunc decides one key: admit (and record) or peek.
+type admitFunc func(scope uint32, key []byte, tt uint64) (ok, tied bool)
+
+func (g *Guard) filter(scope uint32, e *mutation.DupEntry, admit admitFunc) (v Verdict, rewritten []byte, tied bool, err error) {
 	tt := Timetag(e.Timestamp, e.ClusterID)
 	var key []byte
 	switch e.Code() {
@@ -43,23 +59,23 @@ func (g *Guard) FilterTied(scope uint32, e *mutation.DupEntry) (v Verdict, rewri
 	case mutation.CodeRemove:
 		key, err = removeKey(e.RawMessage)
 	case mutation.CodeMultiPut:
-		return g.filterMultiPut(scope, e, tt)
+		return filterMultiPut(scope, e, tt, admit)
 	case mutation.CodeMultiRemove:
-		return g.filterMultiRemove(scope, e, tt)
+		return filterMultiRemove(scope, e, tt, admit)
 	default:
 		return Keep, nil, false, nil
 	}
 	if err != nil {
 		return Keep, nil, false, err
 	}
-	ok, tied := g.admit(scope, key, tt)
+	ok, tied := admit(scope, key, tt)
 	if !ok {
 		return Drop, nil, false, nil
 	}
 	return Keep, nil, tied, nil
 }
 
-func (g *Guard) filterMultiPut(scope uint32, e *mutation.DupEntry, tt uint64) (Verdict, []byte, bool, error) {
+func filterMultiPut(scope uint32, e *mutation.DupEntry, tt uint64, admit admitFunc) (Verdict, []byte, bool, error) {
 	u, err := mutation.Decode(mutation.CodeMultiPut, e.RawMessage)
 	if err != nil {
 		return Keep, nil, false, err
@@ -73,7 +89,7 @@ func (g *Guard) filterMultiPut(scope uint32, e *mutation.DupEntry, tt uint64) (V
 	anyTied := false
 	for _, kv := range mp.Kvs {
 		key = mutation.AppendRawKey(key[:0], mp.HashKey, kv.Key)
-		if ok, tied := g.admit(scope, key, tt); ok {
+		if ok, tied := admit(scope, key, tt); ok {
 			kept = append(kept, kv)
 			anyTied = anyTied || tied
 		}
@@ -89,7 +105,7 @@ func (g *Guard) filterMultiPut(scope uint32, e *mutation.DupEntry, tt uint64) (V
 	return Rewrite, mutation.AppendMultiPut(nil, u.WrapperID, &nr), anyTied, nil
 }
 
-func (g *Guard) filterMultiRemove(scope uint32, e *mutation.DupEntry, tt uint64) (Verdict, []byte, bool, error) {
+func filterMultiRemove(scope uint32, e *mutation.DupEntry, tt uint64, admit admitFunc) (Verdict, []byte, bool, error) {
 	u, err := mutation.Decode(mutation.CodeMultiRemove, e.RawMessage)
 	if err != nil {
 		return Keep, nil, false, err
@@ -103,7 +119,7 @@ func (g *Guard) filterMultiRemove(scope uint32, e *mutation.DupEntry, tt uint64)
 	anyTied := false
 	for _, sk := range mr.SortKeys {
 		key = mutation.AppendRawKey(key[:0], mr.HashKey, sk)
-		if ok, tied := g.admit(scope, key, tt); ok {
+		if ok, tied := admit(scope, key, tt); ok {
 			kept = append(kept, sk)
 			anyTied = anyTied || tied
 		}

@@ -118,6 +118,29 @@ func (g *Guard) Admit(scope uint32, key []byte, tt uint64) bool {
 	return ok
 }
 
+// peek is admit without recording or rotating.
+func (g *Guard) peek(scope uint32, key []byte, tt uint64) (ok, tied bool) {
+	var buf [256]byte
+	k := append(append(buf[:0], byte(scope), byte(scope>>8), byte(scope>>16), byte(scope>>24)), key...)
+	s := &g.shards[maphash.Bytes(g.seed, k)%uint64(len(g.shards))]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	last, known := s.lookup(k)
+	return !known || last <= tt, known && last == tt
+}
+
+// lookup is the newest timetag remembered for a scoped key. Caller holds
+// s.mu.
+func (s *shard) lookup(k []byte) (last uint64, known bool) {
+	if ci, ok := s.cur.idx[string(k)]; ok {
+		return s.cur.tts[ci], true
+	}
+	if pi, ok := s.prev.idx[string(k)]; ok {
+		return s.prev.tts[pi], true
+	}
+	return 0, false
+}
+
 // admit is Admit; tied also reports that the newest write already admitted
 // for the key has the same timetag (two updates of one mutation, or a
 // retransmission): their order cannot be told from timetags.
@@ -132,13 +155,7 @@ func (g *Guard) admit(scope uint32, key []byte, tt uint64) (ok, tied bool) {
 	defer s.mu.Unlock()
 	g.maybeRotate(s)
 	ci, inCur := s.cur.idx[string(k)]
-	var last uint64
-	known := inCur
-	if inCur {
-		last = s.cur.tts[ci]
-	} else if pi, inPrev := s.prev.idx[string(k)]; inPrev {
-		last, known = s.prev.tts[pi], true
-	}
+	last, known := s.lookup(k)
 	if known && last > tt {
 		g.superseded.Add(1)
 		return false, false

@@ -4,8 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"testing"
 
+	"github.com/dupbridge/dupbridge/config"
+	"github.com/dupbridge/dupbridge/keyorder"
 	"github.com/dupbridge/dupbridge/mutation"
 	"github.com/dupbridge/dupbridge/server"
 )
@@ -163,4 +166,70 @@ func TestPartRecordAndMarking(t *testing.T) {
 	if _, err := decodePart("t", appendPart(nil, &server.Part{PartitionCount: 8, Entries: 1, Tied: []int{0, 1}})); !errors.Is(err, ErrProtocol) {
 		t.Errorf("more tied entries than entries: %v", err)
 	}
+}
+
+// A resent record leaves out the writes that newer writes of the same keys
+// supersede; a record with nothing left is an empty part the sink completes
+// without applying anything.
+func TestTrimResent(t *testing.T) {
+	st := &stream{t: &config.Table{Name: "t"}, guard: keyorder.New(keyorder.Options{})}
+	put := func(ts int64, key, v string) mutation.DupEntry {
+		return mutation.DupEntry{Timestamp: ts, TaskCode: []byte("RPC_RRDB_RRDB_PUT"), ClusterID: 1, HasClusterID: true,
+			RawMessage: mutation.AppendPut(nil, 0, mutation.AppendRawKey(nil, []byte(key), []byte("s")), []byte(v), 0)}
+	}
+	record := func(es ...mutation.DupEntry) []byte {
+		var w mutation.DupRequestWriter
+		w.Begin(nil, 0)
+		for i := range es {
+			_, _, _ = st.guard.Filter(0, &es[i]) // as the server admitted them
+			w.AppendEntry(&es[i])
+		}
+		return appendPart(nil, &server.Part{PartitionCount: 8, Entries: len(es), Body: w.Finish()})
+	}
+	older := record(put(100, "a", "1"), put(100, "b", "1"))
+	onlyA := record(put(200, "a", "2"))
+	newest := record(put(300, "b", "3"))
+
+	for _, tc := range []struct {
+		name    string
+		payload []byte
+		keep    []int64 // timestamps left
+	}{
+		{"a and b both superseded later", older, nil},
+		{"a at 200 superseded by nothing", onlyA, []int64{200}},
+		{"b at 300 is the newest", newest, []int64{300}},
+	} {
+		out, err := st.trim(tc.payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := decodePart("t", out)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		var got []int64
+		if p.Entries > 0 {
+			it, _ := mutation.NewDupIter(p.Body)
+			var e mutation.DupEntry
+			for it.Next(&e) {
+				got = append(got, e.Timestamp)
+			}
+		}
+		if fmt.Sprint(got) != fmt.Sprint(tc.keep) || p.Entries != len(tc.keep) {
+			t.Errorf("%s: kept %v (%d entries), want %v", tc.name, got, p.Entries, tc.keep)
+		}
+	}
+	recs, err := parseRecords("t", ShipmentHeader{FirstLSN: 5, Records: 1}, appendShipRecord(nil, 5, mustTrim(t, st, older)))
+	if err != nil || len(recs) != 1 || len(recs[0].parts) != 0 {
+		t.Fatalf("empty part at the sink: %+v %v", recs, err)
+	}
+}
+
+func mustTrim(t *testing.T, st *stream, payload []byte) []byte {
+	t.Helper()
+	out, err := st.trim(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

@@ -73,7 +73,7 @@ func decodePart(table string, payload []byte) (*server.Part, error) {
 	if r.err != nil {
 		return nil, fmt.Errorf("record: %w", r.err)
 	}
-	if p.PartitionCount <= 0 || p.PartitionCount > 1<<16 || p.PartitionIndex < 0 || p.PartitionIndex >= p.PartitionCount || p.Entries <= 0 {
+	if p.PartitionCount <= 0 || p.PartitionCount > 1<<16 || p.PartitionIndex < 0 || p.PartitionIndex >= p.PartitionCount || p.Entries < 0 {
 		return nil, fmt.Errorf("record: %w: partition %d of %d, %d entries", ErrProtocol, p.PartitionIndex, p.PartitionCount, p.Entries)
 	}
 	nt := r.u32()
@@ -87,5 +87,10 @@ func decodePart(table string, payload []byte) (*server.Part, error) {
 		return nil, fmt.Errorf("record: %w", r.err)
 	}
 	p.Body = r.b
+	if (p.Entries == 0) != (len(p.Body) == 0) {
+		// An empty part is a resent record whose every write was superseded
+		// (stream.trim); a body must hold entries.
+		return nil, fmt.Errorf("record: %w: %d entries in %d body bytes", ErrProtocol, p.Entries, len(p.Body))
+	}
 	return p, nil
 }

@@ -330,6 +330,10 @@ func parseRecords(table string, h ShipmentHeader, raw []byte) ([]sinkRecord, err
 		if err != nil {
 			return fmt.Errorf("LSN %d: %w", lsn, err)
 		}
+		if p.Entries == 0 {
+			recs = append(recs, sinkRecord{lsn: lsn}) // every write superseded: nothing to apply
+			return nil
+		}
 		p.Body = append([]byte(nil), p.Body...) // raw is reused for the next shipment
 		parts := []*server.Part{p}
 		if h.Flags&FlagResend != 0 {
@@ -450,6 +454,10 @@ func (st *sinkTable) dispatch(h ShipmentHeader, recs []sinkRecord, sh server.Shi
 
 	ds, deferred := sh.(server.DeferredShipper)
 	for _, r := range recs {
+		if len(r.parts) == 0 {
+			st.complete(gen, r.lsn, false)
+			continue
+		}
 		var left atomic.Int32
 		left.Store(int32(len(r.parts)))
 		lsn := r.lsn

@@ -17,6 +17,7 @@ import (
 
 	"github.com/dupbridge/dupbridge/config"
 	"github.com/dupbridge/dupbridge/keyorder"
+	"github.com/dupbridge/dupbridge/mutation"
 	"github.com/dupbridge/dupbridge/server"
 	"github.com/dupbridge/dupbridge/spool"
 )
@@ -370,6 +371,11 @@ func (st *stream) build(ctx context.Context, rd *spool.Reader, r *config.Relay) 
 			if n == 0 {
 				first, linger = lsn, time.NewTimer(r.Linger)
 			}
+			if lsn <= st.everSent {
+				if payload, err = st.trim(payload); err != nil {
+					return 0, 0, fmt.Errorf("spool record %d: %w", lsn, err)
+				}
+			}
 			st.raw = appendShipRecord(st.raw, lsn, payload)
 			n++
 			if len(st.raw) >= r.BatchBytes {
@@ -396,4 +402,62 @@ func (st *stream) build(ctx context.Context, rd *spool.Reader, r *config.Relay) 
 			}
 		}
 	}
+}
+
+// trim leaves out of a record about to be resent every write that a newer
+// write of the same key supersedes (keyorder.Guard.Peek): the newer one has
+// a higher LSN and follows in the same resend, so the follower never sees
+// the older one after the newer, deletes included (docs/relay.md §2.7).
+// The payload is returned as it is when nothing is superseded.
+func (st *stream) trim(payload []byte) ([]byte, error) {
+	p, err := decodePart(st.t.Name, payload)
+	if err != nil || p.Entries == 0 {
+		return payload, err
+	}
+	it, err := mutation.NewDupIter(p.Body)
+	if err != nil {
+		return nil, err
+	}
+	tied := map[int]bool{}
+	for _, i := range p.Tied {
+		tied[i] = true
+	}
+	var w mutation.DupRequestWriter
+	w.Begin(make([]byte, 0, len(p.Body)), it.WrapperID())
+	var newTied []int
+	changed := false
+	var e mutation.DupEntry
+	for i := 0; it.Next(&e); i++ {
+		v, rewritten, err := st.guard.Peek(0, &e)
+		switch {
+		case err != nil || v == keyorder.Keep:
+			w.AppendRaw(e.Raw)
+		case v == keyorder.Drop:
+			changed = true
+			continue
+		default:
+			changed = true
+			e2 := e
+			e2.RawMessage = rewritten
+			w.AppendEntry(&e2)
+		}
+		if tied[i] {
+			newTied = append(newTied, w.Len()-1)
+		}
+		if h, err := e.Hash(); err == nil {
+			p.PartitionHash = h
+		}
+	}
+	if err := it.Err(); err != nil {
+		return nil, err
+	}
+	if !changed {
+		return payload, nil
+	}
+	q := *p
+	q.Entries, q.Tied, q.Body = w.Len(), newTied, nil
+	if q.Entries > 0 {
+		q.Body = w.Finish()
+	}
+	return appendPart(nil, &q), nil
 }
