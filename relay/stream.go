@@ -212,6 +212,8 @@ func (st *stream) session(ctx context.Context) error {
 		return err
 	}
 	defer c.Close()
+	stop := context.AfterFunc(ctx, func() { _ = c.Close() }) // unblocks a write to a silent sink
+	defer stop()
 	br := bufio.NewReaderSize(c, 64<<10)
 	if err := st.handshake(c, br); err != nil {
 		return err
