@@ -13,8 +13,10 @@ TESTFLAGS ?= -timeout 15m
 
 all: build
 
+# -buildvcs=auto stamps the git revision (dupbridge version) even where
+# GOFLAGS turns it off; Go finds no revision in a linked git worktree.
 build:
-	$(GO) build -o $(BIN) ./cmd/dupbridge
+	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/dupbridge
 
 # make test: vet, the generated-code staleness check, then every test.
 test: idl-check

@@ -41,6 +41,7 @@ const (
 	ErrorRetryExhausted         = "ERR_RETRY_EXHAUSTED"
 	ErrorNotMatched             = "ERR_NOT_MATCHED"
 	ErrorInvalidArgument        = "ERR_INVALID_ARGUMENT"
+	ErrorZookeeperOperation     = "ERR_ZOOKEEPER_OPERATION"
 )
 
 // AckSuffix turns a request name into its response name (wire.md §5.1).

@@ -1,12 +1,14 @@
 // Package config reads dupbridge's INI file: the sections Pegasus operators
 // already write ([pegasus.clusters], [duplication-group]; duplication.md §5)
-// plus [dupbridge] and one [table.NAME] section per duplicated table.
+// plus [dupbridge] and one [table.NAME] section per duplicated table, and
+// the meta-proxy's [meta-proxy] (alone in a file, or beside the others).
 //
 // Parse collects every problem of a file, each with the line it is on, so
 // that `dupbridge serve --check` can explain them all at once.
 package config
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -24,9 +26,24 @@ const (
 	// counts in dup_lagging_writes (Pegasus's follower uses
 	// dup_lagging_write_threshold_ms, duplication.md §6.1).
 	DefaultLaggingWriteThreshold = 10 * time.Second
+	// DefaultReadyFollowerTimeout: /readyz fails for a table whose follower
+	// has been unreachable this long (a master's duplication retries far
+	// longer, so this only tells the operator early).
+	DefaultReadyFollowerTimeout = 30 * time.Second
+	// DefaultReadyLagThreshold: /readyz fails while the oldest request not
+	// yet acknowledged to a master is older than this.
+	DefaultReadyLagThreshold = 60 * time.Second
+	// DefaultCheckpointCopyParallel is checkpoint_copy_parallel's default.
+	DefaultCheckpointCopyParallel = 4
 	// FollowerWriteLimit is the follower's [replication]
 	// max_allowed_write_size default (duplication.md §4.1, §5).
 	FollowerWriteLimit = 1 << 20
+	// Connection limits of the RPC port (issue 8). A master replica server
+	// keeps a few connections to its follower; tools add one each.
+	DefaultMaxConnections        = 4096
+	DefaultMaxConnectionsPerPeer = 128
+	DefaultFrameTimeout          = 60 * time.Second
+	DefaultIdleTimeout           = 10 * time.Minute
 )
 
 // DefaultStateDir is where durable state goes unless state_dir says otherwise
@@ -46,16 +63,25 @@ type Config struct {
 	Bridge Bridge
 	// Tables are the [table.NAME] sections in file order.
 	Tables []Table
+	// MetaProxy is the [meta-proxy] section, nil when absent.
+	MetaProxy *MetaProxy
 }
+
+// HasBridge reports whether the file configures a bridge (it has tables);
+// a file with only [meta-proxy] does not.
+func (c *Config) HasBridge() bool { return len(c.Tables) > 0 }
 
 // FullDuplication says what the meta face does with a create_app that a
 // master sends for a full (checkpoint) duplication (duplication.md §1.6).
 type FullDuplication uint8
 
 const (
-	// FullDupReject answers ERR_OPERATION_DISABLED: checkpoint loading is
-	// not implemented yet.
-	FullDupReject FullDuplication = iota
+	// FullDupLoad (the default) runs the creating/created protocol, creates
+	// the follower table, copies the master's checkpoint and loads it into
+	// the follower table before it answers "created" (package checkpoint).
+	FullDupLoad FullDuplication = iota
+	// FullDupReject answers ERR_OPERATION_DISABLED.
+	FullDupReject
 	// FullDupWithoutCheckpoint runs the creating/created protocol and creates
 	// the follower table, but copies no checkpoint: the operator vouches that
 	// the follower already holds the base data.
@@ -63,10 +89,13 @@ const (
 )
 
 func (f FullDuplication) String() string {
-	if f == FullDupWithoutCheckpoint {
+	switch f {
+	case FullDupWithoutCheckpoint:
 		return "without_checkpoint"
+	case FullDupReject:
+		return "reject"
 	}
-	return "reject"
+	return "load"
 }
 
 // Bridge is the [dupbridge] section.
@@ -82,6 +111,17 @@ type Bridge struct {
 	AdvertisedHost string
 	// HTTPListen is the status HTTP address; empty disables it.
 	HTTPListen string
+	// AdminToken, when set, is the bearer token every mutating admin HTTP
+	// call must carry (Authorization: Bearer TOKEN).
+	AdminToken string
+	// AdminInsecure allows a non-loopback HTTPListen without AdminToken:
+	// the operator vouches that the network is private.
+	AdminInsecure bool
+	// ReadyFollowerTimeout and ReadyLagThreshold are when /readyz fails:
+	// a follower unreachable that long, or the oldest unacknowledged
+	// request that old.
+	ReadyFollowerTimeout time.Duration
+	ReadyLagThreshold    time.Duration
 	// MaxInflightBytes caps bytes held for requests not yet acknowledged.
 	MaxInflightBytes int64
 	// MaxFrameSize bounds one incoming frame (header + body).
@@ -106,6 +146,31 @@ type Bridge struct {
 	// LaggingWriteThreshold: a received entry whose lag (bridge now minus
 	// the entry's master timestamp) exceeds it counts in dup_lagging_writes.
 	LaggingWriteThreshold time.Duration
+	// MaxConnections caps the RPC port's open connections; the server also
+	// keeps it below the process's descriptor limit (RLIMIT_NOFILE).
+	MaxConnections int
+	// MaxConnectionsPerPeer caps open connections from one peer IP.
+	MaxConnectionsPerPeer int
+	// MaxConnectionBytes caps what one connection may hold undecoded, and
+	// its admitted requests in flight. Default 2 × MaxFrameSize.
+	MaxConnectionBytes int64
+	// FrameTimeout: a frame must arrive whole this long after its first
+	// byte, or its connection is closed.
+	FrameTimeout time.Duration
+	// IdleTimeout closes a connection with nothing in flight and no
+	// traffic for this long; 0 never does.
+	IdleTimeout time.Duration
+	// AllowedPeers, when not empty, are the only addresses (prefixes) that
+	// may connect to the RPC port; others are closed at accept.
+	AllowedPeers []netip.Prefix
+	// CheckpointCopyRate caps the bytes per second a checkpoint copy
+	// (full_duplication = load) reads from a master; 0 = unlimited.
+	// CheckpointCopyParallel is how many files it copies at once.
+	CheckpointCopyRate     int64
+	CheckpointCopyParallel int
+	// CheckpointLoadRate caps the keys per second a checkpoint load writes
+	// to the follower; 0 = unlimited.
+	CheckpointLoadRate float64
 	// StateDir holds the bridge's durable state: the edge's spool, persisted
 	// table controls (pause, remove, fail mode) and create/load progress of
 	// full duplication. Created (0700) on start if missing.
@@ -114,7 +179,35 @@ type Bridge struct {
 	// edge and sink (docs/relay.md §3).
 	Role  Role
 	Relay Relay
+	// HTTPTLSCert and HTTPTLSKey (PEM files), when set, make http_listen
+	// serve HTTPS.
+	HTTPTLSCert, HTTPTLSKey string
+	// Log is where and how serve logs.
+	Log Log
 }
+
+// Log configures serve's logger.
+type Log struct {
+	// Level: debug, info, warn or error (changeable at run time: ctl
+	// log-level).
+	Level string
+	// Format: json or console.
+	Format string
+	// File, when set, receives the log instead of stderr, rotated at
+	// MaxSizeMB, keeping MaxBackups old files for MaxAgeDays (0: forever).
+	File       string
+	MaxSizeMB  int
+	MaxBackups int
+	MaxAgeDays int
+}
+
+// Log defaults.
+const (
+	DefaultLogLevel      = "info"
+	DefaultLogFormat     = "json"
+	DefaultLogMaxSizeMB  = 100
+	DefaultLogMaxBackups = 10
+)
 
 // FailurePolicy is what happens when a follower keeps failing a part.
 type FailurePolicy uint8
@@ -132,6 +225,17 @@ func (p FailurePolicy) String() string {
 		return "skip"
 	}
 	return "slow"
+}
+
+// ParseFailurePolicy parses "slow" (or "") and "skip".
+func ParseFailurePolicy(s string) (FailurePolicy, error) {
+	switch s {
+	case "", "slow":
+		return PolicySlow, nil
+	case "skip":
+		return PolicySkip, nil
+	}
+	return PolicySlow, fmt.Errorf("failure policy %q: want slow or skip", s)
 }
 
 // Table is one [table.NAME] section.
@@ -226,6 +330,8 @@ type Problem struct {
 	Msg     string
 }
 
+// String is the problem for a terminal: bytes of the file that are not
+// printable are escaped (a binary file must not reach the terminal raw).
 func (p Problem) String() string {
 	var b strings.Builder
 	if p.Line > 0 {
@@ -238,7 +344,7 @@ func (p Problem) String() string {
 		fmt.Fprintf(&b, "%s: ", p.Key)
 	}
 	b.WriteString(p.Msg)
-	return b.String()
+	return printable(b.String())
 }
 
 // Error lists every problem found in a file.
@@ -249,11 +355,11 @@ type Error struct {
 
 func (e *Error) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "config: %s: %d problem(s)", e.File, len(e.Problems))
+	fmt.Fprintf(&b, "config: %s: %d problem(s)", printable(e.File), len(e.Problems))
 	for _, p := range e.Problems {
 		b.WriteString("\n  ")
 		if e.File != "" {
-			b.WriteString(e.File + ":")
+			b.WriteString(printable(e.File) + ":")
 		}
 		b.WriteString(p.String())
 	}
@@ -263,10 +369,13 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return ErrInvalid }
 
 // Load reads and validates the file at path.
-func Load(path string) (*Config, error) {
+func Load(path string) (*Config, error) { return LoadContext(context.Background(), path) }
+
+// LoadContext is Load that gives up when ctx ends.
+func LoadContext(ctx context.Context, path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: reading %s: %w", path, err)
 	}
-	return Parse(data, path)
+	return ParseContext(ctx, data, path)
 }

@@ -39,8 +39,10 @@ func TestParseValid(t *testing.T) {
 		t.Errorf("advertised defaults: %v %q", b.AdvertisedAddr, b.AdvertisedHost)
 	}
 	if b.MaxInflightBytes != DefaultMaxInflightBytes || b.MaxFrameSize != DefaultMaxFrameSize ||
-		!b.SendHostPort || b.ShutdownTimeout != DefaultShutdownTimeout || b.FullDuplication != FullDupReject ||
-		b.LaggingWriteThreshold != DefaultLaggingWriteThreshold || DefaultLaggingWriteThreshold != 10*time.Second {
+		!b.SendHostPort || b.ShutdownTimeout != DefaultShutdownTimeout || b.FullDuplication != FullDupLoad || b.CheckpointCopyParallel != DefaultCheckpointCopyParallel ||
+		b.CheckpointCopyRate != 0 || b.CheckpointLoadRate != 0 ||
+		b.LaggingWriteThreshold != DefaultLaggingWriteThreshold || DefaultLaggingWriteThreshold != 10*time.Second ||
+		b.AdminToken != "" || b.AdminInsecure || b.ReadyFollowerTimeout != DefaultReadyFollowerTimeout || b.ReadyLagThreshold != DefaultReadyLagThreshold {
 		t.Errorf("bridge defaults: %+v", b)
 	}
 	if len(c.Tables) != 1 {
@@ -78,6 +80,10 @@ func TestParseExample(t *testing.T) {
 	if c.Bridge.ShutdownTimeout != 30*time.Second {
 		t.Errorf("shutdown_timeout = %v", c.Bridge.ShutdownTimeout)
 	}
+	if b := c.Bridge; b.MaxConnections != DefaultMaxConnections || b.MaxConnectionsPerPeer != DefaultMaxConnectionsPerPeer ||
+		b.MaxConnectionBytes != 32<<20 || b.FrameTimeout != DefaultFrameTimeout || b.IdleTimeout != DefaultIdleTimeout || b.AllowedPeers != nil {
+		t.Errorf("connection limits = %+v", b)
+	}
 	if c.Bridge.LaggingWriteThreshold != 10*time.Second {
 		t.Errorf("lagging_write_threshold = %v", c.Bridge.LaggingWriteThreshold)
 	}
@@ -96,6 +102,19 @@ func TestParseOptions(t *testing.T) {
   event_loops = 4
   full_duplication = without_checkpoint
   lagging_write_threshold = 1500ms
+  admin_token = "0123456789abcdef+/="
+  admin_insecure = yes
+  ready_follower_timeout = 5s
+  ready_lag_threshold = 2m
+  max_connections = 100
+  max_connections_per_peer = 10
+  max_connection_bytes = 8MiB
+  frame_timeout = 5s
+  idle_timeout = 0s
+  allowed_peers = 10.0.0.0/8, ::1/128
+  checkpoint_copy_rate = 50MiB
+  checkpoint_copy_parallel = 8
+  checkpoint_load_rate = 20000
 `, 1) + `  app_id = 7
   source_table = src
   follower_table = dst
@@ -115,7 +134,11 @@ func TestParseOptions(t *testing.T) {
 	if b.AdvertisedAddr.String() != "10.0.0.9:34601" || b.AdvertisedHost != "bridge.local" || b.HTTPListen != "127.0.0.1:0" ||
 		b.MaxInflightBytes != 1<<30 || b.MaxFrameSize != 4<<20 || b.SendHostPort || b.ShutdownTimeout != 5*time.Second ||
 		b.EventLoops != 4 || b.FullDuplication != FullDupWithoutCheckpoint || b.LaggingWriteThreshold != 1500*time.Millisecond ||
-		fmt.Sprint(b.LegacyPeers) != "[10.0.0.5/32 192.168.7.0/24]" {
+		fmt.Sprint(b.LegacyPeers) != "[10.0.0.5/32 192.168.7.0/24]" || b.AdminToken != "0123456789abcdef+/=" || !b.AdminInsecure ||
+		b.ReadyFollowerTimeout != 5*time.Second || b.ReadyLagThreshold != 2*time.Minute ||
+		b.MaxConnections != 100 || b.MaxConnectionsPerPeer != 10 || b.MaxConnectionBytes != 8<<20 ||
+		b.FrameTimeout != 5*time.Second || b.IdleTimeout != 0 || fmt.Sprint(b.AllowedPeers) != "[10.0.0.0/8 ::1/128]" ||
+		b.CheckpointCopyRate != 50<<20 || b.CheckpointCopyParallel != 8 || b.CheckpointLoadRate != 20000 {
 		t.Errorf("bridge = %+v", b)
 	}
 	tb := c.Tables[0]
@@ -168,12 +191,40 @@ func TestParseErrors(t *testing.T) {
 		{"lagging threshold zero", "  cluster_name = B\n", "  cluster_name = B\n  lagging_write_threshold = 0s\n", 9, "lagging_write_threshold"},
 		{"lagging threshold negative", "  cluster_name = B\n", "  cluster_name = B\n  lagging_write_threshold = -1s\n", 9, "positive duration"},
 		{"event loops", "  cluster_name = B\n", "  cluster_name = B\n  event_loops = -1\n", 9, "1024"},
-		{"full duplication", "  cluster_name = B\n", "  cluster_name = B\n  full_duplication = yes\n", 9, "reject or without_checkpoint"},
+		{"max_connections", "  cluster_name = B\n", "  cluster_name = B\n  max_connections = 0\n", 9, "1 to 1048576"},
+		{"per peer above total", "  cluster_name = B\n", "  cluster_name = B\n  max_connections = 10\n  max_connections_per_peer = 11\n", 10, "to max_connections"},
+		{"connection bytes below frame", "  cluster_name = B\n", "  cluster_name = B\n  max_connection_bytes = 1MiB\n", 9, "from max_frame_size"},
+		{"frame timeout", "  cluster_name = B\n", "  cluster_name = B\n  frame_timeout = 0s\n", 9, "positive duration"},
+		{"idle timeout", "  cluster_name = B\n", "  cluster_name = B\n  idle_timeout = -1s\n", 9, "0 disables"},
+		{"allowed_peers bare address", "  cluster_name = B\n", "  cluster_name = B\n  allowed_peers = 10.0.0.1\n", 9, "CIDR prefixes"},
+		{"checkpoint copy rate", "  cluster_name = B\n", "  cluster_name = B\n  checkpoint_copy_rate = fast\n", 9, "size per second"},
+		{"checkpoint copy parallel", "  cluster_name = B\n", "  cluster_name = B\n  checkpoint_copy_parallel = 0\n", 9, "1 to 256"},
+		{"checkpoint load rate", "  cluster_name = B\n", "  cluster_name = B\n  checkpoint_load_rate = -5\n", 9, "keys per second"},
+		{"full duplication", "  cluster_name = B\n", "  cluster_name = B\n  full_duplication = yes\n", 9, "load, reject or without_checkpoint"},
 		{"no tables", "[table.temp]\n  follower_cluster = B_real\n", "", 0, "no [table.NAME]"},
 		{"bad table name", "[table.temp]", "[table.te/mp]", 9, "table name"},
 		{"unknown table key", "", "  folower_table = x\n", 11, "unknown key"},
 		{"app id", "", "  app_id = zero\n", 11, "positive integer"},
-		{"app id duplicate", "", "[table.other]\n  follower_cluster = B_real\n  app_id = 1\n", 13, "already used"},
+		{"app id duplicate", "", "[table.other]\n  follower_cluster = B_real\n  app_id = 1\n", 13, "also the app id of [table.temp] (line 9)"},
+		{"app id default taken", "", "  app_id = 2\n[table.other]\n  follower_cluster = B_real\n", 12, "default app id 2 (the table's position) is taken by [table.temp] (line 11): set app_id"},
+		{"renamed copy", "", "[table.temp2]\n  follower_cluster = B_real\n  follower_table = temp\n", 11, "forwards into follower table B_real/temp like [table.temp] (line 9)"},
+		{"repeated section", "", "[table.temp]\n  follower_table = elsewhere\n", 11, "[table.temp] section repeated (first at line 9)"},
+		{"repeated key", "B = 2", "B = 2\n  A = 5", 6, "[duplication-group] A: key repeated (first at line 4)"},
+		{"repeated bridge key", "  cluster_name = B\n", "  cluster_name = B\n  listen = 127.0.0.1:1\n", 9, "listen: key repeated (first at line 7)"},
+		{"not key value", "", "  follower_table\n", 11, "want key = value"},
+		{"bad header", "", "[table.x\n", 11, "not a section header"},
+		{"http equals listen", "  cluster_name = B\n", "  cluster_name = B\n  http_listen = 127.0.0.1:34801\n", 9, "clashes with listen = \"127.0.0.1:34801\" (line 7)"},
+		{"http wildcard same port", "  cluster_name = B\n", "  cluster_name = B\n  http_listen = 0.0.0.0:34801\n  admin_insecure = true\n", 9, "clashes with listen"},
+		{"http localhost same port", "  cluster_name = B\n", "  cluster_name = B\n  http_listen = localhost:34801\n", 9, "clashes with listen"},
+		{"future listen key clash", "  cluster_name = B\n", "  cluster_name = B\n  http_listen = 127.0.0.1:9000\n  sink_listen = :9000\n", 10, "sink_listen: \":9000\" clashes with http_listen"},
+		{"http public no token", "  cluster_name = B\n", "  cluster_name = B\n  http_listen = 0.0.0.0:34680\n", 9, "not a loopback address"},
+		{"http empty host no token", "  cluster_name = B\n", "  cluster_name = B\n  http_listen = :34680\n", 9, "admin_token"},
+		{"http lan ip no token", "  cluster_name = B\n", "  cluster_name = B\n  http_listen = 10.1.2.3:34680\n", 9, "admin_insecure = true"},
+		{"admin token short", "  cluster_name = B\n", "  cluster_name = B\n  admin_token = abc\n", 9, "too short"},
+		{"admin token chars", "  cluster_name = B\n", "  cluster_name = B\n  admin_token = abcdefghijklmnop qrs\n", 9, "' ' not allowed"},
+		{"admin insecure", "  cluster_name = B\n", "  cluster_name = B\n  admin_insecure = sure\n", 9, "true or false"},
+		{"ready follower timeout", "  cluster_name = B\n", "  cluster_name = B\n  ready_follower_timeout = 0s\n", 9, "positive duration"},
+		{"ready lag threshold", "  cluster_name = B\n", "  cluster_name = B\n  ready_lag_threshold = soon\n", 9, "positive duration"},
 		{"source table", "", "  source_table = a b\n", 11, "not a valid table name"},
 		{"follower table", "", "  follower_table = a/b\n", 11, "not a valid table name"},
 		{"no follower cluster", "  follower_cluster = B_real\n", "", 9, "follower_cluster: required"},
@@ -226,7 +277,7 @@ func TestParseErrors(t *testing.T) {
 
 func TestParseNotINI(t *testing.T) {
 	_, err := Parse([]byte("[unterminated\n"), "bad.ini")
-	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "not a valid INI") {
+	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), `line 1: not a section header "[unterminated"`) {
 		t.Fatalf("err = %v", err)
 	}
 }
@@ -265,5 +316,45 @@ func TestParseSize(t *testing.T) {
 		if (err == nil) != tc.ok || (tc.ok && got != tc.want) {
 			t.Errorf("ParseSize(%q) = %d, %v; want %d ok=%v", tc.in, got, err, tc.want, tc.ok)
 		}
+	}
+}
+
+// TestExampleDocumentsEveryKey: every key the parser knows has a line in
+// examples/dupbridge.ini, set or commented out, and the file still parses
+// with every commented-out key line enabled.
+func TestExampleDocumentsEveryKey(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "examples", "dupbridge.ini"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	known := map[string]bool{}
+	for k := range bridgeKeys {
+		known[k] = true
+	}
+	for k := range tableKeys {
+		known[k] = true
+	}
+	documented := map[string]bool{}
+	var enabled []string
+	for _, line := range strings.Split(string(data), "\n") {
+		s := strings.TrimSpace(line)
+		commented := strings.HasPrefix(s, ";")
+		s = strings.TrimSpace(strings.TrimPrefix(s, ";"))
+		k, _, ok := strings.Cut(s, " = ")
+		if ok && known[k] {
+			documented[k] = true
+			if commented {
+				line = strings.Replace(line, ";", "", 1)
+			}
+		}
+		enabled = append(enabled, line)
+	}
+	for k := range known {
+		if !documented[k] {
+			t.Errorf("key %s has no line in examples/dupbridge.ini", k)
+		}
+	}
+	if _, err := Parse([]byte(strings.Join(enabled, "\n")), "example-enabled.ini"); err != nil {
+		t.Errorf("example with every key enabled: %v", err)
 	}
 }

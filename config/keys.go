@@ -5,8 +5,9 @@ import (
 	"slices"
 )
 
-// KnownKeys returns the keys Parse accepts, by section: SectionBridge, and
-// SectionTablePrefix+"NAME" for every [table.NAME] section. The sections
+// KnownKeys returns the keys Parse accepts, by section: SectionBridge,
+// SectionTablePrefix+"NAME" for every [table.NAME] section, and
+// SectionMetaProxy. The sections
 // whose keys are names chosen by the operator ([pegasus.clusters],
 // [duplication-group]) are listed with no keys. Each list is sorted; the
 // result is the caller's. The configuration reference in
@@ -15,8 +16,9 @@ func KnownKeys() map[string][]string {
 	return map[string][]string{
 		SectionClusters:             nil,
 		SectionGroup:                nil,
-		SectionBridge:               slices.Sorted(maps.Keys(joinKeys(bridgeKeys, relayKeys))),
-		SectionTablePrefix + "NAME": slices.Sorted(maps.Keys(joinKeys(tableKeys, map[string]bool{"ack": true}))),
+		SectionBridge:               slices.Sorted(maps.Keys(bridgeAndRelayKeys)),
+		SectionTablePrefix + "NAME": slices.Sorted(maps.Keys(tableAndAckKeys)),
+		SectionMetaProxy:            slices.Sorted(maps.Keys(metaProxyKeys)),
 	}
 }
 

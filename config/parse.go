@@ -1,14 +1,13 @@
 package config
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/netip"
 	"strconv"
 	"strings"
 	"time"
-
-	"gopkg.in/ini.v1"
 )
 
 // Section names.
@@ -19,152 +18,161 @@ const (
 	SectionTablePrefix = "table."
 )
 
-// lineIndex finds the line of a section header or key in the file text,
-// since ini.v1 does not report lines.
-type lineIndex struct {
-	sections map[string]int
-	keys     map[string]int // section + "\x00" + key
-}
-
-func indexLines(data []byte) lineIndex {
-	li := lineIndex{sections: map[string]int{}, keys: map[string]int{}}
-	sec := ini.DefaultSection
-	for i, line := range strings.Split(string(data), "\n") {
-		n := i + 1
-		s := strings.TrimSpace(strings.TrimSuffix(line, "\r"))
-		if s == "" || s[0] == ';' || s[0] == '#' {
-			continue
-		}
-		if s[0] == '[' {
-			if end := strings.IndexByte(s, ']'); end > 0 {
-				sec = strings.TrimSpace(s[1:end])
-				if _, ok := li.sections[sec]; !ok {
-					li.sections[sec] = n
-				}
-			}
-			continue
-		}
-		if j := strings.IndexAny(s, "=:"); j > 0 {
-			k := sec + "\x00" + strings.TrimSpace(s[:j])
-			if _, ok := li.keys[k]; !ok {
-				li.keys[k] = n
-			}
-		}
-	}
-	return li
-}
-
-func (li lineIndex) key(section, key string) int {
-	if n, ok := li.keys[section+"\x00"+key]; ok {
-		return n
-	}
-	return li.sections[section]
-}
-
 type parser struct {
-	li       lineIndex
+	f        *iniFile
 	problems []Problem
 	badRole  bool // [dupbridge] role is invalid (relay.go)
+	dropped  int  // problems beyond maxProblems, counted only
+}
+
+// maxProblems bounds the problems kept: a binary or foreign file would
+// otherwise produce one per line.
+const maxProblems = 100
+
+func (p *parser) add(pr Problem) {
+	if p.full() {
+		return
+	}
+	p.problems = append(p.problems, pr)
+}
+
+// full reports (and counts) a problem that would not be kept, so that
+// its message is never formatted.
+func (p *parser) full() bool {
+	if len(p.problems) < maxProblems {
+		return false
+	}
+	p.dropped++
+	return true
 }
 
 func (p *parser) errSection(section, format string, args ...any) {
-	p.problems = append(p.problems, Problem{Line: p.li.sections[section], Section: section, Msg: fmt.Sprintf(format, args...)})
+	if p.full() {
+		return
+	}
+	line := 0
+	if s := p.f.byName[section]; s != nil {
+		line = s.line
+	}
+	p.add(Problem{Line: line, Section: section, Msg: fmt.Sprintf(format, args...)})
 }
 
 func (p *parser) errKey(section, key, format string, args ...any) {
-	p.problems = append(p.problems, Problem{Line: p.li.key(section, key), Section: section, Key: key, Msg: fmt.Sprintf(format, args...)})
+	if p.full() {
+		return
+	}
+	line := 0
+	if s := p.f.byName[section]; s != nil {
+		line = s.keyLine(key)
+	}
+	p.add(Problem{Line: line, Section: section, Key: key, Msg: fmt.Sprintf(format, args...)})
 }
 
 // Parse validates data (the text of a file called name) and returns the
 // configuration, or an *Error listing every problem with its line.
 func Parse(data []byte, name string) (*Config, error) {
-	p := &parser{li: indexLines(data)}
-	f, err := ini.LoadSources(ini.LoadOptions{}, data)
+	return ParseContext(context.Background(), data, name)
+}
+
+// ParseContext is Parse that gives up when ctx ends (parsing is linear in
+// the file's size; the context only matters for huge files).
+func ParseContext(ctx context.Context, data []byte, name string) (*Config, error) {
+	p := &parser{}
+	f, err := scanINI(ctx, data, p)
 	if err != nil {
-		return nil, &Error{File: name, Problems: []Problem{{Msg: "not a valid INI file: " + err.Error()}}}
+		return nil, fmt.Errorf("config: %s: %w", name, err)
 	}
+	p.f = f
 	c := &Config{File: name, Clusters: map[string][]string{}, ClusterIDs: map[string]int8{}}
 
-	for _, s := range f.Sections() {
-		n := s.Name()
+	for _, s := range f.sections {
+		n := s.name
 		switch {
-		case n == ini.DefaultSection:
-			for _, k := range s.Keys() {
-				p.errKey(n, k.Name(), "key outside any section")
+		case n == defaultSection:
+			for _, k := range s.keys {
+				p.add(Problem{Line: k.line, Key: k.name, Msg: "key outside any section"})
 			}
-		case n == SectionClusters, n == SectionGroup, n == SectionBridge:
+		case n == SectionClusters, n == SectionGroup, n == SectionBridge, n == SectionMetaProxy:
 		case strings.HasPrefix(n, SectionTablePrefix):
 		default:
-			p.errSection(n, "unknown section (expected [%s], [%s], [%s] or [%sNAME])",
-				SectionClusters, SectionGroup, SectionBridge, SectionTablePrefix)
+			p.errSection(n, "unknown section (expected [%s], [%s], [%s], [%sNAME] or [%s])",
+				SectionClusters, SectionGroup, SectionBridge, SectionTablePrefix, SectionMetaProxy)
 		}
 	}
 
-	p.role(f, c)
-	p.clusters(f, c)
-	p.group(f, c)
-	p.bridge(f, c)
-	p.tables(f, c)
+	p.role(c)
+	p.metaProxy(c)
+	// A file with [meta-proxy] and none of the bridge's sections configures
+	// a meta-proxy alone: the bridge's required sections are not asked for.
+	if c.MetaProxy == nil || p.bridgeSections() {
+		p.clusters(c)
+		p.group(c)
+		p.bridge(c)
+		p.adminAccess(&c.Bridge)
+		p.tables(c)
+	}
+	p.listenClashes()
 
+	if p.dropped > 0 {
+		p.problems = append(p.problems, Problem{Msg: fmt.Sprintf("and %d more problem(s) not shown", p.dropped)})
+	}
 	if len(p.problems) > 0 {
 		return nil, &Error{File: name, Problems: p.problems}
 	}
 	return c, nil
 }
 
-func (p *parser) clusters(f *ini.File, c *Config) {
-	s, err := f.GetSection(SectionClusters)
-	if (err != nil || len(s.Keys()) == 0) && c.Bridge.Role == RoleEdge {
-		return // an edge ships to its sink, which knows the follower
-	}
-	if err != nil || len(s.Keys()) == 0 {
-		p.problems = append(p.problems, Problem{Line: p.li.sections[SectionClusters], Section: SectionClusters,
-			Msg: "missing or empty: list each follower cluster as NAME = host:port,host:port (its meta servers)"})
+func (p *parser) clusters(c *Config) {
+	s := p.f.byName[SectionClusters]
+	if s == nil || len(s.keys) == 0 {
+		if c.Bridge.Role == RoleEdge {
+			return // an edge ships to its sink, which knows the follower
+		}
+		p.errSection(SectionClusters, "missing or empty: list each follower cluster as NAME = host:port,host:port (its meta servers)")
 		return
 	}
-	for _, k := range s.Keys() {
+	for _, k := range s.keys {
 		var addrs []string
 		ok := true
-		for _, a := range strings.Split(k.Value(), ",") {
+		for a := range strings.SplitSeq(k.value, ",") {
 			a = strings.TrimSpace(a)
 			if a == "" {
 				continue
 			}
 			if err := checkHostPort(a); err != nil {
-				p.errKey(SectionClusters, k.Name(), "meta address %q: %v", a, err)
+				p.errKey(SectionClusters, k.name, "meta address %q: %v", a, err)
 				ok = false
 				continue
 			}
 			addrs = append(addrs, a)
 		}
 		if len(addrs) == 0 && ok {
-			p.errKey(SectionClusters, k.Name(), "no meta address")
+			p.errKey(SectionClusters, k.name, "no meta address")
 		}
-		c.Clusters[k.Name()] = addrs
+		c.Clusters[k.name] = addrs
 	}
 }
 
-func (p *parser) group(f *ini.File, c *Config) {
-	s, err := f.GetSection(SectionGroup)
-	if err != nil || len(s.Keys()) == 0 {
-		p.problems = append(p.problems, Problem{Line: p.li.sections[SectionGroup], Section: SectionGroup,
-			Msg: "missing or empty: list the master cluster ids as NAME = 1..127, as in Pegasus (duplication.md §5)"})
+func (p *parser) group(c *Config) {
+	s := p.f.byName[SectionGroup]
+	if s == nil || len(s.keys) == 0 {
+		p.errSection(SectionGroup, "missing or empty: list the master cluster ids as NAME = 1..127, as in Pegasus (duplication.md §5)")
 		return
 	}
 	byID := map[int8]string{}
-	for _, k := range s.Keys() {
-		v, err := strconv.Atoi(strings.TrimSpace(k.Value()))
+	for _, k := range s.keys {
+		v, err := strconv.Atoi(k.value)
 		if err != nil || v < 1 || v > 127 {
-			p.errKey(SectionGroup, k.Name(), "cluster id %q: want an integer 1..127", k.Value())
+			p.errKey(SectionGroup, k.name, "cluster id %q: want an integer 1..127", k.value)
 			continue
 		}
 		id := int8(v)
 		if other, dup := byID[id]; dup {
-			p.errKey(SectionGroup, k.Name(), "cluster id %d already used by %q (ids must be unique)", id, other)
+			p.errKey(SectionGroup, k.name, "cluster id %d already used by %q (ids must be unique)", id, other)
 			continue
 		}
-		byID[id] = k.Name()
-		c.ClusterIDs[k.Name()] = id
+		byID[id] = k.name
+		c.ClusterIDs[k.name] = id
 	}
 }
 
@@ -173,9 +181,68 @@ var bridgeKeys = map[string]bool{
 	"max_inflight_bytes": true, "max_frame_size": true, "send_host_port": true, "legacy_peers": true, "cluster_name": true,
 	"shutdown_timeout": true, "event_loops": true, "full_duplication": true,
 	"lagging_write_threshold": true, "state_dir": true,
+	"admin_token": true, "admin_insecure": true, "ready_follower_timeout": true, "ready_lag_threshold": true,
+	"max_connections": true, "max_connections_per_peer": true, "max_connection_bytes": true,
+	"frame_timeout": true, "idle_timeout": true, "allowed_peers": true,
+	"http_tls_cert": true, "http_tls_key": true, "log_level": true, "log_format": true,
+	"log_file": true, "log_file_max_size": true, "log_file_max_backups": true, "log_file_max_age": true,
+	"checkpoint_copy_rate": true, "checkpoint_copy_parallel": true, "checkpoint_load_rate": true,
 }
 
-func (p *parser) bridge(f *ini.File, c *Config) {
+// bridgeOps reads the operator's keys of [dupbridge]: HTTPS and logs.
+func (p *parser) bridgeOps(b *Bridge, get func(string) (string, bool)) {
+	const sec = SectionBridge
+	cert, hasCert := get("http_tls_cert")
+	key, hasKey := get("http_tls_key")
+	switch {
+	case (hasCert && cert != "") != (hasKey && key != ""):
+		p.errKey(sec, "http_tls_cert", "http_tls_cert and http_tls_key go together (both PEM files, or neither)")
+	case hasCert && cert != "":
+		b.HTTPTLSCert, b.HTTPTLSKey = cert, key
+	}
+	l := &b.Log
+	l.Level, l.Format = DefaultLogLevel, DefaultLogFormat
+	l.MaxSizeMB, l.MaxBackups = DefaultLogMaxSizeMB, DefaultLogMaxBackups
+	if v, ok := get("log_level"); ok && v != "" {
+		switch v {
+		case "debug", "info", "warn", "error":
+			l.Level = v
+		default:
+			p.errKey(sec, "log_level", "%q: want debug, info, warn or error", v)
+		}
+	}
+	if v, ok := get("log_format"); ok && v != "" {
+		if v != "json" && v != "console" {
+			p.errKey(sec, "log_format", "%q: want json or console", v)
+		} else {
+			l.Format = v
+		}
+	}
+	if v, ok := get("log_file"); ok && v != "" {
+		if strings.ContainsRune(v, 0) {
+			p.errKey(sec, "log_file", "%q: not a usable path", v)
+		} else {
+			l.File = v
+		}
+	}
+	for _, k := range []struct {
+		name string
+		dst  *int
+	}{{"log_file_max_size", &l.MaxSizeMB}, {"log_file_max_backups", &l.MaxBackups}, {"log_file_max_age", &l.MaxAgeDays}} {
+		v, ok := get(k.name)
+		if !ok || v == "" {
+			continue
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || (k.name == "log_file_max_size" && n == 0) {
+			p.errKey(sec, k.name, "%q: want a non-negative integer (max_size: MiB, at least 1; max_age: days)", v)
+			continue
+		}
+		*k.dst = n
+	}
+}
+
+func (p *parser) bridge(c *Config) {
 	b := &c.Bridge
 	b.MaxInflightBytes = DefaultMaxInflightBytes
 	b.MaxFrameSize = DefaultMaxFrameSize
@@ -183,32 +250,22 @@ func (p *parser) bridge(f *ini.File, c *Config) {
 	b.ShutdownTimeout = DefaultShutdownTimeout
 	b.LaggingWriteThreshold = DefaultLaggingWriteThreshold
 	b.StateDir = DefaultStateDir
-	s, err := f.GetSection(SectionBridge)
-	if err != nil {
-		p.problems = append(p.problems, Problem{Section: SectionBridge, Msg: "missing section (needs at least listen and advertised_address)"})
+	b.ReadyFollowerTimeout = DefaultReadyFollowerTimeout
+	b.ReadyLagThreshold = DefaultReadyLagThreshold
+	b.MaxConnections = DefaultMaxConnections
+	b.MaxConnectionsPerPeer = DefaultMaxConnectionsPerPeer
+	b.FrameTimeout = DefaultFrameTimeout
+	b.IdleTimeout = DefaultIdleTimeout
+	b.CheckpointCopyParallel = DefaultCheckpointCopyParallel
+	s := p.f.byName[SectionBridge]
+	if s == nil {
+		p.add(Problem{Section: SectionBridge, Msg: "missing section (needs at least listen and advertised_address)"})
 		return
 	}
 	const sec = SectionBridge
-	for _, k := range s.Keys() {
-		if !bridgeKeys[k.Name()] && !relayKeys[k.Name()] {
-			p.errKey(sec, k.Name(), "unknown key")
-		}
-	}
-	get := func(key string) (string, bool) {
-		if !s.HasKey(key) {
-			return "", false
-		}
-		return strings.TrimSpace(s.Key(key).Value()), true
-	}
-
-	if v, ok := get("listen"); !ok || v == "" {
-		if c.Bridge.Role != RoleSink { // a sink faces edges only (relay_listen)
-			p.errKey(sec, "listen", "required: the RPC listen address host:port")
-		}
-	} else if err := checkHostPort(v); err != nil {
-		p.errKey(sec, "listen", "%q: %v", v, err)
-	} else {
-		b.Listen = v
+	get := p.keys(s, sec, bridgeAndRelayKeys)
+	if v, _ := get("listen"); v != "" || c.Bridge.Role != RoleSink { // a sink faces edges only (relay_listen)
+		b.Listen = p.hostPort(sec, "listen", get, "required: the RPC listen address host:port")
 	}
 
 	if v, ok := get("advertised_address"); ok && v != "" {
@@ -249,12 +306,28 @@ func (p *parser) bridge(f *ini.File, c *Config) {
 			b.StateDir = v
 		}
 	}
+	p.bridgeOps(b, get)
 
 	if v, ok := get("http_listen"); ok && v != "" {
 		if err := checkHostPort(v); err != nil {
 			p.errKey(sec, "http_listen", "%q: %v", v, err)
 		} else {
 			b.HTTPListen = v
+		}
+	}
+	if v, ok := get("admin_token"); ok && v != "" {
+		if err := checkToken(v); err != nil {
+			p.errKey(sec, "admin_token", "%v", err)
+		} else {
+			b.AdminToken = v
+		}
+	}
+	if v, ok := get("admin_insecure"); ok {
+		bv, err := parseBool(v)
+		if err != nil {
+			p.errKey(sec, "admin_insecure", "%q: want true or false", v)
+		} else {
+			b.AdminInsecure = bv
 		}
 	}
 
@@ -334,6 +407,22 @@ func (p *parser) bridge(f *ini.File, c *Config) {
 			b.LaggingWriteThreshold = d
 		}
 	}
+	if v, ok := get("ready_follower_timeout"); ok {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			p.errKey(sec, "ready_follower_timeout", "%q: want a positive duration such as 30s", v)
+		} else {
+			b.ReadyFollowerTimeout = d
+		}
+	}
+	if v, ok := get("ready_lag_threshold"); ok {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			p.errKey(sec, "ready_lag_threshold", "%q: want a positive duration such as 60s", v)
+		} else {
+			b.ReadyLagThreshold = d
+		}
+	}
 	if v, ok := get("event_loops"); ok {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 || n > 1024 {
@@ -342,17 +431,99 @@ func (p *parser) bridge(f *ini.File, c *Config) {
 			b.EventLoops = n
 		}
 	}
+	p.bridgeLimits(sec, get, b)
+	if v, ok := get("checkpoint_copy_rate"); ok && v != "" {
+		n, err := ParseSize(v)
+		if err != nil || n < 0 {
+			p.errKey(sec, "checkpoint_copy_rate", "%q: want a size per second such as 100MiB, or 0 for no limit", v)
+		} else {
+			b.CheckpointCopyRate = n
+		}
+	}
+	if v, ok := get("checkpoint_copy_parallel"); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 256 {
+			p.errKey(sec, "checkpoint_copy_parallel", "%q: want 1 to 256 files at once", v)
+		} else {
+			b.CheckpointCopyParallel = n
+		}
+	}
+	if v, ok := get("checkpoint_load_rate"); ok && v != "" {
+		n, err := strconv.ParseFloat(v, 64)
+		if err != nil || n < 0 {
+			p.errKey(sec, "checkpoint_load_rate", "%q: want keys per second, or 0 for no limit", v)
+		} else {
+			b.CheckpointLoadRate = n
+		}
+	}
 	if v, ok := get("full_duplication"); ok {
 		switch v {
+		case "load":
+			b.FullDuplication = FullDupLoad
 		case "reject":
 			b.FullDuplication = FullDupReject
 		case "without_checkpoint":
 			b.FullDuplication = FullDupWithoutCheckpoint
 		default:
-			p.errKey(sec, "full_duplication", "%q: want reject or without_checkpoint", v)
+			p.errKey(sec, "full_duplication", "%q: want load, reject or without_checkpoint", v)
 		}
 	}
-	p.relay(s, c)
+	p.relay(get, c)
+}
+
+// bridgeLimits reads the RPC port's connection and memory limits (issue 8).
+func (p *parser) bridgeLimits(sec string, get func(string) (string, bool), b *Bridge) {
+	if v, ok := get("max_connections"); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1<<20 {
+			p.errKey(sec, "max_connections", "%q: want 1 to 1048576", v)
+		} else {
+			b.MaxConnections = n
+		}
+	}
+	if v, ok := get("max_connections_per_peer"); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > b.MaxConnections {
+			p.errKey(sec, "max_connections_per_peer", "%q: want 1 to max_connections (%d)", v, b.MaxConnections)
+		} else {
+			b.MaxConnectionsPerPeer = n
+		}
+	}
+	b.MaxConnectionBytes = 2 * int64(b.MaxFrameSize)
+	if v, ok := get("max_connection_bytes"); ok {
+		n, err := ParseSize(v)
+		if err != nil || n < int64(b.MaxFrameSize) || n > 1<<40 {
+			p.errKey(sec, "max_connection_bytes", "%q: want a size from max_frame_size (%d) up", v, b.MaxFrameSize)
+		} else {
+			b.MaxConnectionBytes = n
+		}
+	}
+	if v, ok := get("frame_timeout"); ok {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			p.errKey(sec, "frame_timeout", "%q: want a positive duration such as 60s", v)
+		} else {
+			b.FrameTimeout = d
+		}
+	}
+	if v, ok := get("idle_timeout"); ok {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			p.errKey(sec, "idle_timeout", "%q: want a duration such as 10m (0 disables)", v)
+		} else {
+			b.IdleTimeout = d
+		}
+	}
+	if v, ok := get("allowed_peers"); ok && v != "" {
+		for _, item := range strings.Split(v, ",") {
+			pf, err := netip.ParsePrefix(strings.TrimSpace(item))
+			if err != nil {
+				p.errKey(sec, "allowed_peers", "%q: want CIDR prefixes such as 10.0.0.0/24, 127.0.0.1/32 (%v)", item, err)
+				continue
+			}
+			b.AllowedPeers = append(b.AllowedPeers, pf.Masked())
+		}
+	}
 }
 
 var tableKeys = map[string]bool{
@@ -362,30 +533,22 @@ var tableKeys = map[string]bool{
 	"verify_timetag": true,
 }
 
-func (p *parser) tables(f *ini.File, c *Config) {
+func (p *parser) tables(c *Config) {
 	usedIDs := map[int32]string{}
-	for _, s := range f.Sections() {
-		if !strings.HasPrefix(s.Name(), SectionTablePrefix) {
+	targets := map[[2]string]*Table{} // follower cluster and table → the first section forwarding there
+	for _, s := range p.f.sections {
+		if !strings.HasPrefix(s.name, SectionTablePrefix) {
 			continue
 		}
-		sec := s.Name()
-		t := Table{Name: strings.TrimPrefix(sec, SectionTablePrefix), Line: p.li.sections[sec]}
+		sec := s.name
+		t := Table{Name: strings.TrimPrefix(sec, SectionTablePrefix), Line: s.line}
 		if !validTableName(t.Name) {
 			p.errSection(sec, "table name %q: want letters, digits, '_', '.', '-' (Pegasus app names)", t.Name)
 		}
-		for _, k := range s.Keys() {
-			if !tableKeys[k.Name()] && k.Name() != "ack" {
-				p.errKey(sec, k.Name(), "unknown key")
-			}
-		}
-		get := func(key string) (string, bool) {
-			if !s.HasKey(key) {
-				return "", false
-			}
-			return strings.TrimSpace(s.Key(key).Value()), true
-		}
+		get := p.keys(s, sec, tableAndAckKeys)
 
 		t.AppID = int32(len(c.Tables) + 1)
+		_, explicit := get("app_id")
 		if v, ok := get("app_id"); ok {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 1 || n > 1<<30 {
@@ -395,7 +558,12 @@ func (p *parser) tables(f *ini.File, c *Config) {
 			}
 		}
 		if other, dup := usedIDs[t.AppID]; dup {
-			p.errKey(sec, "app_id", "app id %d already used by [%s] (set app_id explicitly)", t.AppID, other)
+			line := p.f.byName[other].keyLine("app_id")
+			if explicit {
+				p.errKey(sec, "app_id", "app id %d is also the app id of [%s] (line %d): each table needs its own", t.AppID, other, line)
+			} else {
+				p.errKey(sec, "app_id", "the default app id %d (the table's position) is taken by [%s] (line %d): set app_id", t.AppID, other, line)
+			}
 		}
 		usedIDs[t.AppID] = sec
 
@@ -425,13 +593,10 @@ func (p *parser) tables(f *ini.File, c *Config) {
 		t.AdvertisedPartitionCount = p.partitionCount(s, sec, "advertised_partition_count")
 
 		pv, hasPolicy := get("failure_policy")
-		switch pv {
-		case "", "slow":
-			t.FailurePolicy = PolicySlow
-		case "skip":
-			t.FailurePolicy = PolicySkip
-		default:
+		if fp, err := ParseFailurePolicy(pv); err != nil {
 			p.errKey(sec, "failure_policy", "%q: want slow or skip", pv)
+		} else {
+			t.FailurePolicy = fp
 		}
 		_ = hasPolicy
 		if v, ok := get("skip_after_attempts"); ok {
@@ -501,19 +666,65 @@ func (p *parser) tables(f *ini.File, c *Config) {
 			}
 			t.VerifyTimetag = bv
 		}
-		p.tableAck(s, sec, &t, c)
+		p.sameFollowerTable(targets, t)
+		p.tableAck(get, sec, &t, c)
 		c.Tables = append(c.Tables, t)
 	}
 	if len(c.Tables) == 0 {
-		p.problems = append(p.problems, Problem{Msg: "no [table.NAME] section: nothing to duplicate"})
+		p.add(Problem{Msg: "no [table.NAME] section: nothing to duplicate"})
 	}
 }
 
-func (p *parser) partitionCount(s *ini.Section, sec, key string) int {
-	if !s.HasKey(key) {
+// sameFollowerTable reports t when an earlier section forwards into the
+// same follower table: typically a section copied and renamed. Two sections
+// would keep two independent per-key orders (keyorder is per table), so
+// writes of one key through both could overtake each other.
+func (p *parser) sameFollowerTable(targets map[[2]string]*Table, t Table) {
+	if t.FollowerCluster == "" {
+		return
+	}
+	k := [2]string{t.FollowerCluster, t.FollowerTable}
+	o := targets[k]
+	if o == nil {
+		targets[k] = &t
+		return
+	}
+	p.errSection(SectionTablePrefix+t.Name, "forwards into follower table %s/%s like [%s%s] (line %d): "+
+		"a copied section? one [table.NAME] per follower table (list several masters in allowed_cluster_ids)",
+		t.FollowerCluster, t.FollowerTable, SectionTablePrefix, o.Name, o.Line)
+}
+
+// keys reports every key of section s that known lacks, and returns the
+// section's getter: a key's trimmed value, and whether it is there.
+func (p *parser) keys(s *iniSection, sec string, known map[string]bool) func(key string) (string, bool) {
+	for _, k := range s.keys {
+		if !known[k.name] {
+			p.errKey(sec, k.name, "unknown key")
+		}
+	}
+	return s.get
+}
+
+// hostPort reads a required host:port key; required is the message when
+// it is missing.
+func (p *parser) hostPort(sec, key string, get func(string) (string, bool), required string) string {
+	v, ok := get(key)
+	switch {
+	case !ok || v == "":
+		p.errKey(sec, key, "%s", required)
+	case checkHostPort(v) != nil:
+		p.errKey(sec, key, "%q: %v", v, checkHostPort(v))
+	default:
+		return v
+	}
+	return ""
+}
+
+func (p *parser) partitionCount(s *iniSection, sec, key string) int {
+	v, ok := s.get(key)
+	if !ok {
 		return 0
 	}
-	v := strings.TrimSpace(s.Key(key).Value())
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 0 || n > 1<<16 || n&(n-1) != 0 {
 		p.errKey(sec, key, "%q: want 0 (none) or a power of two up to 65536 (wire.md §6.2)", v)

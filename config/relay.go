@@ -2,10 +2,7 @@ package config
 
 import (
 	"strconv"
-	"strings"
 	"time"
-
-	"gopkg.in/ini.v1"
 )
 
 // Role is what a dupbridge process is on the WAN link (docs/relay.md §3).
@@ -101,14 +98,20 @@ var relayKeys = map[string]bool{
 	"relay_max_shipment": true, "spool_bytes": true,
 }
 
+// The keys [dupbridge] and [table.NAME] accept with the relay's.
+var (
+	bridgeAndRelayKeys = joinKeys(bridgeKeys, relayKeys)
+	tableAndAckKeys    = joinKeys(tableKeys, map[string]bool{"ack": true})
+)
+
 // role reads [dupbridge] role first: which other sections and keys are
 // required depends on it.
-func (p *parser) role(f *ini.File, c *Config) {
-	s, err := f.GetSection(SectionBridge)
-	if err != nil || !s.HasKey("role") {
+func (p *parser) role(c *Config) {
+	v, ok := p.f.byName[SectionBridge].get("role")
+	if !ok {
 		return
 	}
-	switch v := strings.TrimSpace(s.Key("role").Value()); v {
+	switch v {
 	case "", "direct":
 		c.Bridge.Role = RoleDirect
 	case "edge":
@@ -123,7 +126,7 @@ func (p *parser) role(f *ini.File, c *Config) {
 
 // relay reads the relay_* keys and spool_bytes of [dupbridge] and checks
 // them against the role.
-func (p *parser) relay(s *ini.Section, c *Config) {
+func (p *parser) relay(bridgeGet func(string) (string, bool), c *Config) {
 	const sec = SectionBridge
 	r := &c.Bridge.Relay
 	if p.badRole {
@@ -134,10 +137,10 @@ func (p *parser) relay(s *ini.Section, c *Config) {
 		MaxShipment: DefaultRelayMaxShipment, SpoolBytes: DefaultSpoolBytes}
 	role := c.Bridge.Role
 	get := func(key string) (string, bool) {
-		if !s.HasKey(key) {
+		v, ok := bridgeGet(key)
+		if !ok {
 			return "", false
 		}
-		v := strings.TrimSpace(s.Key(key).Value())
 		if role == RoleDirect {
 			p.errKey(sec, key, "only meaningful with role = edge or sink")
 			return "", false
@@ -237,15 +240,16 @@ func (p *parser) relay(s *ini.Section, c *Config) {
 }
 
 // tableAck reads a table's ack key (edge only).
-func (p *parser) tableAck(s *ini.Section, sec string, t *Table, c *Config) {
-	if !s.HasKey("ack") {
+func (p *parser) tableAck(get func(string) (string, bool), sec string, t *Table, c *Config) {
+	v, ok := get("ack")
+	if !ok {
 		return
 	}
 	if c.Bridge.Role != RoleEdge {
 		p.errKey(sec, "ack", "only an edge answers masters before the follower (role = edge)")
 		return
 	}
-	switch v := strings.TrimSpace(s.Key("ack").Value()); v {
+	switch v {
 	case "", "spool":
 		t.Ack = AckSpool
 	case "follower":

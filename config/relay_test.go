@@ -79,6 +79,10 @@ func TestRelayRoles(t *testing.T) {
 			problems: []string{"[pegasus.clusters] missing", "follower_cluster: required"}},
 		{name: "unknown role", text: strings.Replace(sprintf(edgeBase, "", ""), "role = edge", "role = hub", 1),
 			problems: []string{`role: "hub": want direct, edge or sink`, "[pegasus.clusters] missing", "follower_cluster: required"}},
+		{name: "sink relay_listen clashes with http_listen", text: sprintf(sinkBase, "http_listen = 127.0.0.1:34701", ""),
+			problems: []string{`http_listen: "127.0.0.1:34701" clashes with relay_listen`}},
+		{name: "sink relay_listen clashes with the meta-proxy", text: sprintf(sinkBase, "", "") + "[meta-proxy]\n  listen = 0.0.0.0:34701\n  zk = 127.0.0.1:2181\n",
+			problems: []string{`[meta-proxy] listen: "0.0.0.0:34701" clashes with [dupbridge] relay_listen`}},
 		{name: "token missing", text: strings.Replace(sprintf(sinkBase, "", ""), "relay_token = 0123456789abcdef", "", 1),
 			problems: []string{"relay_token: required with role = sink"}},
 	}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -41,18 +40,6 @@ func crashMutations(t *testing.T) int {
 		return 50_000
 	}
 	return 200_000
-}
-
-// buildBinary builds cmd/dupbridge into dir: kill -9 needs real processes.
-func buildBinary(t *testing.T, dir string) string {
-	t.Helper()
-	bin := filepath.Join(dir, "dupbridge")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/dupbridge")
-	cmd.Dir = ".."
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building dupbridge: %v\n%s", err, out)
-	}
-	return bin
 }
 
 // proc is one dupbridge process, restartable, logging to one file.
@@ -156,7 +143,7 @@ func (w *timetagWatch) sample(sim *pegasussim.Cluster, table string) {
 func TestWANKillNine(t *testing.T) {
 	n := crashMutations(t)
 	dir := t.TempDir()
-	bin := buildBinary(t, dir)
+	bin := buildBinary(t)
 	paths, parts := generate(t, walwriter.GenOptions{
 		AppID: 6, Partitions: 8, Mutations: n, Seed: 2024, FinalEmpty: true,
 		HashKeys: 40_000, SortKeys: 4, ValueMin: 16, ValueMax: 256,
@@ -288,21 +275,4 @@ func TestWANKillNine(t *testing.T) {
 	if !bytes.Contains([]byte(edge.tail()+sink.tail()), []byte("relay")) {
 		t.Error("no relay log lines from the processes")
 	}
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := netListen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-func netListen() (interface {
-	Addr() net.Addr
-	Close() error
-}, error) {
-	return net.Listen("tcp", "127.0.0.1:0")
 }

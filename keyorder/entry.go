@@ -35,7 +35,7 @@ func (g *Guard) Filter(scope uint32, e *mutation.DupEntry) (Verdict, []byte, err
 // verify_timetag rule (equal keeps the stored value) could keep the wrong
 // one of the two (docs/relay.md §2.7).
 func (g *Guard) FilterTied(scope uint32, e *mutation.DupEntry) (v Verdict, rewritten []byte, tied bool, err error) {
-	return g.filter(scope, e, g.admit)
+	return g.filter(scope, e, g.admitTied)
 }
 
 // Peek is what Filter would decide for e now, without recording anything:

@@ -114,8 +114,18 @@ func Timetag(timestampUs int64, clusterID int8) uint64 {
 // scope separates tables (e.g. the follower app id). It allocates only when
 // it remembers a new key.
 func (g *Guard) Admit(scope uint32, key []byte, tt uint64) bool {
-	ok, _ := g.admit(scope, key, tt)
+	ok, _ := g.decide(scope, key, tt, true)
 	return ok
+}
+
+// Older reports whether a write of key with timetag tt is older than the
+// newest one already forwarded, without recording anything: for writes that
+// must not crowd the memory out, such as the keys of a checkpoint load
+// (which carry verify_timetag, so the follower orders them itself), and
+// that are still dropped when a newer write, a delete included, went first.
+func (g *Guard) Older(scope uint32, key []byte, tt uint64) bool {
+	ok, _ := g.decide(scope, key, tt, false)
+	return !ok
 }
 
 // peek is admit without recording or rotating.
@@ -141,10 +151,16 @@ func (s *shard) lookup(k []byte) (last uint64, known bool) {
 	return 0, false
 }
 
-// admit is Admit; tied also reports that the newest write already admitted
-// for the key has the same timetag (two updates of one mutation, or a
-// retransmission): their order cannot be told from timetags.
-func (g *Guard) admit(scope uint32, key []byte, tt uint64) (ok, tied bool) {
+// admitTied is Admit that also reports a tie (see decide).
+func (g *Guard) admitTied(scope uint32, key []byte, tt uint64) (ok, tied bool) {
+	return g.decide(scope, key, tt, true)
+}
+
+// decide is Admit, recording the write only when record is set; tied also
+// reports that the newest write already admitted for the key has the same
+// timetag (two updates of one mutation, or a retransmission): their order
+// cannot be told from timetags.
+func (g *Guard) decide(scope uint32, key []byte, tt uint64, record bool) (ok, tied bool) {
 	// The scoped key is built on the stack for ordinary key sizes; map
 	// lookups with string(k) do not allocate, only remembering a new key does.
 	var buf [256]byte
@@ -159,6 +175,9 @@ func (g *Guard) admit(scope uint32, key []byte, tt uint64) (ok, tied bool) {
 	if known && last > tt {
 		g.superseded.Add(1)
 		return false, false
+	}
+	if !record {
+		return true, known && last == tt
 	}
 	switch {
 	case !inCur:

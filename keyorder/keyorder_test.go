@@ -241,3 +241,36 @@ func TestFilterTied(t *testing.T) {
 		}
 	}
 }
+
+// Older decides as Admit does but remembers nothing.
+func TestOlderRecordsNothing(t *testing.T) {
+	g := New(Options{})
+	k := []byte("\x00\x01ab")
+	cases := []struct {
+		name  string
+		older bool // call Older, else Admit
+		tt    uint64
+		want  bool // Older's answer, or Admit's
+	}{
+		{"unknown key is not older", true, 5, false},
+		{"so nothing was recorded: an older admit passes", false, 3, true},
+		{"older than the admitted write", true, 2, true},
+		{"equal is not older", true, 3, false},
+		{"newer is not older", true, 9, false},
+		{"and was not recorded either", false, 4, true},
+	}
+	for _, tc := range cases {
+		var got bool
+		if tc.older {
+			got = g.Older(1, k, tc.tt)
+		} else {
+			got = g.Admit(1, k, tc.tt)
+		}
+		if got != tc.want {
+			t.Fatalf("%s: got %v", tc.name, got)
+		}
+	}
+	if st := g.Stats(); st.Keys != 1 || st.Admitted != 2 {
+		t.Fatalf("stats %+v", st)
+	}
+}

@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/dupbridge/dupbridge/checkpoint"
 	"github.com/dupbridge/dupbridge/config"
 	"github.com/dupbridge/dupbridge/pegasussim"
 	"github.com/dupbridge/dupbridge/replay"
@@ -48,8 +50,23 @@ type Options struct {
 	// HTTP serves the bridge's HTTP interface (/metrics, /status, ...) on
 	// a loopback port (Env.HTTPAddr) that stays the same across bridge
 	// restarts, as a scrape target does.
-	HTTP   bool
-	Logger *zap.Logger
+	HTTP bool
+	// BridgeKeys are extra lines of the bridge's [dupbridge] section
+	// (e.g. "frame_timeout = 2s\n").
+	BridgeKeys string
+	// StateDir is the bridge's state_dir (default: a temporary directory
+	// that Close removes); restarts keep it.
+	StateDir string
+	// Full duplication (full_duplication = load): OpenCheckpoint reads a
+	// staged master partition (nil: checkpoint loads fail); the copy rate
+	// (bytes/s), load rate (keys/s), copy chunk size and load step bound
+	// the job (0: the defaults).
+	OpenCheckpoint     checkpoint.Opener
+	CheckpointCopyRate int64
+	CheckpointLoadRate float64
+	CopyChunkBytes     int
+	LoadStepKeys       int
+	Logger             *zap.Logger
 }
 
 // Env is a running deployment.
@@ -67,6 +84,7 @@ type Env struct {
 
 	cancel  context.CancelFunc
 	done    chan error
+	tempDir string // the default StateDir, removed by Close
 	http    *http.Server
 	handler atomic.Pointer[http.Handler] // the running bridge's
 }
@@ -89,7 +107,15 @@ func Start(ctx context.Context, o Options) (*Env, error) {
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
 	}
-	e := &Env{Opts: o, done: make(chan error, 1)}
+	e := &Env{done: make(chan error, 1)}
+	if o.StateDir == "" {
+		d, err := os.MkdirTemp("", "dupbridge-state-")
+		if err != nil {
+			return nil, fmt.Errorf("localcluster: state_dir: %w", err)
+		}
+		o.StateDir, e.tempDir = d, d
+	}
+	e.Opts = o
 	var err error
 	e.Sim, err = pegasussim.Start(ctx, pegasussim.Options{
 		Tables:    []pegasussim.TableSpec{{Name: o.Table, Partitions: o.FollowerPartitions}},
@@ -100,10 +126,12 @@ func Start(ctx context.Context, o Options) (*Env, error) {
 		Logger:    o.Logger.Named("simulator"),
 	})
 	if err != nil {
+		e.removeTemp()
 		return nil, fmt.Errorf("localcluster: start simulated follower: %w", err)
 	}
 	if err := e.startBridge(ctx); err != nil {
 		e.Sim.Close()
+		e.removeTemp()
 		return nil, err
 	}
 	if o.HTTP {
@@ -160,6 +188,9 @@ listen = %s
 advertised_address = %s
 max_inflight_bytes = %d
 shutdown_timeout = 5s
+state_dir = %s
+checkpoint_copy_rate = %d
+checkpoint_load_rate = %g
 %s[table.%s]
 follower_cluster = follower
 follower_table = %s
@@ -168,13 +199,18 @@ failure_policy = %s
 verify_timetag = %v
 %smaster_cluster = master
 `, e.Sim.MetaAddr(), MasterClusterID, FollowerClusterID, e.BridgeAddr, e.BridgeAddr,
-		o.MaxInflightBytes, lagging, o.Table, o.Table, o.AdvertisedPartitions, o.FailurePolicy, o.VerifyTimetag, skip)
+		o.MaxInflightBytes, o.StateDir, o.CheckpointCopyRate, o.CheckpointLoadRate, lagging+o.BridgeKeys, o.Table, o.Table, o.AdvertisedPartitions, o.FailurePolicy, o.VerifyTimetag, skip)
 	cfg, err := config.Parse([]byte(ini), "localcluster.ini")
 	if err != nil {
 		return fmt.Errorf("localcluster: bridge configuration: %w", err)
 	}
 	e.Config = cfg
-	e.Followers, err = follower.New(cfg, follower.Options{Logger: o.Logger.Named("follower")})
+	e.Followers, err = follower.New(cfg, follower.Options{Logger: o.Logger.Named("follower"),
+		OpenCheckpoint: o.OpenCheckpoint,
+		Fetch: checkpoint.FetchOptions{BytesPerSecond: cfg.Bridge.CheckpointCopyRate, ChunkBytes: o.CopyChunkBytes,
+			Parallel: cfg.Bridge.CheckpointCopyParallel},
+		Load: checkpoint.LoadOptions{KeysPerSecond: cfg.Bridge.CheckpointLoadRate, StepKeys: o.LoadStepKeys},
+	})
 	if err != nil {
 		return fmt.Errorf("localcluster: follower routers: %w", err)
 	}
@@ -332,6 +368,14 @@ func (e *Env) Close() {
 	}
 	e.stopBridge()
 	e.Sim.Close()
+	e.removeTemp()
+}
+
+// removeTemp removes the default state_dir.
+func (e *Env) removeTemp() {
+	if e.tempDir != "" {
+		_ = os.RemoveAll(e.tempDir)
+	}
 }
 
 // FollowerMetas are the follower's meta addresses (for reading through its

@@ -45,6 +45,7 @@ type Cluster struct {
 	dupIDs map[uint8]bool
 
 	faults   faults
+	nfs      nfsState
 	counters counters
 
 	startOnce sync.Once
@@ -84,11 +85,15 @@ func New(opts Options) (*Cluster, error) {
 		if ts.AppID < 0 || (ts.AppID > 0 && c.byID[ts.AppID] != nil) {
 			return nil, fmt.Errorf("pegasussim: table %q app_id %d taken or negative: %w", ts.Name, ts.AppID, ErrBadArgument)
 		}
+		if err := checkpointSpecErr(ts); err != nil {
+			return nil, err
+		}
 		rc := ts.ReplicaCount
 		if rc == 0 {
 			rc = o.Replicas
 		}
-		c.addTableLocked(ts.Name, ts.AppID, ts.Partitions, rc, ts.Envs)
+		t := c.addTableLocked(ts.Name, ts.AppID, ts.Partitions, rc, ts.Envs)
+		t.checkpointDir, t.checkpointDecree = ts.CheckpointDir, max(ts.CheckpointDecree, 1)
 	}
 	return c, nil
 }

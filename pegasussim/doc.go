@@ -16,7 +16,13 @@
 //     (§4.6), applied with Pegasus's rules (duplication.md §4,
 //     src/server/pegasus_write_service_impl.h) to per-partition ordered stores
 //     whose values are kept as Pegasus stores them: value schema v1,
-//     expire_ts and timetag (storage.md §4).
+//     expire_ts and timetag (storage.md §4);
+//   - the master face of full duplication, for tables given a
+//     TableSpec.CheckpointDir: RPC_QUERY_LAST_CHECKPOINT_INFO and the NFS
+//     copy RPCs (duplication.md §2.2, §2.3; wire.md §4.7) serve each
+//     partition's checkpoint files from that directory, with faults for a
+//     master that vanishes mid-copy and for truncated or flipped bytes
+//     (InjectNFSFault).
 //
 // Where the real servers would abort on bad input (malformed thrift, a meta
 // request with a gpid, a PUT whose header hash differs from its key) the

@@ -47,7 +47,6 @@ var otherKnownRPCs = map[string]bool{
 	"RPC_CM_RECALL_APP": true, "RPC_CM_LIST_NODES": true, "RPC_CM_CLUSTER_INFO": true,
 	"RPC_CM_UPDATE_APP_ENV": true, "RPC_CM_ADD_DUPLICATION": true, "RPC_CM_QUERY_DUPLICATION": true,
 	"RPC_CM_MODIFY_DUPLICATION": true, "RPC_CM_LIST_DUPLICATION": true, "RPC_CM_DUPLICATION_SYNC": true,
-	"RPC_QUERY_LAST_CHECKPOINT_INFO": true, "RPC_NFS_GET_FILE_SIZE": true, "RPC_NFS_COPY": true,
 	"RPC_LEARN": true, "RPC_NEGOTIATION": true,
 }
 
@@ -55,7 +54,7 @@ var metaRPCs = map[string]bool{rpcQueryConfig: true, rpcCreateApp: true, rpcDrop
 
 func knownTaskCode(name string) bool {
 	_, s := storageRPCs[name]
-	return s || metaRPCs[name] || otherKnownRPCs[name]
+	return s || metaRPCs[name] || otherKnownRPCs[name] || checkpointRPCs[name]
 }
 
 // decodedEntry is one duplicate entry with its payload decoded.

@@ -123,13 +123,14 @@ func (c *Cluster) InjectDuplicateError(code int32, hint string, n int) error {
 	return nil
 }
 
-// ClearFaults removes every injected delay and pending error, and makes
-// every partition available again.
+// ClearFaults removes every injected delay and pending error, and the
+// checkpoint-copy fault, and makes every partition available again.
 func (c *Cluster) ClearFaults() {
 	c.faults.mu.Lock()
 	c.faults.init()
 	c.faults.dupErrs = nil
 	c.faults.mu.Unlock()
+	c.clearNFSFault()
 	c.mu.Lock()
 	for _, t := range c.tables {
 		for i := range t.configs {

@@ -17,7 +17,7 @@ import (
 // addresses but no listeners, and sessions are driven in memory.
 func fuzzCluster(t testing.TB) *Cluster {
 	c, err := New(Options{Replicas: 2, ClusterID: 2, DupGroup: map[string]uint8{"m": 1, "f": 2},
-		Tables: []TableSpec{{Name: "temp", AppID: 2, Partitions: 8, ReplicaCount: 1}}})
+		Tables: []TableSpec{{Name: "temp", AppID: 2, Partitions: 8, ReplicaCount: 1, CheckpointDir: "/nonexistent/dupbridge-fuzz"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,6 +62,33 @@ func seedRequests() (seeds [][]byte) {
 		create.String(envFollowerAppStatus)
 		create.String(followerCreating)
 		create.Stop()
+		learn := thrift.Writer{}
+		learn.WrapperBegin(thrift.STRUCT, wid)
+		learn.FieldHeader(thrift.STRUCT, 1)
+		learn.Gpid(2, 5)
+		learn.FieldHeader(thrift.STRUCT, 2)
+		learn.RPCAddress(0)
+		learn.FieldHeader(thrift.I32, 9)
+		learn.I32(cstMD5)
+		learn.Stop()
+		size := thrift.Writer{}
+		size.WrapperBegin(thrift.STRUCT, wid)
+		size.FieldHeader(thrift.STRUCT, 1)
+		size.RPCAddress(0)
+		size.FieldHeader(thrift.LIST, 3)
+		size.ListHeader(thrift.STRING, 1)
+		size.String("1.sst")
+		size.FieldHeader(thrift.STRING, 4)
+		size.String("/nonexistent/dupbridge-fuzz/5")
+		size.Stop()
+		cp := thrift.Writer{}
+		cp.WrapperBegin(thrift.STRUCT, wid)
+		cp.FieldHeader(thrift.STRING, 2)
+		cp.String("/nonexistent/dupbridge-fuzz/5")
+		cp.FieldHeader(thrift.STRING, 4)
+		cp.String("1.sst")
+		fI32(&cp, 6, 4096)
+		cp.Stop()
 		for _, r := range []struct {
 			name        string
 			appID, pidx int32
@@ -76,6 +103,9 @@ func seedRequests() (seeds [][]byte) {
 			{rpcClearScanner, 2, 5, i64Arg(wid, 1)},
 			{rpcQueryConfig, 0, 0, queryCfgArgs(wid, "temp")},
 			{rpcCreateApp, 0, 0, endResult(&create)},
+			{codec.RPCQueryLastCheckpointInfo, 0, 0, endResult(&learn)},
+			{codec.RPCNFSGetFileSize, 0, 0, endResult(&size)},
+			{codec.RPCNFSCopy, 0, 0, endResult(&cp)},
 		} {
 			h := codec.RequestHeader{ID: 1, RPCName: r.name, AppID: r.appID, PartitionIndex: r.pidx, TimeoutMs: 1000}
 			seeds = append(seeds, codec.AppendRequest(nil, fr, &h, r.body))

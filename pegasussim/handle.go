@@ -56,6 +56,9 @@ func (c *Cluster) dispatch(ep *endpoint, f *codec.Frame, name string, out []byte
 	if ep.isMeta() {
 		return c.dispatchMeta(ep, f, name, out)
 	}
+	if checkpointRPCs[name] && f.AppID <= 0 {
+		return c.dispatchCheckpoint(ep, f, name, out)
+	}
 	write, isStorage := storageRPCs[name]
 	if !isStorage || f.AppID <= 0 {
 		// Unknown names, and known names without a partition, find no

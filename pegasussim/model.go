@@ -63,6 +63,9 @@ type table struct {
 	requestedReplicas int
 	parts             []*partition
 	configs           []partConfig
+	// checkpointDir and checkpointDecree: the master face (checkpoint.go).
+	checkpointDir    string
+	checkpointDecree int64
 }
 
 func newTable(name string, appID int32, partitions, replicaCount, endpoints int, envs map[string]string, now time.Time, rr *int) *table {

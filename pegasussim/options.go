@@ -22,6 +22,15 @@ type TableSpec struct {
 	// without expiry; "replica.split.validate_partition_hash" = "true" makes
 	// scans skip keys of other partitions.
 	Envs map[string]string
+	// CheckpointDir, when set (an absolute path), makes the table a master
+	// table for full duplication: partition i's last checkpoint is the set
+	// of regular files under CheckpointDir/i, served through
+	// RPC_QUERY_LAST_CHECKPOINT_INFO and the NFS RPCs (checkpoint.go). A
+	// partition without its directory answers ERR_PATH_NOT_FOUND (no
+	// checkpoint yet).
+	CheckpointDir string
+	// CheckpointDecree is the checkpoint's decree (default 1).
+	CheckpointDecree int64
 }
 
 // Options configure a simulated cluster. The zero value is a usable

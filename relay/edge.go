@@ -92,6 +92,12 @@ func (e *Edge) openStream(t *config.Table) (*stream, error) {
 	st.acked = sp.Acked()
 	st.everSent = sp.Durable() // a previous process may have sent any of them
 	st.layout.Store(readLayout(filepath.Join(dir, "layout")))
+	dropTo, err := readDropMark(dir)
+	if err != nil {
+		_ = sp.Close()
+		return nil, err
+	}
+	st.dropTo.Store(dropTo)
 	if st.comp, err = NewCompressor(e.cfg.Bridge.Relay.ZstdLevel, e.dict); err != nil {
 		_ = sp.Close()
 		return nil, err

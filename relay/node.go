@@ -29,6 +29,9 @@ type NodeOptions struct {
 	HTTPListen string
 	// Sink overrides relay_sink (edge).
 	Sink string
+	// LogLevel, when set, is the process's log level, changeable through
+	// the edge's admin HTTP (server.Options.LogLevel).
+	LogLevel *zap.AtomicLevel
 }
 
 // EdgeNode is a running edge: the bridge's server in front of an Edge.
@@ -54,7 +57,7 @@ func StartEdge(ctx context.Context, cfg *config.Config, o NodeOptions) (*EdgeNod
 		return nil, err
 	}
 	srv, err := server.New(server.Options{Config: cfg, Shipper: e, Logger: o.Logger, Listen: o.Listen, HTTPListen: o.HTTPListen,
-		Guards: e.Guards(), Collectors: e.Collectors(), FollowerStatus: func() any { return e.Stats() }})
+		Guards: e.Guards(), Collectors: e.Collectors(), FollowerStatus: func() any { return e.Stats() }, LogLevel: o.LogLevel})
 	if err != nil {
 		_ = e.Close()
 		return nil, err

@@ -47,6 +47,7 @@ type stream struct {
 	layout    atomic.Int32
 	connected atomic.Bool
 	ackedLSN  atomic.Uint64
+	dropTo    atomic.Uint64 // records up to it are sent empty (DropSpool); set under mu
 
 	mu      sync.Mutex
 	acked   uint64
@@ -65,6 +66,11 @@ type ackWaiter struct {
 // waitAck calls done once the sink acknowledged lsn. Any goroutine.
 func (st *stream) waitAck(lsn uint64, done func(server.PartResult)) {
 	st.mu.Lock()
+	if lsn <= st.dropTo.Load() {
+		st.mu.Unlock()
+		done(server.PartResult{Status: server.PartFailed, Err: errTableRemoved})
+		return
+	}
 	if lsn <= st.acked {
 		st.mu.Unlock()
 		done(server.PartResult{Status: server.PartAcked})
@@ -373,7 +379,12 @@ func (st *stream) build(ctx context.Context, rd *spool.Reader, r *config.Relay) 
 			if n == 0 {
 				first, linger = lsn, time.NewTimer(r.Linger)
 			}
-			if lsn <= st.everSent {
+			switch {
+			case lsn <= st.dropTo.Load():
+				if payload, err = emptyPart(st.t.Name, payload); err != nil {
+					return 0, 0, fmt.Errorf("spool record %d: %w", lsn, err)
+				}
+			case lsn <= st.everSent:
 				if payload, err = st.trim(payload); err != nil {
 					return 0, 0, fmt.Errorf("spool record %d: %w", lsn, err)
 				}

@@ -70,6 +70,11 @@ type Options struct {
 
 	// FromDecree: ship decrees >= FromDecree only.
 	FromDecree int64
+	// SkipCorrupt resynchronises after corrupt plog data (walreader) and
+	// lets committed decrees missing from the log through, counting both
+	// per partition (PartitionSummary.Corrupt), instead of stopping the
+	// partition at the first bad block.
+	SkipCorrupt bool
 	// Rate limits shipping to this many mutations per second in total
 	// (0: unlimited).
 	Rate float64

@@ -45,14 +45,16 @@ func (p *partRunner) replay(ctx context.Context, start int64) error {
 	p.sum.StartDecree = start
 	p.sum.LastDecree = start - 1
 	p.pipe.init()
-	rd, err := walreader.Open(p.files, walreader.Options{FromDecree: start, OnWarning: func(w walreader.Warning) {
+	warn := func(w walreader.Warning) {
+		p.sum.Corrupt.count(w)
 		r.o.Logger.Warn("plog warning", zap.String("partition", p.path), zap.String("warning", w.String()))
-	}})
+	}
+	rd, err := walreader.Open(p.files, walreader.Options{FromDecree: start, SkipCorrupt: r.o.SkipCorrupt, OnWarning: warn})
 	if err != nil {
 		return err
 	}
 	defer rd.Close()
-	cm := walreader.NewCommitted(rd, walreader.CommittedOptions{FromDecree: start})
+	cm := walreader.NewCommitted(rd, walreader.CommittedOptions{FromDecree: start, SkipCorrupt: r.o.SkipCorrupt, OnWarning: warn})
 
 	var look *walreader.Mutation // first mutation of the next round
 	eof := false

@@ -6,9 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/dupbridge/dupbridge/jsonfile"
 )
 
 // progressFile is the resume state: per source partition, the last decree
@@ -99,29 +100,8 @@ func (p *progressFile) flush() error {
 }
 
 func (p *progressFile) writeLocked() error {
-	b, err := json.MarshalIndent(&p.state, "", "  ")
-	if err != nil {
-		return err
-	}
-	dir := filepath.Dir(p.path)
-	f, err := os.CreateTemp(dir, filepath.Base(p.path)+".tmp*")
-	if err != nil {
+	if err := jsonfile.Write(p.path, &p.state); err != nil {
 		return fmt.Errorf("replay: progress file: %w", err)
-	}
-	tmp := f.Name()
-	_, err = f.Write(append(b, '\n'))
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, p.path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("replay: progress file %s: %w", p.path, err)
 	}
 	p.last = time.Now()
 	p.dirty = false

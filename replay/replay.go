@@ -158,6 +158,7 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	for _, p := range parts {
 		sum.Partitions = append(sum.Partitions, p.sum)
 		sum.Skipped.add(p.sum.Skipped)
+		sum.Corrupt.add(p.sum.Corrupt)
 		sum.MaxOpenRounds = max(sum.MaxOpenRounds, p.sum.MaxOpenRounds)
 	}
 	sum.Mutations = r.c.mutations.Load()

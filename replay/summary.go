@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/dupbridge/dupbridge/walreader"
 )
 
 // Skipped counts what a master would not ship (duplication.md §3.3-3.5),
@@ -25,6 +27,42 @@ func (s *Skipped) add(o Skipped) {
 	s.Uncommitted += o.Uncommitted
 }
 
+// Corrupt counts what Options.SkipCorrupt let through.
+type Corrupt struct {
+	Regions        int64 `json:"regions"`         // corrupt stretches skipped
+	Bytes          int64 `json:"bytes"`           // their bytes
+	Gaps           int64 `json:"gaps"`            // gaps between files let through
+	MissingDecrees int64 `json:"missing_decrees"` // committed decrees not in the log (lost with the corrupt data)
+	// Resets counts commit-point resets: a last_committed_decree beyond
+	// every logged decree (after a learn, or when the mutations that
+	// committed the buffered ones were in skipped data) drops the
+	// uncommitted ones, as Pegasus's replay does.
+	Resets int64 `json:"commit_resets"`
+}
+
+func (c *Corrupt) add(o Corrupt) {
+	c.Regions += o.Regions
+	c.Bytes += o.Bytes
+	c.Gaps += o.Gaps
+	c.MissingDecrees += o.MissingDecrees
+	c.Resets += o.Resets
+}
+
+// count books one reader warning.
+func (c *Corrupt) count(w walreader.Warning) {
+	switch w.Kind {
+	case walreader.WarnSkipped:
+		c.Regions++
+		c.Bytes += w.Bytes
+	case walreader.WarnGap:
+		c.Gaps++
+	case walreader.WarnMissingDecree:
+		c.MissingDecrees++
+	case walreader.WarnReset:
+		c.Resets++
+	}
+}
+
 // PartitionSummary is the outcome for one source partition.
 type PartitionSummary struct {
 	Path           string `json:"path"`
@@ -42,6 +80,7 @@ type PartitionSummary struct {
 	// pipeline's depth in the pipelined one.
 	MaxOpenRounds int64   `json:"max_open_rounds"`
 	Skipped       Skipped `json:"skipped"`
+	Corrupt       Corrupt `json:"corrupt"`
 	Err           string  `json:"error,omitempty"`
 }
 
@@ -57,6 +96,7 @@ type Summary struct {
 	Bytes        int64   `json:"bytes"`         // raw_message bytes shipped
 	RequestBytes int64   `json:"request_bytes"` // duplicate_request bodies acknowledged
 	Skipped      Skipped `json:"skipped"`
+	Corrupt      Corrupt `json:"corrupt"`
 	Batches      int64   `json:"batches"` // acknowledged batches
 	Retries      int64   `json:"retries"` // resends after a failure
 	Errors       int64   `json:"errors"`  // failed attempts (RPC, transport or duplicate_response errors)

@@ -1,6 +1,7 @@
 package router
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"time"
@@ -119,6 +120,7 @@ func (t *Table) refresh() {
 	if err == nil {
 		err = t.apply(cfg)
 	}
+	t.noteMeta(err)
 	if err != nil {
 		t.refreshFailures.Add(1)
 		name := rpcclient.ErrName(err)
@@ -130,6 +132,17 @@ func (t *Table) refresh() {
 			t.log.Warn("follower config refresh failed", zap.Error(err))
 		}
 	}
+}
+
+// noteMeta books a refresh's outcome for Health.
+func (t *Table) noteMeta(err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err == nil {
+		t.metaFailing.Succeed()
+		return
+	}
+	t.metaFailing.Fail("meta:" + cmp.Or(rpcclient.ErrName(err), "transport"))
 }
 
 // apply installs a refreshed config. Same layout: routes are updated where

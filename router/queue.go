@@ -66,6 +66,9 @@ type queue struct {
 	buf     []byte // coalescing buffer (reused while idle)
 	bytes   int64
 	fails   int // consecutive failed attempts, for the backoff
+	// failing is the partition's current run of failed attempts (the
+	// follower's reachability, Table.Health).
+	failing FailureRun
 	// maxBatch, when > 0, lowers MaxBatchBytes for this queue: a
 	// coalesced RPC of n bytes refused with ERR_INVALID_DATA (the
 	// follower's max_allowed_write_size is below MaxBatchBytes,
@@ -99,6 +102,9 @@ func (t *Table) finishLocked(q *queue, items []*item, r Result, calls *[]func())
 			q.pc.shippedBatches.Add(1)
 			q.pc.shippedEntries.Add(uint64(it.s.Entries))
 			q.pc.shippedBytes.Add(uint64(it.size))
+			if it.s.LastTimestamp > q.pc.lastAcked.Load() {
+				q.pc.lastAcked.Store(it.s.LastTimestamp) // under t.mu: no lost update
+			}
 		case StatusSkipped:
 			q.pc.skippedBatches.Add(1)
 			q.pc.skippedEntries.Add(uint64(it.s.Entries))
@@ -378,6 +384,7 @@ func (t *Table) complete(q *queue, r *rpc, rt route, start time.Time, o outcome)
 				zap.String("primary", rt.addr), zap.Int("attempts", r.items[0].attempts+1))
 		}
 		q.fails = 0
+		q.failing.Succeed()
 		q.pc.rpcs.Add(1)
 		for _, it := range r.items {
 			it.attempts++
@@ -431,6 +438,7 @@ func (t *Table) waitRefresh(ch chan struct{}) {
 // next attempt.
 func (t *Table) failedLocked(q *queue, items []*item, rt route, o outcome, calls *[]func()) time.Duration {
 	q.fails++
+	q.failing.Fail(o.name)
 	q.pc.retries.Add(1)
 	t.countError(o.name)
 	head := items[0]
@@ -460,11 +468,11 @@ func (t *Table) failedLocked(q *queue, items []*item, rt route, o outcome, calls
 	} else if head.attempts == 1 || head.attempts&(head.attempts-1) == 0 || head.attempts%64 == 0 {
 		t.log.Warn("duplicate batch failed, will retry", fields...)
 	}
-	if t.opts.Policy == PolicySkip {
+	if pol := t.policy.Load(); pol.Policy == PolicySkip {
 		// Attempts never grow along the queue (later items joined later
 		// batches), so the items at MaxAttempts are a prefix.
 		n := 0
-		for n < len(items) && items[n].attempts >= t.opts.MaxAttempts {
+		for n < len(items) && items[n].attempts >= pol.MaxAttempts {
 			n++
 		}
 		for _, it := range items[:n] {

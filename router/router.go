@@ -163,6 +163,9 @@ type Table struct {
 	refreshCh chan struct{}
 	refreshed chan struct{} // closed when a meta query completes (under mu)
 
+	// policy is Options.Policy and MaxAttempts, changeable by SetPolicy.
+	policy atomic.Pointer[PolicyOptions]
+
 	// Atomic mirrors for lock-free readers.
 	countA      atomic.Int64
 	appIDA      atomic.Int32
@@ -184,6 +187,8 @@ type Table struct {
 	deferred    []*queue
 	deferredAll bool
 	logNext     map[string]time.Time
+	// metaFailing is the meta's current run of failed refreshes.
+	metaFailing FailureRun
 
 	counters
 }
@@ -207,6 +212,7 @@ func New(ctx context.Context, opts Options) (*Table, error) {
 		logNext:   make(map[string]time.Time),
 	}
 	t.idle = sync.NewCond(&t.mu)
+	t.policy.Store(&PolicyOptions{Policy: opts.Policy, MaxAttempts: opts.MaxAttempts})
 	if t.meta == nil {
 		if len(opts.Metas) == 0 {
 			return nil, errors.New("router: New: no follower meta addresses")
@@ -248,6 +254,28 @@ func New(ctx context.Context, opts Options) (*Table, error) {
 		zap.Stringer("policy", opts.Policy))
 	return t, nil
 }
+
+// PolicyOptions are a failure policy and, for PolicySkip, the failed
+// attempts before a shipment is dropped.
+type PolicyOptions struct {
+	Policy      Policy
+	MaxAttempts int
+}
+
+// SetPolicy changes the failure policy from the next failed attempt on
+// (maxAttempts <= 0 keeps the current count). Shipments already past the
+// new MaxAttempts are dropped at their next failure, not at once. Any
+// goroutine.
+func (t *Table) SetPolicy(p Policy, maxAttempts int) {
+	if maxAttempts <= 0 {
+		maxAttempts = t.policy.Load().MaxAttempts
+	}
+	t.policy.Store(&PolicyOptions{Policy: p, MaxAttempts: maxAttempts})
+	t.log.Info("failure policy changed", zap.Stringer("policy", p), zap.Int("max_attempts", maxAttempts))
+}
+
+// Policy is the current failure policy. Any goroutine.
+func (t *Table) Policy() PolicyOptions { return *t.policy.Load() }
 
 // PartitionCount is the follower's effective partition count: split
 // entries with it (mutation.PartitionIndex(hash, PartitionCount())).
@@ -447,8 +475,10 @@ func (t *Table) Stats() Stats {
 		p.Retries = pc.retries.Load()
 		p.SkippedBatches = pc.skippedBatches.Load()
 		p.SkippedEntries = pc.skippedEntries.Load()
+		p.LastAckedTimestamp = pc.lastAcked.Load()
 		if i < len(t.queues) {
 			q := t.queues[i]
+			p.LastError = q.failing.Last // empty once an attempt succeeds
 			p.Queued = len(q.items)
 			p.QueuedBytes = q.bytes
 			p.InFlight = q.onWire > 0
@@ -467,6 +497,48 @@ func (t *Table) Stats() Stats {
 	}
 	t.mu.Unlock()
 	return st
+}
+
+// FailureRun is a run of failures not yet ended by a success. The zero
+// value is "not failing". Callers serialise access.
+type FailureRun struct {
+	// Since is when the run began; zero when nothing is failing.
+	Since time.Time
+	// Last names the latest failure ("transport", "ERR_BUSY",
+	// "meta:transport", ...).
+	Last string
+}
+
+// Fail books a failure named name.
+func (r *FailureRun) Fail(name string) {
+	if r.Since.IsZero() {
+		r.Since = time.Now()
+	}
+	r.Last = name
+}
+
+// Succeed ends the run.
+func (r *FailureRun) Succeed() { *r = FailureRun{} }
+
+// Health is whether a table's follower answers: the oldest run of failures
+// among the partitions' RPCs and the meta's refreshes.
+type Health struct {
+	FailureRun
+	// Partition is the failing partition, or -1 for the meta.
+	Partition int
+}
+
+// Health reports the follower's reachability. Any goroutine.
+func (t *Table) Health() Health {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	h := Health{FailureRun: t.metaFailing, Partition: -1}
+	for _, q := range t.queues {
+		if f := q.failing; !f.Since.IsZero() && (h.Since.IsZero() || f.Since.Before(h.Since)) {
+			h = Health{FailureRun: f, Partition: q.idx}
+		}
+	}
+	return h
 }
 
 // logSampled reports whether a log line under key may be written now (at

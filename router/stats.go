@@ -18,9 +18,9 @@ func LatencyBounds() []float64 { return latencyBounds[:] }
 // Histogram is a snapshot of a latency histogram: Buckets[i] counts
 // observations ≤ LatencyBounds()[i] (cumulative, as Prometheus wants).
 type Histogram struct {
-	Buckets []uint64
-	Count   uint64
-	Sum     float64 // seconds
+	Buckets []uint64 `json:"buckets"`
+	Count   uint64   `json:"count"`
+	Sum     float64  `json:"sum"` // seconds
 }
 
 type histogram struct {
@@ -60,54 +60,70 @@ func (h *histogram) snapshot() Histogram {
 // across layout changes, indexed by partition).
 type PartitionStats struct {
 	// Acknowledged shipments, their entries and body bytes.
-	ShippedBatches, ShippedEntries, ShippedBytes uint64
+	ShippedBatches uint64 `json:"shipped_batches"`
+	ShippedEntries uint64 `json:"shipped_entries"`
+	ShippedBytes   uint64 `json:"shipped_bytes"`
 	// RPCs that succeeded (coalesced shipments count once).
-	RPCs uint64
+	RPCs uint64 `json:"rpcs"`
 	// Failed attempts (each is retried or ends in a skip).
-	Retries uint64
+	Retries uint64 `json:"retries"`
 	// Shipments dropped by PolicySkip, and their entries.
-	SkippedBatches, SkippedEntries uint64
+	SkippedBatches uint64 `json:"skipped_batches"`
+	SkippedEntries uint64 `json:"skipped_entries"`
 	// Shipments queued (not yet done) and their body bytes, now.
-	Queued      int
-	QueuedBytes int64
+	Queued      int   `json:"queued"`
+	QueuedBytes int64 `json:"queued_bytes"`
 	// InFlight is true while an RPC of this partition is on the wire.
-	InFlight bool
+	InFlight bool `json:"in_flight"`
+	// LastAckedTimestamp is the newest master timestamp (µs) of an entry
+	// the follower acknowledged (0: none yet); LastError the latest failed
+	// attempt's error name, empty once an attempt succeeds.
+	LastAckedTimestamp int64  `json:"last_acked_timestamp_us"`
+	LastError          string `json:"last_error,omitempty"`
 }
 
 type partCounters struct {
 	shippedBatches, shippedEntries, shippedBytes atomic.Uint64
 	rpcs, retries                                atomic.Uint64
 	skippedBatches, skippedEntries               atomic.Uint64
+	lastAcked                                    atomic.Int64
 }
 
 // Stats is a snapshot of a Table's counters, for logs and for Prometheus
 // export (server/ or cmd/ registers them).
 type Stats struct {
-	Table          string
-	AppID          int32
-	PartitionCount int
-	Partitions     []PartitionStats
+	Table          string           `json:"table"`
+	AppID          int32            `json:"app_id"`
+	PartitionCount int              `json:"partition_count"`
+	Partitions     []PartitionStats `json:"partitions"`
 	// Totals.
-	ShippedBatches, ShippedEntries, ShippedBytes uint64
-	Retries                                      uint64
-	SkippedBatches, SkippedEntries               uint64
-	Queued                                       int
-	QueuedBytes                                  int64
-	InFlight                                     int
+	ShippedBatches uint64 `json:"shipped_batches"`
+	ShippedEntries uint64 `json:"shipped_entries"`
+	ShippedBytes   uint64 `json:"shipped_bytes"`
+	Retries        uint64 `json:"retries"`
+	SkippedBatches uint64 `json:"skipped_batches"`
+	SkippedEntries uint64 `json:"skipped_entries"`
+	Queued         int    `json:"queued"`
+	QueuedBytes    int64  `json:"queued_bytes"`
+	InFlight       int    `json:"in_flight"`
 	// Meta queries made, failed ones, and layout changes applied.
-	Refreshes, RefreshFailures, LayoutChanges uint64
+	Refreshes       uint64 `json:"refreshes"`
+	RefreshFailures uint64 `json:"refresh_failures"`
+	LayoutChanges   uint64 `json:"layout_changes"`
 	// Shipments re-split after a layout change, and those that could not
 	// be parsed and went whole to the partition of their last entry.
-	Resplit, ResplitFallback uint64
+	Resplit         uint64 `json:"resplit"`
+	ResplitFallback uint64 `json:"resplit_fallback"`
 	// InvalidArgument counts follower answers with error 4.
-	InvalidArgument uint64
+	InvalidArgument uint64 `json:"invalid_argument"`
 	// Errors counts failed attempts by name: RPC-level names
 	// ("ERR_BUSY"), follower codes ("rocksdb:TryAgain"), "transport",
 	// "no_primary", "bad_response"; at most 64 names, the rest under
 	// OtherErrors.
-	Errors map[string]uint64
+	Errors map[string]uint64 `json:"errors"`
 	// RPCLatency: one successful RPC; AckLatency: Ship to done (OK).
-	RPCLatency, AckLatency Histogram
+	RPCLatency Histogram `json:"rpc_latency"`
+	AckLatency Histogram `json:"ack_latency"`
 }
 
 type counters struct {

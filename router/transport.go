@@ -62,3 +62,10 @@ func (p PoolTransport) Reset(addr string) {
 		c.Disconnect()
 	}
 }
+
+// Connected reports whether a connection to addr is up now: a caller that
+// must not block (a gnet event loop) sends through Go only then.
+func (p PoolTransport) Connected(addr string) bool {
+	c, err := p.Pool.Get(addr)
+	return err == nil && c.Connected()
+}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/dupbridge/dupbridge/codec"
+	"github.com/dupbridge/dupbridge/thrift"
 )
 
 // Options configure a Conn (and every Conn of a Pool). The zero value is
@@ -34,6 +35,14 @@ type Options struct {
 	MaxFrameSize int
 	// Dial replaces net.Dialer.DialContext (tests, fault injection).
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// AsyncWrites makes a send only queue the request: a writer goroutine
+	// per connection writes whatever has queued in one system call. A
+	// caller that must not block (a gnet event loop forwarding requests,
+	// package metaproxy) then never writes to a socket itself, and
+	// requests sent close together share writes. The default writes on
+	// the caller's goroutine (combining concurrent senders), which saves
+	// the hand-off on latency-bound paths (the router).
+	AsyncWrites bool
 }
 
 func (o *Options) defaults() {
@@ -160,6 +169,13 @@ func (c *Conn) Call(ctx context.Context, req *Request) (*Response, error) {
 		return nil, err
 	}
 	return p.Wait()
+}
+
+// CallStruct is Call with a request struct that encode writes (its fields
+// and STOP), wrapped as the framing wants: field id 0 in RDSN bodies, the
+// args id 1 in THFT (wire.md §1.9, §2.3).
+func (c *Conn) CallStruct(ctx context.Context, rpc string, encode func(w *thrift.Writer)) (*Response, error) {
+	return c.Call(ctx, &Request{RPCName: rpc, Body: requestBody(c, encode)})
 }
 
 // Pending is a sent request whose response has not been collected yet.
@@ -372,6 +388,10 @@ func (c *Conn) session(ctx context.Context) (*session, error) {
 		pending: make(map[uint64]waiter),
 		done:    make(chan struct{}),
 	}
+	if c.opts.AsyncWrites {
+		s.kick = make(chan struct{}, 1)
+		go s.writeLoop()
+	}
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -395,8 +415,15 @@ type session struct {
 	addr string
 	dec  codec.Decoder // used by readLoop only
 
-	wmu  sync.Mutex
-	wbuf []byte
+	// Writes are combined: a request is appended to wbuf under wmu; the
+	// sender that finds no write in progress writes wbuf (and whatever
+	// others append meanwhile), the others return at once. Concurrent
+	// callers thus share write system calls.
+	wmu     sync.Mutex
+	wbuf    []byte
+	spare   []byte
+	writing bool
+	kick    chan struct{} // Options.AsyncWrites: wakes writeLoop; nil otherwise
 
 	mu      sync.Mutex
 	pending map[uint64]waiter
@@ -494,26 +521,80 @@ func (s *session) send(o *Options, id uint64, timeoutMs int32, req *Request) err
 		IsBackupRequest: req.BackupRequest,
 	}
 	s.wmu.Lock()
-	defer s.wmu.Unlock()
 	if s.dead() {
+		s.wmu.Unlock()
 		s.mu.Lock()
 		err := s.err
 		s.mu.Unlock()
 		return err
 	}
-	b := codec.AppendRequest(s.wbuf[:0], o.Framing, &h, req.Body)
-	_, err := s.nc.Write(b)
-	if cap(b) <= 1<<20 {
-		s.wbuf = b[:0]
-	} else {
-		s.wbuf = nil
+	s.wbuf = codec.AppendRequest(s.wbuf, o.Framing, &h, req.Body)
+	if s.kick != nil {
+		s.wmu.Unlock()
+		select {
+		case s.kick <- struct{}{}:
+		default: // a wake-up is pending already
+		}
+		return nil
 	}
+	if s.writing {
+		// The writer in progress sends it; should that write fail, the
+		// session's failure completes this call too.
+		s.wmu.Unlock()
+		return nil
+	}
+	s.writing = true
+	err := s.writeQueuedLocked()
+	s.writing = false
+	s.wmu.Unlock()
 	if err != nil {
-		err = fmt.Errorf("%w: write: %v", ErrConnClosed, err)
 		s.fail(err)
 		return err
 	}
 	return nil
+}
+
+// writeQueuedLocked writes what is queued until nothing is. The one writer
+// (the sender that set s.writing, or writeLoop) calls it with wmu held; wmu
+// is released around each write, so that others keep queueing. It returns
+// with wmu held.
+func (s *session) writeQueuedLocked() error {
+	for len(s.wbuf) > 0 {
+		// b leaves the lock; the spare buffer takes the new requests, and
+		// b becomes the spare once written (never both at once).
+		b := s.wbuf
+		s.wbuf, s.spare = s.spare[:0], nil
+		s.wmu.Unlock()
+		_, err := s.nc.Write(b)
+		s.wmu.Lock()
+		if cap(b) <= 1<<20 {
+			s.spare = b[:0]
+		}
+		if err != nil {
+			return fmt.Errorf("%w: write: %v", ErrConnClosed, err)
+		}
+	}
+	return nil
+}
+
+// writeLoop writes what sends queued (Options.AsyncWrites) until the
+// session dies; a write error kills the session, which completes every
+// pending call.
+func (s *session) writeLoop() {
+	for {
+		select {
+		case <-s.kick:
+		case <-s.done:
+			return
+		}
+		s.wmu.Lock()
+		err := s.writeQueuedLocked()
+		s.wmu.Unlock()
+		if err != nil {
+			s.fail(err)
+			return
+		}
+	}
 }
 
 func (s *session) readLoop() {

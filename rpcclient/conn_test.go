@@ -323,3 +323,44 @@ func TestGoCallbacks(t *testing.T) {
 	case <-time.After(100 * time.Millisecond):
 	}
 }
+
+// Concurrent senders share write calls (session.send combines them, or
+// the writer goroutine of Options.AsyncWrites does): every request still
+// arrives whole and in one piece, whatever its size, and every caller gets
+// its own answer.
+func TestCombinedWrites(t *testing.T) {
+	for _, async := range []bool{false, true} {
+		t.Run(fmt.Sprintf("async=%v", async), func(t *testing.T) { testCombinedWrites(t, async) })
+	}
+}
+
+func testCombinedWrites(t *testing.T, async bool) {
+	s := newFakeServer(t, echo)
+	c := NewConn(s.Addr(), Options{AsyncWrites: async})
+	defer c.Close()
+	const senders, calls = 8, 200
+	var wg sync.WaitGroup
+	errs := make(chan error, senders)
+	for g := 0; g < senders; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < calls; i++ {
+				body := bytes.Repeat([]byte{byte(g), byte(i)}, 1+(i*37+g*101)%3000)
+				resp, err := c.Call(context.Background(), &Request{RPCName: "RPC_X", Body: body})
+				if err != nil || !bytes.Equal(resp.Body, body) {
+					errs <- fmt.Errorf("sender %d call %d: %v", g, i, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if got := len(s.requests()); got != senders*calls {
+		t.Errorf("%d requests arrived, want %d", got, senders*calls)
+	}
+}

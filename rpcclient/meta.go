@@ -173,8 +173,112 @@ func (m *Meta) Close() error { return m.pool.Close() }
 // response (no such table, busy creating, ...) is a *MetaError.
 func (m *Meta) QueryConfig(ctx context.Context, table string, indices []int32) (*TableConfig, error) {
 	var tc *TableConfig
-	op := "query config of table " + table
-	err := m.call(ctx, op, RPCQueryConfig, func(w *thrift.Writer) {
+	err := m.call(ctx, "query config of table "+table, RPCQueryConfig, queryConfigRequest(table, indices),
+		func(r *thrift.Reader) (string, string, error) {
+			cfg, errName, hint, err := decodeQueryConfigAnswer(r)
+			tc = cfg
+			return errName, hint, err
+		})
+	if err != nil {
+		return nil, err
+	}
+	return tc, nil
+}
+
+// QueryConfigRaw is QueryConfig for a proxy: it follows leader hints the
+// same way, then returns the answering meta's response body as received
+// (the result wrapper around query_cfg_response) with its err field,
+// whatever that is (ERR_OBJECT_NOT_FOUND included). err is set only when
+// no meta gave a final answer.
+func (m *Meta) QueryConfigRaw(ctx context.Context, table string, indices []int32) (body []byte, errName string, err error) {
+	err = m.call(ctx, "query config of table "+table, RPCQueryConfig, queryConfigRequest(table, indices),
+		func(r *thrift.Reader) (string, string, error) {
+			_, name, hint, err := decodeQueryConfigAnswer(r)
+			body, errName = r.Bytes(), name
+			return name, hint, err
+		})
+	var me *MetaError
+	if err != nil && (errors.Is(err, ErrNoMeta) || !errors.As(err, &me)) {
+		return nil, "", err
+	}
+	return body, errName, nil
+}
+
+// GoQueryConfigRaw is QueryConfigRaw without blocking the caller: the
+// query goes to the last meta that answered, when a connection to it is
+// up, and cb gets that answer on the connection's reader goroutine. Anything but a final answer (a
+// transport error, an RPC-level error, "not the leader") falls back to
+// QueryConfigRaw on a goroutine of its own, which follows hints and fails
+// over. cb is called exactly once and must not block. The answer's
+// partitions are walked, not decoded: a proxy passes the body on as is.
+func (m *Meta) GoQueryConfigRaw(ctx context.Context, table string, indices []int32, cb func(body []byte, errName string, err error)) {
+	slow := func() { go func() { cb(m.QueryConfigRaw(ctx, table, indices)) }() }
+	m.mu.Lock()
+	addr := m.addrs[m.leader]
+	m.mu.Unlock()
+	c, err := m.pool.Get(addr)
+	if err != nil || !c.Connected() {
+		slow() // never dial on the caller's goroutine (a gnet event loop)
+		return
+	}
+	req := &Request{RPCName: RPCQueryConfig, Body: requestBody(c, queryConfigRequest(table, indices))}
+	err = c.Go(ctx, req, func(resp *Response, err error) {
+		if err != nil || !resp.OK() {
+			slow()
+			return
+		}
+		r := thrift.NewReader(resp.Body)
+		if _, _, err := r.ReadWrapperBegin(); err != nil {
+			slow()
+			return
+		}
+		name, err := queryConfigErr(&r)
+		if err != nil || name == errForwardToOthers || name == errServiceNotActive || name == errUnderRecovery {
+			slow()
+			return
+		}
+		cb(resp.Body, name, nil)
+	})
+	if err != nil {
+		slow()
+	}
+}
+
+// queryConfigErr reads the err field of a query_cfg_response, which
+// generated thrift writes first (field 1), and leaves the rest unread: a
+// proxy passes the body on as is. Another first field (a hand-written
+// sender) is decoded whole instead. Partitions cannot be skipped blindly:
+// their rpc_address and gpid travel with the STRUCT type byte and a
+// non-struct payload (wire.md §3).
+func queryConfigErr(r *thrift.Reader) (string, error) {
+	start := r.Pos()
+	t, id, err := r.ReadFieldHeader()
+	if err == nil && id == 1 && t == thrift.STRUCT {
+		b, err := r.ReadString()
+		return string(b), err
+	}
+	r.SetPos(start)
+	_, name, err := decodeQueryConfig(r)
+	return name, err
+}
+
+// requestBody wraps a request struct for c's framing: field id 0 in RDSN
+// bodies, the args id 1 in THFT (wire.md §1.9, §2.3).
+func requestBody(c *Conn, encode func(w *thrift.Writer)) []byte {
+	var id int16
+	if c.Framing() == codec.FramingTHFT {
+		id = 1
+	}
+	w := thrift.Writer{B: make([]byte, 0, 128)}
+	w.WrapperBegin(thrift.STRUCT, id)
+	encode(&w)
+	w.WrapperEnd()
+	return w.B
+}
+
+// queryConfigRequest encodes query_cfg_request (wire.md §4.1).
+func queryConfigRequest(table string, indices []int32) func(w *thrift.Writer) {
+	return func(w *thrift.Writer) {
 		w.FieldHeader(thrift.STRING, 1)
 		w.String(table)
 		w.FieldHeader(thrift.LIST, 2)
@@ -183,25 +287,24 @@ func (m *Meta) QueryConfig(ctx context.Context, table string, indices []int32) (
 			w.I32(i)
 		}
 		w.Stop()
-	}, func(r *thrift.Reader) (string, string, error) {
-		cfg, errName, err := decodeQueryConfig(r)
-		if err != nil {
-			return "", "", err
-		}
-		if errName == errForwardToOthers {
-			hint := ""
-			if len(cfg.Partitions) > 0 {
-				hint = cfg.Partitions[0].PrimaryAddress()
-			}
-			return errName, hint, nil
-		}
-		tc = cfg
-		return errName, "", nil
-	})
-	if err != nil {
-		return nil, err
 	}
-	return tc, nil
+}
+
+// decodeQueryConfigAnswer decodes a query_cfg_response; for "not the
+// leader" (ERR_FORWARD_TO_OTHERS) the leader hint is the first partition's
+// primary (wire.md §1.11) and cfg is nil.
+func decodeQueryConfigAnswer(r *thrift.Reader) (cfg *TableConfig, errName, hint string, err error) {
+	cfg, errName, err = decodeQueryConfig(r)
+	if err != nil {
+		return nil, "", "", err
+	}
+	if errName == errForwardToOthers {
+		if len(cfg.Partitions) > 0 {
+			hint = cfg.Partitions[0].PrimaryAddress()
+		}
+		return nil, errName, hint, nil
+	}
+	return cfg, errName, "", nil
 }
 
 // ListApps lists tables with the given status (AppStatusInvalid = all).
@@ -354,16 +457,7 @@ func (m *Meta) callOne(ctx context.Context, addr, op, rpc string,
 	if err != nil {
 		return "", "", err
 	}
-	// Wrapper field id: 0 in RDSN bodies, the args id 1 in THFT (wire.md §1.9, §2.3).
-	var id int16
-	if c.Framing() == codec.FramingTHFT {
-		id = 1
-	}
-	w := thrift.Writer{B: make([]byte, 0, 128)}
-	w.WrapperBegin(thrift.STRUCT, id)
-	encode(&w)
-	w.WrapperEnd()
-	resp, err := c.Call(ctx, &Request{RPCName: rpc, Body: w.B})
+	resp, err := c.CallStruct(ctx, rpc, encode)
 	if err != nil {
 		return "", "", err
 	}

@@ -316,3 +316,49 @@ func FuzzDecodeListApps(f *testing.F) {
 		_, _, _ = decodeListApps(&r)
 	})
 }
+
+// QueryConfigRaw and GoQueryConfigRaw follow the hint like QueryConfig and
+// return the leader's body as sent; GoQueryConfigRaw sends from the caller
+// only on a live connection to the known leader, else it fails over on a
+// goroutine of its own.
+func TestMetaQueryConfigRaw(t *testing.T) {
+	answer := appendQueryResp("ERR_OK", 3, []pcfg{{ballot: 1, primary: "127.0.0.1:40001", hp: true}})
+	var leaderCalls atomic.Int32
+	leader := newFakeServer(t, func(f *codec.Frame) reply {
+		leaderCalls.Add(1)
+		return reply{body: answer}
+	})
+	follower := newFakeServer(t, func(f *codec.Frame) reply {
+		return reply{body: appendQueryResp("ERR_FORWARD_TO_OTHERS", 0, []pcfg{{primary: leader.Addr()}})}
+	})
+	m, err := NewMeta([]string{follower.Addr()}, MetaOptions{RetryDelay: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	goRaw := func() ([]byte, string, error) {
+		type res struct {
+			b    []byte
+			name string
+			err  error
+		}
+		ch := make(chan res, 1)
+		m.GoQueryConfigRaw(ctx, "temp", nil, func(b []byte, name string, err error) { ch <- res{b, name, err} })
+		r := <-ch
+		return r.b, r.name, r.err
+	}
+	// First call: no connection yet, so the failover path; it learns the leader.
+	for i, call := range []func() ([]byte, string, error){goRaw, goRaw, func() ([]byte, string, error) {
+		return m.QueryConfigRaw(ctx, "temp", nil)
+	}} {
+		body, name, err := call()
+		if err != nil || name != "ERR_OK" || !bytes.Equal(body, answer) {
+			t.Fatalf("call %d: %s %v, body equal %v", i, name, err, bytes.Equal(body, answer))
+		}
+	}
+	if leaderCalls.Load() != 3 || len(follower.requests()) != 1 {
+		t.Errorf("leader %d calls, follower %d; want 3 and 1", leaderCalls.Load(), len(follower.requests()))
+	}
+}

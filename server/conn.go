@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/panjf2000/gnet/v2"
 	"go.uber.org/zap"
@@ -20,9 +21,11 @@ type loopConn interface {
 	InboundBuffered() int
 	Peek(n int) ([]byte, error)
 	Discard(n int) (int, error)
+	Read(p []byte) (int, error)
 	Write(b []byte) (int, error)
 	OutboundBuffered() int
 	Wake(cb gnet.AsyncCallback) error
+	Close() error // any goroutine
 }
 
 // connState is one client connection (a master meta, a master replica
@@ -31,12 +34,23 @@ type loopConn interface {
 // Concurrency contract: the fields above the mutex belong to the
 // connection's event loop and are touched only inside gnet callbacks of this
 // connection. outbox is filled by any goroutine (ack callbacks) under mu and
-// drained by the loop; wakePending and closed are atomics.
+// drained by the loop; wakePending, closed and the fields below them are
+// atomics.
 type connState struct {
 	s      *Server
 	c      loopConn
 	remote string
+	peer   netip.Addr // the gate's key (listener.go)
 	dec    codec.Decoder
+
+	// asm holds a large frame (asmThreshold) as it arrives, asmSize long
+	// when whole; nil otherwise (budget.go).
+	asm     []byte
+	asmSize int
+	// inHeld and outHeld are the undecoded and unread bytes last charged
+	// (setHeld); outStuck: decoding stopped on unread replies.
+	inHeld, outHeld int64
+	outStuck        bool
 
 	wbuf    []byte     // replies gathered during one OnTraffic, written at once
 	entries []entryRef // per-request scratch of the replica face
@@ -54,10 +68,16 @@ type connState struct {
 
 	wakePending atomic.Bool
 	closed      atomic.Bool
+
+	admitted atomic.Int64 // bytes of admitted requests in flight (budget.go)
+	// partialSince, outStuckSince and lastActive are UnixNano times read
+	// by the sweep (timeouts.go); 0: no partial frame, replies not stuck.
+	partialSince, outStuckSince, lastActive atomic.Int64
+	closing                                 atomic.Bool // the bridge closes it (counted once)
 }
 
 func newConnState(s *Server, c loopConn, remote string) *connState {
-	return &connState{
+	cs := &connState{
 		s:        s,
 		c:        c,
 		dec:      codec.Decoder{Role: codec.RoleServer, MaxFrameSize: s.cfg.Bridge.MaxFrameSize},
@@ -65,6 +85,8 @@ func newConnState(s *Server, c loopConn, remote string) *connState {
 		remote:   remote,
 		hostPort: s.sendsHostPort(remote),
 	}
+	cs.lastActive.Store(time.Now().UnixNano())
+	return cs
 }
 
 // sendsHostPort reports whether the peer at remote (host:port) gets the
@@ -132,73 +154,200 @@ func (cs *connState) onTraffic() gnet.Action {
 	for _, r := range out {
 		cs.wbuf = append(cs.wbuf, r...)
 	}
-
-	action := cs.decodeFrames()
-	if len(cs.wbuf) > 0 {
-		// Inside the loop gnet writes to the socket directly and copies
-		// only what the kernel did not take; wbuf is reusable afterwards.
-		if _, err := cs.c.Write(cs.wbuf); err != nil {
+	// Replies completed elsewhere go out before new frames are decoded:
+	// their masters wait on them, and decoding (and shipping) a batch of
+	// new requests first would add its time to their latency
+	// (perf-notes.md item 2).
+	if cs.flush(gnet.None) != gnet.None {
+		return gnet.Close
+	}
+	action := cs.flush(cs.decodeFrames())
+	if action == gnet.None {
+		if why, bad := cs.settle(); bad {
+			cs.shut(why)
 			action = gnet.Close
-		}
-		if cap(cs.wbuf) > 1<<20 {
-			cs.wbuf = nil // do not pin a large buffer per connection
-		} else {
-			cs.wbuf = cs.wbuf[:0]
 		}
 	}
 	return action
 }
 
+// flush writes the replies gathered in wbuf, returning action, or Close if
+// the write failed. Event-loop only.
+func (cs *connState) flush(action gnet.Action) gnet.Action {
+	if len(cs.wbuf) == 0 {
+		return action
+	}
+	// Inside the loop gnet writes to the socket directly and copies only
+	// what the kernel did not take; wbuf is reusable afterwards.
+	if _, err := cs.c.Write(cs.wbuf); err != nil {
+		action = gnet.Close
+	}
+	if cap(cs.wbuf) > 1<<20 {
+		cs.wbuf = nil // do not pin a large buffer per connection
+	} else {
+		cs.wbuf = cs.wbuf[:0]
+	}
+	return action
+}
+
+// shut counts and logs why the bridge closes cs, once. The caller closes
+// it (returns gnet.Close on the loop, or calls Close elsewhere). Any
+// goroutine.
+func (cs *connState) shut(why closeReason) bool {
+	if !cs.closing.CompareAndSwap(false, true) {
+		return false
+	}
+	cs.s.refused(why, cs.remote)
+	return true
+}
+
+// onClose returns everything cs held. Event-loop only (OnClose).
+func (cs *connState) onClose() {
+	cs.closed.Store(true)
+	cs.setHeld(0, 0)
+	cs.dropAsm()
+}
+
+// decodeFrames decodes and dispatches the frames in gnet's buffer, one at
+// a time: it peeks at a header, and at the whole frame only once it has
+// arrived (peeking at everything buffered would copy a growing partial
+// frame on every callback). Frames above asmThreshold are moved into asm
+// as they arrive. Event-loop only.
 func (cs *connState) decodeFrames() gnet.Action {
 	s := cs.s
 	if s.draining.Load() {
 		return gnet.None
 	}
-	if cs.c.OutboundBuffered() > s.opts.MaxOutbound {
-		// The peer does not read its replies: stop reading its requests
-		// (style.md: gnet's outbound buffer is unbounded).
-		if !cs.isStalled {
-			s.stats.stalls.Add(1)
+	now := time.Now().UnixNano()
+	if cs.c.InboundBuffered() > 0 {
+		cs.lastActive.Store(now)
+	}
+	if cs.stuckOnOutbound(now) {
+		return gnet.None
+	}
+	defer func() {
+		if cs.needFlush {
+			cs.needFlush = false
+			s.shipper.(DeferredShipper).Flush()
 		}
-		cs.isStalled = true
-		s.block(cs)
-		return gnet.None
-	}
-	n := cs.c.InboundBuffered()
-	if n == 0 {
-		return gnet.None
-	}
-	buf, err := cs.c.Peek(n)
-	if err != nil {
-		return gnet.None
-	}
-	consumed := 0
-	action := gnet.None
-	for consumed < len(buf) {
-		f, size, err := cs.dec.Decode(buf[consumed:])
+	}()
+	for {
+		if cs.asm != nil {
+			if !cs.fillAsm() {
+				cs.markPartial(now)
+				return gnet.None
+			}
+			f, size, err := cs.dec.Decode(cs.asm)
+			if err != nil {
+				return cs.framingError(err)
+			}
+			if !cs.dispatch(&f, size) {
+				cs.partialSince.Store(0) // whole, waiting for the budget
+				return gnet.None
+			}
+			cs.dropAsm()
+			cs.partialSince.Store(0)
+			continue
+		}
+		n := cs.c.InboundBuffered()
+		if n == 0 {
+			cs.partialSince.Store(0)
+			return gnet.None
+		}
+		hdr, err := cs.c.Peek(min(n, codec.RDSNHeaderSize))
+		if err != nil {
+			return gnet.None
+		}
+		size, err := cs.dec.FrameSize(hdr)
 		if errors.Is(err, codec.ErrNeedMore) {
-			break
+			cs.markPartial(now)
+			return gnet.None
 		}
 		if err != nil {
-			s.stats.framingErrors.Add(1)
-			s.log.Warn("closing connection: framing error", zap.String("remote", cs.remote), zap.Error(err))
-			action = gnet.Close
-			break
+			return cs.framingError(err)
 		}
-		if !cs.dispatch(&f, size) {
+		if size > n {
+			if size <= s.asmMin {
+				cs.markPartial(now)
+				return gnet.None
+			}
+			if int64(size) > s.maxConn {
+				cs.shut(reasonBudget) // can never be admitted
+				return gnet.Close
+			}
+			cs.asm, cs.asmSize = make([]byte, 0, min(size, 4*s.asmMin)), size
+			continue
+		}
+		buf, err := cs.c.Peek(size)
+		if err != nil {
+			return gnet.None
+		}
+		f, used, err := cs.dec.Decode(buf)
+		if err != nil {
+			return cs.framingError(err)
+		}
+		if !cs.dispatch(&f, used) {
 			// Over the in-flight cap: leave this frame in gnet's buffer.
-			break
+			cs.partialSince.Store(0)
+			return gnet.None
 		}
-		consumed += size
+		cs.partialSince.Store(0)
+		_, _ = cs.c.Discard(used)
 	}
-	if consumed > 0 {
-		_, _ = cs.c.Discard(consumed)
+}
+
+// fillAsm moves what has arrived of the large frame into asm, growing it
+// by doubling up to the frame's size, and reports whether it is whole.
+// Event-loop only.
+func (cs *connState) fillAsm() bool {
+	need := cs.asmSize - len(cs.asm)
+	n := min(cs.c.InboundBuffered(), need)
+	if n > 0 {
+		if len(cs.asm)+n > cap(cs.asm) {
+			grown := make([]byte, len(cs.asm), min(cs.asmSize, max(2*cap(cs.asm), len(cs.asm)+n)))
+			copy(grown, cs.asm)
+			cs.dropAsm()
+			cs.asm = grown
+		}
+		m, _ := cs.c.Read(cs.asm[len(cs.asm) : len(cs.asm)+n])
+		cs.asm = cs.asm[:len(cs.asm)+m]
 	}
-	if cs.needFlush {
-		cs.needFlush = false
-		s.shipper.(DeferredShipper).Flush()
+	return len(cs.asm) == cs.asmSize
+}
+
+// stuckOnOutbound stops decoding while the peer leaves more than
+// MaxOutbound of replies unread (style.md: gnet's outbound buffer is
+// unbounded); the sweep closes it if that lasts frame_timeout. Event-loop
+// only.
+func (cs *connState) stuckOnOutbound(now int64) bool {
+	if cs.c.OutboundBuffered() <= cs.s.opts.MaxOutbound {
+		cs.outStuck = false
+		cs.outStuckSince.Store(0)
+		return false
 	}
-	return action
+	if !cs.outStuck {
+		cs.s.stats.stalls.Add(1)
+		cs.outStuckSince.Store(now)
+	}
+	cs.outStuck = true
+	cs.s.block(cs)
+	return true
+}
+
+// markPartial starts the frame_timeout clock of a frame that has begun to
+// arrive. Event-loop only.
+func (cs *connState) markPartial(now int64) {
+	if cs.partialSince.Load() == 0 {
+		cs.partialSince.Store(now)
+	}
+}
+
+// framingError closes cs: a stream that does not frame cannot be
+// resynchronised. Event-loop only.
+func (cs *connState) framingError(err error) gnet.Action {
+	cs.s.stats.framingErrors.Add(1)
+	cs.s.log.Warn("closing connection: framing error", zap.String("remote", cs.remote), zap.Error(err))
+	return gnet.Close
 }
 
 // dispatch handles one request frame; f aliases gnet's buffer and is only
@@ -211,6 +360,9 @@ func (cs *connState) dispatch(f *codec.Frame, size int) bool {
 		// A response on the server port (a forwarded reply, wire.md §1.10):
 		// we never send requests from here, so nothing waits for it.
 		s.stats.strayResponses.Add(1)
+		return true
+	}
+	if s.opts.Face != nil && s.opts.Face.Serve(f, &Responder{cs: cs, f: f}) {
 		return true
 	}
 	switch string(f.RPCName) {
@@ -226,6 +378,9 @@ func (cs *connState) dispatch(f *codec.Frame, size int) bool {
 		s.stats.createApp.Add(1)
 		cs.onCreateApp(f)
 	default:
+		if cs.onStorage(f) { // client reads and writes (reads.go)
+			return true
+		}
 		// rpc_engine::on_recv_request: unknown name → ERR_HANDLER_NOT_FOUND,
 		// name+"_ACK", empty body (wire.md §1.3).
 		s.stats.unknownRPCs.Add(1)

@@ -130,9 +130,12 @@ func TestCreateAppProtocol(t *testing.T) {
 	}
 }
 
-func TestCreateAppRejectsFullDuplicationByDefault(t *testing.T) {
+func TestCreateAppRejectsFullDuplicationWhenConfigured(t *testing.T) {
 	cr := &fakeCreator{}
-	s := startServer(t, testConfig(t, nil), newFakeShipper(nil, true), func(o *Options) { o.Creator = cr })
+	cfg := testConfig(t, func(s string) string {
+		return strings.Replace(s, "  cluster_name = B\n", "  cluster_name = B\n  full_duplication = reject\n", 1)
+	})
+	s := startServer(t, cfg, newFakeShipper(nil, true), func(o *Options) { o.Creator = cr })
 	cl := dial(t, s, codec.FramingTHFT)
 	cl.send(cl.request(1, codec.RPCCreateApp, 0, 0, createBody(1, "orders", 8, fullDupEnvs("A", "creating"))))
 	if e, _ := decodeCreate(t, cl.recv().Body); e != codec.ErrorOperationDisabled {
@@ -153,7 +156,7 @@ func TestCreateAppFollowerErrors(t *testing.T) {
 	b := dial(t, s, codec.FramingRDSN)
 	a.send(a.request(1, codec.RPCCreateApp, 0, 0, createBody(0, "orders", 4, nil)))
 	// While the first creation runs, a second request is told to wait.
-	ts := s.tables["orders"]
+	ts := s.tabs().byName["orders"]
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
 		ts.mu.Lock()
 		creating := ts.creating

@@ -17,11 +17,16 @@
 //
 // # Dispatch
 //
+// A Face (face.go), when configured, is asked first for every request: the
+// meta-proxy (package metaproxy) runs on a Server of its own that way.
 // Meta face (meta.go): RPC_CM_QUERY_PARTITION_CONFIG_BY_INDEX,
 // RPC_CM_LIST_APPS, RPC_CM_CREATE_APP; the header gpid is ignored (it is
 // (0, 0), and meta RPCs are never partition RPCs, wire.md §1.3). Replica face
-// (replica.go): RPC_RRDB_RRDB_DUPLICATE. Any other name gets
-// ERR_HANDLER_NOT_FOUND with the _ACK name and an empty body.
+// (replica.go): RPC_RRDB_RRDB_DUPLICATE. Client storage RPCs (reads.go):
+// reads are forwarded to the follower partition owning the key when the
+// Shipper is a ReadForwarder, writes are refused with ERR_DISK_INSUFFICIENT.
+// Any other name gets ERR_HANDLER_NOT_FOUND with the _ACK name and an empty
+// body.
 //
 // # Concurrency contract
 //
@@ -36,15 +41,50 @@
 //
 // # Back-pressure
 //
-// Bytes held for requests not yet answered are counted against
-// [dupbridge] max_inflight_bytes. A duplicate request that does not fit is
-// left undecoded in gnet's buffer and the connection is parked; when acks
+// Bytes held for requests not yet answered, and replies not yet read, are
+// counted against [dupbridge] max_inflight_bytes. A duplicate request that
+// does not fit is left undecoded and the connection is parked; when acks
 // free memory, parked connections are woken and decode again. The master
-// thus sees slower answers, never errors (design.md "Bounded memory"). gnet
-// keeps reading the socket into its own buffer meanwhile (it cannot pause a
-// connection's reads); what a master can send unanswered is bounded by its
-// own in-flight discipline (duplication.md §3.7: one request per hash
-// queue), so that buffer stays bounded too. A connection whose peer does
-// not read its replies (outbound above Options.MaxOutbound) is parked the
-// same way.
+// thus sees slower answers, never errors (design.md "Bounded memory").
+// gnet keeps reading the socket meanwhile (it cannot pause a connection's
+// reads), so bytes received and not yet decoded are counted too, in a
+// waiting room of WaitRoom bytes, and per connection against
+// max_connection_bytes (budget.go). A master stays within them: what it
+// sends unanswered is bounded by its own in-flight discipline
+// (duplication.md §3.7: one request per hash queue). A peer that exceeds
+// them, or holds more than a small grace while the room is full, is closed
+// with a logged reason. A connection whose peer does not read its replies
+// (outbound above Options.MaxOutbound) stops being decoded; it is closed if
+// its requests keep arriving beyond its budget or its replies stay unread
+// for frame_timeout. Frames above 64 KiB are moved out of gnet's buffer as
+// they arrive into one of the connection's own, dropped after dispatch, so
+// that no buffer stays grown after a large frame.
+//
+// # Connections
+//
+// The bridge accepts with its own listener (listener.go), because gnet's
+// acceptor stops the whole engine on EMFILE: accept errors are backed off
+// and counted. allowed_peers, max_connections (kept below RLIMIT_NOFILE)
+// and max_connections_per_peer are applied before a connection reaches an
+// event loop; frame_timeout and idle_timeout are enforced by a sweep on
+// gnet's ticker (timeouts.go). Every refusal and every close decided by the
+// bridge is counted by reason (dupbridge_connections_refused_total).
+//
+// # Operating
+//
+// A duplicate request goes through named steps (replica.go): admit (the
+// in-flight cap), precheck (paused or removed table, unknown layout),
+// validate (every entry, before anything ships), split (per follower
+// partition, through the per-key order guard) and ship; every refusal is
+// one refuse step that counts, logs and answers error 13. What is counted
+// per table lives only in the Prometheus metrics, and Stats sums it: one
+// set of counters behind /status and /metrics.
+//
+// Table controls (control.go: pause, start, remove, fail mode) are written
+// to state_dir (ctlstate) before they take effect, and restored by New. A
+// reload (reload.go) swaps in a new table set copy-on-write, so a request
+// sees one consistent set; the master connections are untouched, and a
+// configuration that changes what only a restart can change is refused
+// whole. ops.go serves /duplication, the control calls, the log level and
+// reload; page.go the status page at /.
 package server

@@ -1,10 +1,12 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -51,9 +53,15 @@ func testConfig(t testing.TB, edit func(string) string) *config.Config {
 	if edit != nil {
 		text = edit(text)
 	}
+	if !strings.Contains(text, "state_dir") {
+		text = strings.Replace(text, "[dupbridge]\n", "[dupbridge]\n  state_dir = "+t.TempDir()+"\n", 1)
+	}
 	c, err := config.Parse([]byte(text), "test.ini")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !strings.Contains(text, "state_dir") {
+		c.Bridge.StateDir = t.TempDir() // never the system's /var/lib/dupbridge
 	}
 	return c
 }
@@ -166,6 +174,17 @@ func startServer(t testing.TB, cfg *config.Config, sh Shipper, mod func(*Options
 	if mod != nil {
 		mod(&opts)
 	}
+	s, _ := runStoppable(t, opts)
+	return s
+}
+
+// runStoppable starts a server (by default on a loopback port without
+// HTTP) and returns it with a stop function (idempotent; also run at the
+// test's end).
+func runStoppable(t testing.TB, opts Options) (*Server, func()) {
+	t.Helper()
+	opts.Listen = cmp.Or(opts.Listen, "127.0.0.1:0")
+	opts.HTTPListen = cmp.Or(opts.HTTPListen, "-")
 	s, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -180,18 +199,22 @@ func startServer(t testing.TB, cfg *config.Config, sh Shipper, mod func(*Options
 	case <-time.After(10 * time.Second):
 		t.Fatal("server did not start")
 	}
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("Run: %v", err)
+				}
+			case <-time.After(20 * time.Second):
+				t.Error("server did not stop")
 			}
-		case <-time.After(20 * time.Second):
-			t.Error("server did not stop")
-		}
-	})
-	return s
+		})
+	}
+	t.Cleanup(stop)
+	return s, stop
 }
 
 // client is a raw test connection.
@@ -326,9 +349,11 @@ func entryBytes(e mutation.DupEntry) []byte {
 
 // fakeConn drives the decode/dispatch path without gnet (loopConn).
 type fakeConn struct {
-	in    []byte
-	out   []byte
-	woken int
+	in     []byte
+	out    []byte
+	woken  int
+	unread bool // the peer reads no replies: everything written stays outbound
+	closed bool
 }
 
 func (c *fakeConn) InboundBuffered() int { return len(c.in) }
@@ -348,6 +373,17 @@ func (c *fakeConn) Discard(n int) (int, error) {
 	c.in = c.in[n:]
 	return n, nil
 }
-func (c *fakeConn) Write(b []byte) (int, error)   { c.out = append(c.out, b...); return len(b), nil }
-func (c *fakeConn) OutboundBuffered() int         { return 0 }
+func (c *fakeConn) Read(p []byte) (int, error) {
+	n := copy(p, c.in)
+	c.in = c.in[n:]
+	return n, nil
+}
+func (c *fakeConn) Write(b []byte) (int, error) { c.out = append(c.out, b...); return len(b), nil }
+func (c *fakeConn) OutboundBuffered() int {
+	if c.unread {
+		return len(c.out)
+	}
+	return 0
+}
 func (c *fakeConn) Wake(gnet.AsyncCallback) error { c.woken++; return nil }
+func (c *fakeConn) Close() error                  { c.closed = true; return nil }

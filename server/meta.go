@@ -1,9 +1,11 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"sort"
 	"strings"
@@ -124,8 +126,8 @@ func parseQueryCfg(body []byte, scratch []int32) (queryCfgRequest, error) {
 func (s *Server) advertisedCount(ts *tableState) int {
 	ts.mu.Lock()
 	n := 0
-	if ts.exists && ts.partitionCount > 0 {
-		n = ts.partitionCount
+	if ts.exists && ts.rec.MasterPartitionCount > 0 {
+		n = ts.rec.MasterPartitionCount
 	}
 	ts.mu.Unlock()
 	if n > 0 {
@@ -149,7 +151,7 @@ func (cs *connState) onQueryConfig(f *codec.Frame) {
 		cs.replyNow(f, codec.ErrorInvalidData, nil)
 		return
 	}
-	ts := s.tables[string(q.appName)]
+	ts := s.tabs().byName[string(q.appName)]
 	if ts == nil {
 		cs.replyNow(f, codec.ErrorOK, s.appendQueryCfgResponse(nil, codec.ErrorObjectNotFound, nil, 0, nil, cs.hostPort))
 		return
@@ -332,11 +334,12 @@ func (cs *connState) onListApps(f *codec.Frame) {
 		cs.replyNow(f, codec.ErrorInvalidData, nil)
 		return
 	}
-	names := make([]string, 0, len(s.tables))
-	for name := range s.tables {
+	tables := s.tabs().byName
+	names := make([]string, 0, len(tables))
+	for name := range tables {
 		names = append(names, name)
 	}
-	sort.Slice(names, func(i, j int) bool { return s.tables[names[i]].cfg.AppID < s.tables[names[j]].cfg.AppID })
+	sort.Slice(names, func(i, j int) bool { return tables[names[i]].cfg.AppID < tables[names[j]].cfg.AppID })
 	errName := codec.ErrorOK
 	var picked []*tableState
 	if q.status == asInvalid || q.status == asAvailable {
@@ -348,7 +351,7 @@ func (cs *connState) onListApps(f *codec.Frame) {
 				break
 			}
 			if ok {
-				picked = append(picked, s.tables[n])
+				picked = append(picked, tables[n])
 			}
 		}
 	}
@@ -373,8 +376,8 @@ func (cs *connState) onListApps(f *codec.Frame) {
 func (s *Server) appendAppInfo(w *thrift.Writer, ts *tableState) {
 	count := s.advertisedCount(ts)
 	ts.mu.Lock()
-	envs := make(map[string]string, len(ts.envs))
-	for k, v := range ts.envs {
+	envs := make(map[string]string, len(ts.rec.Envs))
+	for k, v := range ts.rec.Envs {
 		envs[k] = v
 	}
 	ts.mu.Unlock()
@@ -529,15 +532,18 @@ func (cs *connState) onCreateApp(f *codec.Frame) {
 		return
 	}
 	reply, mark := cs.beginLater(f, 64)
-	ts := s.tables[q.appName]
+	ts := s.tabs().byName[q.appName]
 	go s.runCreate(cs, ts, &q, reply, mark)
 }
 
-// decideCreate applies duplication.md §1.6 step 6 to the in-memory state of
-// the table. It returns the answer, or create = true when the follower table
-// must be ensured first (ts.creating is then set). Any goroutine.
+// decideCreate applies duplication.md §1.6 step 6 to the table's state. It
+// returns the answer, or create = true when the follower table must be
+// ensured first (ts.creating is then set). With full_duplication = load, a
+// "created" request succeeds only once the checkpoint is loaded; until then
+// it gets the retryable ERR_BUSY_CREATING and the master asks again at its
+// next sync. Any goroutine.
 func (s *Server) decideCreate(q *createAppRequest, remote string) (errName string, appID int32, create bool) {
-	ts := s.tables[q.appName]
+	ts := s.tabs().byName[q.appName]
 	if ts == nil {
 		s.log.Warn("create_app for a table not configured in [table.*]", zap.String("table", q.appName), zap.String("remote", remote))
 		return codec.ErrorOperationDisabled, 0, false
@@ -547,12 +553,10 @@ func (s *Server) decideCreate(q *createAppRequest, remote string) (errName strin
 		return codec.ErrorInvalidParameters, 0, false
 	}
 	master, fullDup := q.envs[envMasterCluster]
-	if fullDup && s.cfg.Bridge.FullDuplication != config.FullDupWithoutCheckpoint {
-		s.log.Warn("create_app for a full duplication refused: checkpoint loading is not implemented "+
-			"(set [dupbridge] full_duplication = without_checkpoint to run the protocol without copying the checkpoint)",
-			zap.String("table", q.appName), zap.String("master_cluster", master),
-			zap.String("master_app", q.envs[envMasterAppName]), zap.String("remote", remote))
-		return codec.ErrorOperationDisabled, 0, false
+	if fullDup {
+		if refusal := s.fullDupRefusal(q, remote); refusal != "" {
+			return refusal, 0, false
+		}
 	}
 	if s.opts.Creator == nil {
 		s.log.Warn("create_app refused: no follower meta client", zap.String("table", q.appName))
@@ -575,29 +579,77 @@ func (s *Server) decideCreate(q *createAppRequest, remote string) (errName strin
 	}
 	// The table exists (created through create_app): the status table.
 	reqStatus, hasStatus := q.envs[envFollowerAppStatus]
+	r := &ts.rec
 	switch {
-	case ts.masterCluster != master:
+	case r.MasterCluster != master:
 		return codec.ErrorAppExist, 0, false
 	case !hasStatus:
 		return codec.ErrorAppExist, 0, false
-	case ts.status == "":
+	case r.Status == "":
 		return codec.ErrorInvalidState, 0, false
-	case ts.status == statusCreating && reqStatus == statusCreating:
+	case r.Status == statusCreating && reqStatus == statusCreating:
 		return codec.ErrorOK, appID, false
-	case ts.status == statusCreating && reqStatus == statusCreated:
-		ts.status = statusCreated
-		ts.envs[envFollowerAppStatus] = statusCreated
+	case r.Status == statusCreating && reqStatus == statusCreated:
+		return s.markCreatedLocked(ts), appID, false
+	case r.Status == statusCreated && reqStatus == statusCreated:
 		return codec.ErrorOK, appID, false
-	case ts.status == statusCreated && reqStatus == statusCreated:
-		return codec.ErrorOK, appID, false
-	case ts.status == statusCreated && reqStatus == statusCreating:
+	case r.Status == statusCreated && reqStatus == statusCreating:
 		return codec.ErrorAppExist, 0, false
 	}
 	return codec.ErrorInvalidParameters, 0, false
 }
 
-// runCreate ensures the follower table, records the state and answers.
-// Runs on its own goroutine.
+// markCreatedLocked moves a table from creating to created once its
+// checkpoint is loaded, persisting the change first (a real meta persists
+// the env, then replies). ts.mu is held.
+func (s *Server) markCreatedLocked(ts *tableState) string {
+	if !ts.rec.Loaded {
+		s.startLoadLocked(ts)
+		return codec.ErrorBusyCreating
+	}
+	old := ts.rec
+	ts.rec.Status = statusCreated
+	ts.rec.Envs = maps.Clone(old.Envs)
+	ts.rec.Envs[envFollowerAppStatus] = statusCreated
+	if err := s.saveCreateLocked(ts); err != nil {
+		ts.rec = old
+		s.log.Error("create_app: persisting status created failed; the master will retry", zap.String("table", ts.cfg.Name), zap.Error(err))
+		return codec.ErrorBusyCreating
+	}
+	return codec.ErrorOK
+}
+
+// fullDupRefusal returns the answer to a full-duplication create_app the
+// configuration does not allow, or "".
+func (s *Server) fullDupRefusal(q *createAppRequest, remote string) string {
+	master := q.envs[envMasterCluster]
+	log := s.log.With(zap.String("table", q.appName), zap.String("master_cluster", master),
+		zap.String("master_app", q.envs[envMasterAppName]), zap.String("remote", remote))
+	switch s.cfg.Bridge.FullDuplication {
+	case config.FullDupReject:
+		log.Warn("create_app for a full duplication refused: [dupbridge] full_duplication = reject")
+		return codec.ErrorOperationDisabled
+	case config.FullDupLoad:
+		if s.opts.Loader == nil {
+			log.Warn("create_app for a full duplication refused: this bridge has no checkpoint loader")
+			return codec.ErrorOperationDisabled
+		}
+		if _, ok := s.cfg.ClusterIDs[master]; !ok {
+			log.Warn("create_app for a full duplication refused: the master cluster is not in [duplication-group], " +
+				"so loaded keys could not carry its cluster id")
+			return codec.ErrorOperationDisabled
+		}
+		if q.envs[envMasterMetas] == "" {
+			log.Warn("create_app for a full duplication without " + envMasterMetas)
+			return codec.ErrorInvalidParameters
+		}
+	}
+	return ""
+}
+
+// runCreate ensures the follower table, records the state and answers; a
+// full duplication in load mode starts its checkpoint load. Runs on its
+// own goroutine.
 func (s *Server) runCreate(cs *connState, ts *tableState, q *createAppRequest, reply []byte, mark int) {
 	count := ts.cfg.FollowerPartitionCount
 	if count <= 0 {
@@ -611,22 +663,21 @@ func (s *Server) runCreate(cs *connState, ts *tableState, q *createAppRequest, r
 	appID := ts.cfg.AppID
 	ts.mu.Lock()
 	ts.creating = false
-	if err != nil {
-		errName, appID = codec.ErrorBusyCreating, 0
-	} else {
-		ts.exists = true
-		ts.envs = make(map[string]string, len(q.envs))
-		for k, v := range q.envs {
-			ts.envs[k] = v
+	if err == nil {
+		ts.rec, ts.exists = newCreateRecord(q, s.cfg.Bridge.FullDuplication), true
+		if err = s.saveCreateLocked(ts); err != nil {
+			ts.rec, ts.exists = createRecord{}, false
 		}
-		if m, ok := q.envs[envMasterCluster]; ok {
-			ts.masterCluster = m
-			ts.status = q.envs[envFollowerAppStatus]
-			ts.partitionCount = int(q.partitionCount)
+	}
+	if err == nil && !ts.rec.Loaded {
+		s.startLoadLocked(ts)
+		if ts.rec.Status != statusCreating {
+			errName = codec.ErrorBusyCreating // "created" waits for the load
 		}
 	}
 	ts.mu.Unlock()
 	if err != nil {
+		errName, appID = codec.ErrorBusyCreating, 0
 		s.log.Warn("create_app: creating the follower table failed; the master will retry",
 			zap.String("table", ts.cfg.Name), zap.String("follower_cluster", ts.cfg.FollowerCluster),
 			zap.String("follower_table", ts.cfg.FollowerTable), zap.Error(err))
@@ -636,4 +687,22 @@ func (s *Server) runCreate(cs *connState, ts *tableState, q *createAppRequest, r
 	}
 	reply = appendCreateAppResponse(reply, errName, appID)
 	cs.post(codec.FinishResponse(reply, mark))
+}
+
+// newCreateRecord is the state of a table just created for q. The envs are
+// kept for list_apps; they are never passed to the follower, whose replicas
+// would otherwise copy the master's checkpoint themselves (duplication.md
+// §2.1) into a table of another partition count.
+func newCreateRecord(q *createAppRequest, mode config.FullDuplication) createRecord {
+	r := createRecord{Envs: maps.Clone(q.envs), Loaded: true}
+	if master, ok := q.envs[envMasterCluster]; ok {
+		r.MasterCluster = master
+		r.MasterMetas = q.envs[envMasterMetas]
+		// Masters before 2.6 send no app name: the follower's own (§2.1).
+		r.MasterApp = cmp.Or(q.envs[envMasterAppName], q.appName)
+		r.Status = q.envs[envFollowerAppStatus]
+		r.MasterPartitionCount = int(q.partitionCount)
+		r.Loaded = mode != config.FullDupLoad
+	}
+	return r
 }

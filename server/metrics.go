@@ -26,6 +26,7 @@ const (
 	causeMalformed
 	causeBadTaskCode
 	causeClusterID
+	causeRemoved
 	numCauses
 )
 
@@ -41,6 +42,8 @@ func (c refuseCause) String() string {
 		return "bad_task_code"
 	case causeClusterID:
 		return "cluster_id"
+	case causeRemoved:
+		return "removed"
 	}
 	return "unknown"
 }
@@ -114,29 +117,10 @@ func (s *Server) newMetrics() error {
 	m.unknownRPCs = m.rpcs.WithLabelValues("")
 	cs := []prometheus.Collector{m.requests, m.lag, m.lagging, m.rpcs, m.superseded, m.moved, m.refused}
 
-	for name, ts := range s.tables {
-		tm := &tableMetrics{
-			requests:   m.requests.WithLabelValues(name),
-			lag:        m.lag.WithLabelValues(name),
-			lagging:    m.lagging.WithLabelValues(name),
-			rpcs:       m.rpcs.WithLabelValues(name),
-			superseded: m.superseded.WithLabelValues(name),
-			moved:      m.moved.WithLabelValues(name),
-		}
-		for c := range numCauses {
-			tm.refused[c] = m.refused.WithLabelValues(name, c.String())
-		}
-		ts.m = tm
-		cs = append(cs, prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "dupbridge_table_paused",
-			Help: "1 while the table is paused (masters get error 13, nothing is shipped).", ConstLabels: prometheus.Labels{"table": name}},
-			func() float64 {
-				if ts.paused.Load() {
-					return 1
-				}
-				return 0
-			}))
-	}
 	s.metrics = m
+	for _, ts := range s.tabs().byName {
+		cs = append(cs, s.bindTableMetrics(ts)...)
+	}
 
 	c := &s.stats
 	counter := func(name, help string, v func() int64, labels prometheus.Labels) prometheus.Collector {
@@ -165,13 +149,23 @@ func (s *Server) newMetrics() error {
 		counter("dupbridge_failed_parts_total", "Parts the shipper reported failed (their requests got error 13).", c.partsFailed.Load, nil),
 		counter("dupbridge_skipped_parts_total", "Parts dropped by failure_policy=skip (data loss, acknowledged to the master).", c.partsSkipped.Load, nil),
 		counter("dupbridge_lost_replies_total", "Replies completed after their connection closed.", c.repliesLost.Load, nil),
-		gauge("dupbridge_inflight_bytes", "Bytes held for duplicate requests not yet acknowledged.", s.inflight.Load),
+		gauge("dupbridge_inflight_bytes", "Bytes held for duplicate requests not yet acknowledged and for replies not yet read by their peer.", s.inflight.Load),
+		gauge("dupbridge_waiting_bytes", "Bytes received from peers and not yet decoded (partial or waiting frames).", s.waiting.Load),
 		gauge("dupbridge_inflight_requests", "Duplicate requests shipped and not yet answered.", c.inflightRequests.Load),
-		gauge("dupbridge_max_inflight_bytes", "The max_inflight_bytes cap.", func() int64 { return s.maxInflight }),
+		gauge("dupbridge_max_inflight_bytes", "The max_inflight_bytes cap.", s.maxInflight.Load),
 		counter("dupbridge_stalls_total", "Times a connection stopped decoding at the in-flight cap.", c.stalls.Load, nil),
+		counter("dupbridge_accept_errors_total", "Failed accepts on the RPC port (EMFILE, ENFILE, ...) and failed hand-overs of accepted connections to an event loop, each waited out with a back-off.", c.acceptErrors.Load, nil),
+		counter("dupbridge_client_reads_forwarded_total", "Client reads sent on to the follower partition owning the key.", c.readsForwarded.Load, nil),
+		counter("dupbridge_client_reads_failed_total", "Client reads answered ERR_OBJECT_NOT_FOUND: no route yet or the follower did not answer.", c.readsFailed.Load, nil),
+		counter("dupbridge_client_writes_refused_total", "Client writes refused with ERR_DISK_INSUFFICIENT (the follower is written by duplication only).", c.writesRefused.Load, nil),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
+	for r := range numReasons {
+		cs = append(cs, counter("dupbridge_connections_refused_total",
+			"Connections refused at accept or closed by the bridge, by reason (limit, peer_limit, not_allowed, idle, frame_timeout, budget, unread_replies).",
+			c.refused[r].Load, prometheus.Labels{"reason": r.String()}))
+	}
 	cs = append(cs, s.opts.Collectors...)
 	for _, col := range cs {
 		if err := reg.Register(col); err != nil {
@@ -179,6 +173,50 @@ func (s *Server) newMetrics() error {
 		}
 	}
 	return nil
+}
+
+// bindTableMetrics resolves ts's children of the labelled metrics and
+// returns its own collectors (paused gauge, readiness gauges), which the
+// caller registers; ts keeps them so that a reload can unregister them.
+func (s *Server) bindTableMetrics(ts *tableState) []prometheus.Collector {
+	m, name := s.metrics, ts.cfg.Name
+	tm := &tableMetrics{
+		requests:   m.requests.WithLabelValues(name),
+		lag:        m.lag.WithLabelValues(name),
+		lagging:    m.lagging.WithLabelValues(name),
+		rpcs:       m.rpcs.WithLabelValues(name),
+		superseded: m.superseded.WithLabelValues(name),
+		moved:      m.moved.WithLabelValues(name),
+	}
+	for c := range numCauses {
+		tm.refused[c] = m.refused.WithLabelValues(name, c.String())
+	}
+	ts.m = tm
+	ts.collectors = append([]prometheus.Collector{prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "dupbridge_table_paused",
+		Help: "1 while the table is paused (masters get error 13, nothing is shipped).", ConstLabels: prometheus.Labels{"table": name}},
+		func() float64 {
+			if ts.paused.Load() {
+				return 1
+			}
+			return 0
+		})}, s.readinessCollectors(ts)...)
+	return ts.collectors
+}
+
+// dropTableMetrics forgets a table removed by a reload: its collectors and
+// its series of the labelled metrics (the table label stays bounded by the
+// configured tables).
+func (s *Server) dropTableMetrics(ts *tableState) {
+	for _, c := range ts.collectors {
+		s.reg.Unregister(c)
+	}
+	m, name := s.metrics, ts.cfg.Name
+	for _, v := range []interface{ DeleteLabelValues(...string) bool }{m.requests, m.lag, m.lagging, m.rpcs, m.superseded, m.moved} {
+		v.DeleteLabelValues(name)
+	}
+	for c := range numCauses {
+		m.refused.DeleteLabelValues(name, c.String())
+	}
 }
 
 // Registry is the Server's Prometheus registry (served at /metrics); more

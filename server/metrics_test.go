@@ -276,7 +276,9 @@ func TestPauseResumeHTTP(t *testing.T) {
 	for i, st := range steps {
 		logs.TakeAll()
 		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest(st.method, st.path, nil))
+		req := httptest.NewRequest(st.method, st.path, nil)
+		req.Header.Set("Content-Type", "application/json")
+		h.ServeHTTP(rec, req)
 		if rec.Code != st.code {
 			t.Fatalf("step %d %s %s: %d %s, want %d", i, st.method, st.path, rec.Code, rec.Body, st.code)
 		}

@@ -60,10 +60,18 @@ type pendingDup struct {
 	mark      int
 	bytes     int64 // charged against the in-flight cap
 	table     string
+	ts        *tableState
+	entries   int64 // shipped in the parts (in flight until the reply)
+	lastTs    int64 // newest master timestamp among them, µs
 	remaining atomic.Int32
 	failed    atomic.Bool
 	skipped   atomic.Int32
 	hint      string // set by the callback that wins failed's CAS
+	// list holds p from shipping to answer, since is when it joined it,
+	// prev and next are its neighbours (guarded by list.mu): readiness.
+	list       *pendingList
+	since      time.Time
+	prev, next *pendingDup
 }
 
 // partDone is the done callback of every part of p. Any goroutine.
@@ -83,6 +91,10 @@ func (p *pendingDup) partDone(r PartResult) {
 		return
 	}
 	s := p.s
+	p.ts.inflightEntries.Add(-p.entries)
+	if !p.failed.Load() {
+		p.ts.ackedUpTo(p.lastTs)
+	}
 	var reply []byte
 	if p.failed.Load() {
 		s.stats.dupRetryable.Add(1)
@@ -92,8 +104,9 @@ func (p *pendingDup) partDone(r PartResult) {
 		reply = mutation.AppendDupResponse(p.reply, 0, 0, "")
 	}
 	p.cs.post(codec.FinishResponse(reply, p.mark))
+	p.list.remove(p)
 	s.stats.inflightRequests.Add(-1)
-	s.release(p.bytes)
+	s.releaseFor(p.cs, p.bytes)
 }
 
 // replyRetryable answers f at once with RPC-level ERR_OK and
@@ -105,44 +118,110 @@ func (cs *connState) replyRetryable(f *codec.Frame, hint string) {
 	cs.wbuf = codec.FinishResponse(b, mark)
 }
 
-// reserve takes n bytes of the in-flight budget, or reports false when they
-// do not fit. A request larger than the whole cap is admitted alone, so that
-// no frame the decoder accepts can stall forever. Any goroutine.
-func (s *Server) reserve(n int64) bool {
-	for {
-		cur := s.inflight.Load()
-		if cur > 0 && cur+n > s.maxInflight {
-			return false
-		}
-		if s.inflight.CompareAndSwap(cur, cur+n) {
-			return true
-		}
-	}
+// refusal is why a duplicate request is answered a retryable error before
+// anything of it is shipped: its cause (counted), the hint the master
+// logs, and, when log is set, the warning the bridge logs.
+type refusal struct {
+	cause  refuseCause
+	hint   string
+	log    string
+	fields []zap.Field
 }
 
-// onDuplicate validates, splits and ships one duplicate request. It returns
-// false, leaving the frame undecoded in gnet's buffer, when the in-flight
-// cap is reached. f aliases gnet's buffer: entries are copied exactly once,
-// into the parts' bodies. Event-loop only.
+// refuse is the one refuse-count-log-reply step of the replica face.
+// Event-loop only.
+func (cs *connState) refuse(f *codec.Frame, ts *tableState, r *refusal) {
+	ts.m.refused[r.cause].Inc()
+	if r.log != "" {
+		cs.s.log.Warn(r.log, append([]zap.Field{zap.String("remote", cs.remote), zap.String("table", ts.cfg.Name)}, r.fields...)...)
+	}
+	cs.replyRetryable(f, r.hint)
+}
+
+// onDuplicate admits, validates, splits and ships one duplicate request.
+// It returns false, leaving the frame undecoded in gnet's buffer, when the
+// in-flight cap is reached. f aliases gnet's buffer: entries are copied
+// exactly once, into the parts' bodies. Event-loop only.
 func (cs *connState) onDuplicate(f *codec.Frame, size int) bool {
 	s := cs.s
-	ts := s.byAppID[f.AppID]
+	ts := s.tabs().byAppID[f.AppID]
 	if ts == nil {
 		// Like a replica that does not host the gpid (wire.md §4.5): the
 		// master's resolver refreshes its config and resends.
-		s.stats.dupRequests.Add(1)
-		s.stats.unknownTable.Add(1)
 		s.stats.dupRetryable.Add(1)
 		s.metrics.unknownRPCs.Inc()
 		s.metrics.unknownTable.Inc()
 		cs.replyNow(f, codec.ErrorObjectNotFound, nil)
 		return true
 	}
+	est, ok := cs.admit(size)
+	if !ok {
+		return false
+	}
+	ts.m.rpcs.Inc()
+	shipped := false
+	defer func() {
+		if !shipped {
+			s.releaseFor(cs, est)
+		}
+	}()
 
-	// Admission (design.md "Bounded memory"): the frame's size bounds what
-	// its parts will hold.
+	count, r := cs.precheck(f, ts)
+	if r != nil {
+		cs.refuse(f, ts, r)
+		return true
+	}
+	entries, moved, r := cs.validate(f, ts, count)
+	defer func() {
+		clear(entries) // drop references into gnet's buffer
+		cs.entries = entries[:0]
+	}()
+	if r != nil {
+		cs.refuse(f, ts, r)
+		return true
+	}
+	if len(entries) == 0 {
+		cs.ackNow(f)
+		return true
+	}
+	if moved > 0 {
+		ts.m.moved.Add(float64(moved)) // validated entries, superseded or not, like dup_entries
+	}
+	// The per-key order guard (keyorder) decides, entry by entry, whether a
+	// newer write of the same key was already handed to the follower; the
+	// decisions and the Ship calls of one table form one sequence, so that
+	// what the guard admitted is also what reaches each partition queue
+	// first. The lock is held for the copy into the parts and the
+	// non-blocking Ship calls only.
+	ts.shipMu.Lock()
+	defer ts.shipMu.Unlock()
+	parts := cs.split(ts, entries, count)
+	if len(parts) == 0 {
+		// Every entry was superseded by newer writes already forwarded:
+		// nothing to apply, and the master may go on.
+		s.stats.dupEntries.Add(int64(len(entries)))
+		cs.ackNow(f)
+		return true
+	}
+	cs.ship(f, ts, parts, est, len(entries))
+	shipped = true
+	return true
+}
+
+// ackNow answers f at once with error 0. Event-loop only.
+func (cs *connState) ackNow(f *codec.Frame) {
+	cs.s.stats.dupAcked.Add(1)
+	cs.replyNow(f, codec.ErrorOK, mutation.AppendDupResponse(nil, 0, 0, ""))
+}
+
+// admit reserves room for a request of size bytes under the in-flight cap
+// (design.md "Bounded memory": the frame's size bounds what its parts will
+// hold). When there is none it stalls the connection and reports false.
+// Event-loop only.
+func (cs *connState) admit(size int) (int64, bool) {
+	s := cs.s
 	est := int64(size) + 256
-	if !s.reserve(est) {
+	if !s.reserve(cs, est) {
 		if !cs.stalled() {
 			s.stats.stalls.Add(1)
 		}
@@ -150,64 +229,53 @@ func (cs *connState) onDuplicate(f *codec.Frame, size int) bool {
 		s.block(cs)
 		// A release may have run between the failed reservation and
 		// block(): try once more so that no wake-up is lost.
-		if !s.reserve(est) {
-			return false
+		if !s.reserve(cs, est) {
+			return 0, false
 		}
 	}
 	cs.setStalled(false)
-	s.stats.dupRequests.Add(1)
-	tm := ts.m
-	tm.rpcs.Inc()
+	return est, true
+}
 
-	shipped := false
-	defer func() {
-		if !shipped {
-			s.release(est)
-		}
-	}()
-
-	if ts.paused.Load() {
-		s.stats.paused.Add(1)
-		tm.refused[causePaused].Inc()
-		cs.replyRetryable(f, "dupbridge: table "+ts.cfg.Name+" is paused")
-		return true
+// precheck refuses a request the table cannot take now, whatever its
+// entries: paused or removed table, unknown follower layout, unsupported
+// serialization. It returns the follower's partition count. Event-loop only.
+func (cs *connState) precheck(f *codec.Frame, ts *tableState) (int, *refusal) {
+	if r := ts.refusing(); r != nil {
+		return 0, r
 	}
-	count := s.shipper.PartitionCount(ts.cfg.Name)
+	count := cs.s.shipper.PartitionCount(ts.cfg.Name)
 	if count <= 0 {
-		s.stats.noLayout.Add(1)
-		tm.refused[causeNoLayout].Inc()
-		cs.replyRetryable(f, "dupbridge: follower layout of table "+ts.cfg.Name+" is not known yet")
-		return true
+		return 0, &refusal{cause: causeNoLayout, hint: "dupbridge: follower layout of table " + ts.cfg.Name + " is not known yet"}
 	}
 	if f.Framing == codec.FramingRDSN && f.SerializeFormat() != codec.SerializeThriftBinary {
-		s.stats.malformed.Add(1)
-		tm.refused[causeMalformed].Inc()
-		cs.replyRetryable(f, fmt.Sprintf("dupbridge: unsupported serialize_format %d", f.SerializeFormat()))
-		return true
+		return 0, &refusal{cause: causeMalformed, hint: fmt.Sprintf("dupbridge: unsupported serialize_format %d", f.SerializeFormat())}
 	}
+	return count, nil
+}
 
-	// Pass 1: validate every entry before shipping anything.
+// validate checks every entry before anything is shipped, and routes each
+// by its own key into cs.byPart. It returns the entries (aliasing gnet's
+// buffer) and how many the master's gpid would have misplaced. Event-loop
+// only.
+func (cs *connState) validate(f *codec.Frame, ts *tableState, count int) (entries []entryRef, moved int, r *refusal) {
+	s := cs.s
+	entries = cs.entries[:0]
+	malformed := func(what string, err error) *refusal {
+		return &refusal{cause: causeMalformed, hint: "dupbridge: " + what + ": " + err.Error(), log: what, fields: []zap.Field{zap.Error(err)}}
+	}
 	it, err := mutation.NewDupIter(f.Body)
 	if err != nil {
-		s.stats.malformed.Add(1)
-		tm.refused[causeMalformed].Inc()
-		s.log.Warn("malformed duplicate_request", zap.String("remote", cs.remote), zap.String("table", ts.cfg.Name), zap.Error(err))
-		cs.replyRetryable(f, "dupbridge: malformed duplicate_request: "+err.Error())
-		return true
+		return entries, 0, malformed("malformed duplicate_request", err)
 	}
-	entries := cs.entries[:0]
-	defer func() {
-		clear(entries) // drop references into gnet's buffer
-		cs.entries = entries[:0]
-	}()
 	clear(cs.byPart)
-	moved := 0
 	// dup_requests, dup_time_lag_ms and dup_lagging_writes count every
 	// entry read, like Pegasus's follower (pegasus_write_service::duplicate):
 	// before its checks, and the lag only when the clock is past the
 	// entry's timestamp. One histogram observation per entry; the counters
 	// are added once per request.
-	nowUs := time.Now().UnixMicro()
+	tm := ts.m
+	nowUs, lagUs := time.Now().UnixMicro(), s.lagUs.Load()
 	received, lagging := 0, 0
 	defer func() { tm.received(received, lagging) }()
 	var e mutation.DupEntry
@@ -215,36 +283,24 @@ func (cs *connState) onDuplicate(f *codec.Frame, size int) bool {
 		received++
 		if lag := nowUs - e.Timestamp; lag > 0 {
 			tm.lag.Observe(float64(lag) / 1e3)
-			if lag > s.lagUs {
+			if lag > lagUs {
 				lagging++
 			}
 		}
-		code := e.Code()
-		if !code.Duplicated() {
+		if !e.Code().Duplicated() {
 			// The follower would answer 4 for it (duplication.md §4.2).
-			s.stats.badTaskCode.Add(1)
-			tm.refused[causeBadTaskCode].Inc()
-			s.log.Warn("duplicate entry with a task code the follower does not apply",
-				zap.String("remote", cs.remote), zap.String("table", ts.cfg.Name), zap.ByteString("task_code", e.TaskCode))
-			cs.replyRetryable(f, fmt.Sprintf("dupbridge: unrecognized task code %q", e.TaskCode))
-			return true
+			return entries, 0, &refusal{cause: causeBadTaskCode, hint: fmt.Sprintf("dupbridge: unrecognized task code %q", e.TaskCode),
+				log: "duplicate entry with a task code the follower does not apply", fields: []zap.Field{zap.ByteString("task_code", e.TaskCode)}}
 		}
 		if !e.HasClusterID || !ts.allows(e.ClusterID) {
-			s.stats.clusterIDRej.Add(1)
-			tm.refused[causeClusterID].Inc()
-			s.log.Warn("duplicate entry with a cluster id not accepted ([duplication-group], own id, allowed list)",
-				zap.String("remote", cs.remote), zap.String("table", ts.cfg.Name),
-				zap.Bool("has_cluster_id", e.HasClusterID), zap.Int8("cluster_id", e.ClusterID))
-			cs.replyRetryable(f, fmt.Sprintf("dupbridge: request cluster id %d is unconfigured or not allowed for table %s", e.ClusterID, ts.cfg.Name))
-			return true
+			return entries, 0, &refusal{cause: causeClusterID,
+				hint:   fmt.Sprintf("dupbridge: request cluster id %d is unconfigured or not allowed for table %s", e.ClusterID, ts.cfg.Name),
+				log:    "duplicate entry with a cluster id not accepted ([duplication-group], own id, allowed list)",
+				fields: []zap.Field{zap.Bool("has_cluster_id", e.HasClusterID), zap.Int8("cluster_id", e.ClusterID)}}
 		}
 		h, err := e.Hash()
 		if err != nil {
-			s.stats.malformed.Add(1)
-			tm.refused[causeMalformed].Inc()
-			s.log.Warn("malformed duplicate entry", zap.String("remote", cs.remote), zap.String("table", ts.cfg.Name), zap.Error(err))
-			cs.replyRetryable(f, "dupbridge: malformed entry: "+err.Error())
-			return true
+			return entries, 0, malformed("malformed entry", err)
 		}
 		pidx := mutation.PartitionIndex(h, count)
 		if pidx != int(f.PartitionIndex) {
@@ -265,22 +321,17 @@ func (cs *connState) onDuplicate(f *codec.Frame, size int) bool {
 		pb.left++
 	}
 	if err := it.Err(); err != nil {
-		s.stats.malformed.Add(1)
-		tm.refused[causeMalformed].Inc()
-		s.log.Warn("malformed duplicate_request", zap.String("remote", cs.remote), zap.String("table", ts.cfg.Name), zap.Error(err))
-		cs.replyRetryable(f, "dupbridge: malformed duplicate_request: "+err.Error())
-		return true
+		return entries, 0, malformed("malformed duplicate_request", err)
 	}
-	if len(entries) == 0 {
-		s.stats.dupAcked.Add(1)
-		cs.replyNow(f, codec.ErrorOK, mutation.AppendDupResponse(nil, 0, 0, ""))
-		return true
-	}
+	return entries, moved, nil
+}
 
-	// Pass 2: split into one or more bodies per follower partition, in
-	// entry order, each under the follower's write limit; an entry larger
-	// than the limit goes alone.
-	limit := s.opts.WriteLimit - bodySlack
+// split copies the entries the per-key order guard keeps into one or more
+// bodies per follower partition, in entry order, each under the follower's
+// write limit (an entry larger than the limit goes alone), and counts the
+// superseded ones. Called with ts.shipMu held. Event-loop only.
+func (cs *connState) split(ts *tableState, entries []entryRef, count int) []*Part {
+	limit := cs.s.opts.WriteLimit - bodySlack
 	var parts []*Part
 	flush := func(pb *partBuild) {
 		body := pb.w.Finish()
@@ -291,20 +342,12 @@ func (cs *connState) onDuplicate(f *codec.Frame, size int) bool {
 		})
 		pb.open, pb.hashes, pb.tied = false, nil, nil
 	}
-	// The per-key order guard (keyorder) decides, entry by entry, whether a
-	// newer write of the same key was already handed to the follower; the
-	// decisions and the Ship calls of one table form one sequence, so that
-	// what the guard admitted is also what reaches each partition queue
-	// first. The lock is held for the copy into the parts and the
-	// non-blocking Ship calls only.
-	ts.shipMu.Lock()
-	defer ts.shipMu.Unlock()
 	superseded := 0
 	for i := range entries {
 		er := &entries[i]
 		verdict, rewritten, tied, err := ts.order.FilterTied(0, &er.e)
 		if err != nil {
-			// Pass 1 validated every payload (PayloadHash); keep it whole.
+			// validate checked every payload (PayloadHash); keep it whole.
 			verdict = keyorder.Keep
 		}
 		if verdict == keyorder.Drop {
@@ -322,79 +365,83 @@ func (cs *connState) onDuplicate(f *codec.Frame, size int) bool {
 			pb.open = true
 			pb.first = er.ts
 		}
-		if tied {
-			pb.tied = append(pb.tied, pb.w.Len())
-		}
-		setVerify := ts.marks(&er.e)
-		switch {
-		case verdict == keyorder.Rewrite || setVerify:
-			e2 := er.e
-			if verdict == keyorder.Rewrite {
-				e2.RawMessage = rewritten
-			}
-			if setVerify {
-				// duplication.md §4.4: the follower keeps the stored value
-				// when its timetag is not older.
-				e2.VerifyTimetag, e2.HasVerifyTimetag = true, true
-			}
-			pb.w.AppendEntry(&e2)
-		default:
-			pb.w.AppendRaw(er.raw)
-		}
-		pb.total -= er.size
-		pb.left--
-		pb.last = er.ts
-		pb.hash = er.hash
-		pb.hashes = append(pb.hashes, er.hash)
+		cs.appendEntry(ts, pb, er, verdict, rewritten, tied)
 	}
 	for _, pb := range cs.parts[:len(cs.byPart)] {
 		if pb.open {
 			flush(pb)
 		}
 	}
-	s.stats.dupSuperseded.Add(int64(superseded))
 	if superseded > 0 {
-		tm.superseded.Add(float64(superseded))
+		ts.m.superseded.Add(float64(superseded))
 	}
-	if len(parts) == 0 {
-		// Every entry was superseded by newer writes already forwarded:
-		// nothing to apply, and the master may go on.
-		s.stats.dupAcked.Add(1)
-		s.stats.dupEntries.Add(int64(len(entries)))
-		cs.replyNow(f, codec.ErrorOK, mutation.AppendDupResponse(nil, 0, 0, ""))
-		return true
-	}
+	return parts
+}
 
+// appendEntry writes er into pb's open body: as received, or re-encoded
+// when the guard rewrote it or the bridge marks it verify_timetag.
+func (cs *connState) appendEntry(ts *tableState, pb *partBuild, er *entryRef, verdict keyorder.Verdict, rewritten []byte, tied bool) {
+	if tied {
+		pb.tied = append(pb.tied, pb.w.Len())
+	}
+	setVerify := ts.marks(&er.e)
+	switch {
+	case verdict == keyorder.Rewrite || setVerify:
+		e2 := er.e
+		if verdict == keyorder.Rewrite {
+			e2.RawMessage = rewritten
+		}
+		if setVerify {
+			// duplication.md §4.4: the follower keeps the stored value
+			// when its timetag is not older.
+			e2.VerifyTimetag, e2.HasVerifyTimetag = true, true
+		}
+		pb.w.AppendEntry(&e2)
+	default:
+		pb.w.AppendRaw(er.raw)
+	}
+	pb.total -= er.size
+	pb.left--
+	pb.last = er.ts
+	pb.hash = er.hash
+	pb.hashes = append(pb.hashes, er.hash)
+}
+
+// ship settles the request's reservation to the bytes its parts hold,
+// registers it as pending and hands the parts to the shipper; the last
+// part's completion answers the master (pendingDup.partDone). Called with
+// ts.shipMu held. Event-loop only.
+func (cs *connState) ship(f *codec.Frame, ts *tableState, parts []*Part, est int64, entries int) {
+	s := cs.s
 	reply, mark := cs.beginLater(f, 32)
-	p := &pendingDup{s: s, cs: cs, reply: reply, mark: mark, table: ts.cfg.Name}
+	p := &pendingDup{s: s, cs: cs, reply: reply, mark: mark, table: ts.cfg.Name, ts: ts}
 	var total int64 = int64(cap(reply))
 	for _, pt := range parts {
 		total += int64(cap(pt.Body))
+		p.entries += int64(pt.Entries)
+		p.lastTs = max(p.lastTs, pt.LastTimestamp)
 	}
-	// Settle the reservation to the bytes really held.
+	ts.inflightEntries.Add(p.entries)
 	s.inflight.Add(total - est)
-	shipped = true
+	cs.admitted.Add(total - est)
 	p.bytes = total
 	p.remaining.Store(int32(len(parts)))
+	p.list = &ts.pending
+	p.list.add(p)
 	s.stats.inflightRequests.Add(1)
-	s.stats.dupEntries.Add(int64(len(entries)))
+	s.stats.dupEntries.Add(int64(entries))
 	s.stats.dupParts.Add(int64(len(parts)))
-	s.stats.dupMoved.Add(int64(moved))
-	if moved > 0 {
-		tm.moved.Add(float64(moved))
-	}
 	done := p.partDone
 	if ds, ok := s.shipper.(DeferredShipper); ok {
 		for _, pt := range parts {
 			ds.ShipDeferred(pt, done)
 		}
 		cs.needFlush = true // decodeFrames flushes at the end of the callback
-		return true
+		return
 	}
 	for _, pt := range parts {
 		s.shipper.Ship(pt, done)
 	}
-	return true
 }
 
 // verifyTimetagFieldLen is what setting verify_timetag adds to an entry
@@ -420,3 +467,14 @@ func (cs *connState) partBuild(i int) *partBuild {
 
 func (cs *connState) stalled() bool     { return cs.isStalled }
 func (cs *connState) setStalled(v bool) { cs.isStalled = v }
+
+// ackedUpTo records that every entry up to master timestamp tsUs (µs) of a
+// request was applied downstream and the master acknowledged. Any goroutine.
+func (ts *tableState) ackedUpTo(tsUs int64) {
+	for {
+		cur := ts.lastAckedUs.Load()
+		if tsUs <= cur || ts.lastAckedUs.CompareAndSwap(cur, tsUs) {
+			return
+		}
+	}
+}

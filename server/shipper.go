@@ -105,3 +105,15 @@ type DeferredShipper interface {
 	ShipDeferred(p *Part, done func(PartResult))
 	Flush()
 }
+
+// FollowerHealth is a Shipper that knows whether each table's follower
+// answers (server/follower). /readyz and dupbridge_follower_reachable use
+// it when the Shipper has it.
+//
+// Concurrency contract: any goroutine; must not block.
+type FollowerHealth interface {
+	// FollowerFailing reports since when the follower of the configured
+	// table named table has been failing with no success in between (the
+	// zero time while it answers), and the latest failure.
+	FollowerFailing(table string) (since time.Time, cause string)
+}

@@ -424,6 +424,14 @@ func (s *Spool) Durable() uint64 {
 	return s.durable
 }
 
+// Last is the highest LSN assigned: durable, or queued for the writer
+// (appends held back for room have none yet).
+func (s *Spool) Last() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.next - 1
+}
+
 // Notify returns a channel closed when the durable end next advances (or
 // the spool closes). Take it before reading to the end, then wait on it.
 func (s *Spool) Notify() <-chan struct{} {

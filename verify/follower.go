@@ -3,6 +3,7 @@ package verify
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -12,6 +13,10 @@ import (
 	"github.com/dupbridge/dupbridge/rpcclient"
 	"github.com/dupbridge/dupbridge/thrift"
 )
+
+// ErrNotServingReads: the follower's primaries answer reads with
+// ERR_HANDLER_NOT_FOUND (Follower's error wraps it).
+var ErrNotServingReads = errors.New("verify: the follower does not serve reads")
 
 // Report is the outcome of a check.
 type Report struct {
@@ -97,6 +102,13 @@ func Follower(ctx context.Context, metas []string, table string, st *State, o Op
 			rep.Problems = append(rep.Problems, problem)
 		}
 	}
+	// A server that does not handle reads at all (a dupbridge, whose port
+	// answers unknown RPCs ERR_HANDLER_NOT_FOUND) fails every key the same
+	// way: stop at the first and say so, instead of "N keys differ".
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	var fatalOnce sync.Once
+	var fatal error
 	keys := st.Sorted()
 	work := make(chan string)
 	var wg sync.WaitGroup
@@ -117,6 +129,15 @@ func Follower(ctx context.Context, metas []string, table string, st *State, o Op
 					PartitionHash: hash, Body: body,
 				})
 				cancel()
+				if err == nil && resp.Err == codec.ErrorHandlerNotFound {
+					fatalOnce.Do(func() {
+						fatal = fmt.Errorf("%w: %s (partition %d primary of %s) answers %s %s: it does not serve reads; "+
+							"is it a dupbridge? point --follower at the real follower cluster's meta servers",
+							ErrNotServingReads, conns[pidx].Addr(), pidx, table, codec.RPCGet, resp.Err)
+						stop()
+					})
+					return
+				}
 				if err == nil && !resp.OK() {
 					err = fmt.Errorf("RPC error %s", resp.Err)
 				}
@@ -155,6 +176,9 @@ func Follower(ctx context.Context, metas []string, table string, st *State, o Op
 	close(work)
 	wg.Wait()
 	rep.Elapsed = time.Since(start)
+	if fatal != nil {
+		return rep, fatal
+	}
 	return rep, ctx.Err()
 }
 

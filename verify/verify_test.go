@@ -2,6 +2,7 @@ package verify
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -37,12 +38,10 @@ func TestFromPlogsFixture(t *testing.T) {
 	}
 }
 
-// A replay into the simulator, then a check through the follower's own
-// routing: everything matches; a key changed behind the replay's back is
-// reported.
-func TestFollowerDetectsMatchAndMismatch(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+// startSim starts a simulated follower with table t of 4 partitions, for
+// the test's duration.
+func startSim(ctx context.Context, t *testing.T) *pegasussim.Cluster {
+	t.Helper()
 	sim, err := pegasussim.Start(ctx, pegasussim.Options{
 		Tables:   []pegasussim.TableSpec{{Name: "t", Partitions: 4}},
 		DupGroup: map[string]uint8{"master": 1}, ClusterID: 2,
@@ -50,7 +49,17 @@ func TestFollowerDetectsMatchAndMismatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sim.Close()
+	t.Cleanup(func() { sim.Close() })
+	return sim
+}
+
+// A replay into the simulator, then a check through the follower's own
+// routing: everything matches; a key changed behind the replay's back is
+// reported.
+func TestFollowerDetectsMatchAndMismatch(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	sim := startSim(ctx, t)
 	gen, err := walwriter.Generate(ctx, walwriter.GenOptions{
 		Dir: t.TempDir(), Partitions: 4, Mutations: 2000, Seed: 7, FinalEmpty: true,
 		HashKeys: 100, SortKeys: 4,
@@ -112,5 +121,29 @@ func TestFollowerDetectsMatchAndMismatch(t *testing.T) {
 	}
 	if rep.OK() || rep.Mismatches != 1 || len(rep.Problems) != 1 || !strings.Contains(rep.Problems[0], "tampered") {
 		t.Fatalf("report %+v, want exactly the tampered key", rep)
+	}
+}
+
+// A server whose replica port answers reads ERR_HANDLER_NOT_FOUND (as a
+// dupbridge does for every RPC it does not serve) is reported as that, not
+// as keys that differ.
+func TestFollowerNotServingReads(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	sim := startSim(ctx, t)
+	if err := sim.InjectError(codec.RPCGet, codec.ErrorHandlerNotFound, 1_000_000); err != nil {
+		t.Fatal(err)
+	}
+	st := &State{Keys: map[string]Value{}}
+	for i := range 500 {
+		st.Keys[string(mutation.AppendRawKey(nil, []byte{byte(i), byte(i >> 8)}, []byte("s")))] = Value{Value: []byte("v")}
+	}
+	rep, err := Follower(ctx, []string{sim.MetaAddr()}, "t", st, Options{Parallel: 8})
+	if !errors.Is(err, ErrNotServingReads) || !strings.Contains(err.Error(), "ERR_HANDLER_NOT_FOUND") ||
+		!strings.Contains(err.Error(), "dupbridge") || strings.Contains(err.Error(), "differ") {
+		t.Fatalf("err = %v", err)
+	}
+	if rep.Checked >= len(st.Keys) {
+		t.Errorf("checked %d of %d keys: want it to stop at the first answer", rep.Checked, len(st.Keys))
 	}
 }

@@ -123,12 +123,25 @@ func FixtureMutationOf(f *Fixture, fm FixtureMutation) walreader.Mutation {
 
 // WriteFixture re-creates the captured fixture called name in dir, byte for
 // byte (storage.md §1.10, §1.12), and returns its path.
-func WriteFixture(dir, name string) (string, error) {
+func WriteFixture(dir, name string) (string, error) { return writeFixture(dir, name, false) }
+
+// WriteFixtureTree re-creates the fixture called name where a replica keeps
+// its plog, root/<app>.<partition>.pegasus/plog/log.1.0 (storage.md §1.1),
+// so that walreader.Discover (replay, wal stat, verify) finds it from root;
+// the bytes are the fixture's. It returns the file's path.
+func WriteFixtureTree(root, name string) (string, error) { return writeFixture(root, name, true) }
+
+func writeFixture(dir, name string, tree bool) (string, error) {
 	f, ok := FixtureByName(name)
 	if !ok {
 		return "", fmt.Errorf("walwriter: no fixture %q", name)
 	}
-	w, err := Create(dir, Options{AppID: f.AppID, PartitionIndex: f.PartitionIndex, FileName: f.Name})
+	fileName := f.Name
+	if tree {
+		dir = PlogDir(dir, f.AppID, int(f.PartitionIndex))
+		fileName = FileName(1, 0)
+	}
+	w, err := Create(dir, Options{AppID: f.AppID, PartitionIndex: f.PartitionIndex, FileName: fileName})
 	if err != nil {
 		return "", err
 	}
@@ -145,5 +158,5 @@ func WriteFixture(dir, name string) (string, error) {
 	if err := w.Close(); err != nil {
 		return "", err
 	}
-	return filepath.Join(dir, f.Name), nil
+	return filepath.Join(dir, fileName), nil
 }

@@ -48,6 +48,9 @@ follower's own routing and prints a summary. It exits non-zero if anything
 did not verify.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.validate(); err != nil {
+				return err
+			}
 			log, err := g.logger()
 			if err != nil {
 				return err
@@ -65,6 +68,24 @@ did not verify.`,
 	f.Uint64Var(&o.seed, "seed", 1, "generator seed")
 	f.StringVar(&o.keep, "keep", "", "write the plogs here and keep them (default: a temporary directory)")
 	return cmd
+}
+
+// maxPartitions is the largest partition count the tools accept (the
+// configuration's bound, wire.md §6.2).
+const maxPartitions = 1 << 16
+
+// validate refuses bad flags before anything starts.
+func (o demoOptions) validate() error {
+	switch {
+	case o.mutations < 1:
+		return fmt.Errorf("demo: --mutations %d: want at least 1", o.mutations)
+	case o.masterPartitions < 1 || o.masterPartitions > maxPartitions:
+		return fmt.Errorf("demo: --master-partitions %d: want 1..%d", o.masterPartitions, maxPartitions)
+	case o.followerPartitions < 1 || o.followerPartitions > maxPartitions || o.followerPartitions&(o.followerPartitions-1) != 0:
+		return fmt.Errorf("demo: --follower-partitions %d: want a power of two up to %d "+
+			"(the replaying master routes, like Pegasus's Go client, only by power-of-two partition counts)", o.followerPartitions, maxPartitions)
+	}
+	return nil
 }
 
 func runDemo(ctx context.Context, out io.Writer, o demoOptions, log *zap.Logger) error {

@@ -20,10 +20,11 @@ func TestBinaryLinksNoTestCode(t *testing.T) {
 		pkg       string
 		forbidden []string // package path prefixes, under the module
 	}{
-		{".", []string{"integration", "internal/wirevec", "internal/testfix", "internal/promtext", "internal/benchratio"}},
+		{".", []string{"integration", "internal/wirevec", "internal/testfix", "internal/promtext", "internal/benchratio", "internal/zktest", "internal/testdeps"}},
 		{"../../server/...", []string{"pegasussim", "localcluster", "integration", "internal/"}},
 		{"../../router/...", []string{"pegasussim", "localcluster", "integration", "internal/"}},
 		{"../../config/...", []string{"pegasussim", "localcluster", "integration", "internal/"}},
+		{"../../metaproxy/...", []string{"pegasussim", "localcluster", "integration", "internal/"}},
 	} {
 		out, err := exec.Command(goTool, "list", "-deps", tc.pkg).CombinedOutput()
 		if err != nil {

@@ -1,11 +1,11 @@
 package main
 
 import (
-	"fmt"
-	"os"
-
+	"github.com/spf13/cobra"
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
+
+	"github.com/dupbridge/dupbridge/config"
+	"github.com/dupbridge/dupbridge/logging"
 )
 
 // globalFlags are the flags every subcommand shares.
@@ -16,24 +16,23 @@ type globalFlags struct {
 
 // logger builds the structured logger the subcommands use; logs go to
 // stderr so that stdout stays machine-readable (decode, wal dump, key).
+// Repeated warnings are sampled (logsample).
 func (g *globalFlags) logger() (*zap.Logger, error) {
-	lvl, err := zapcore.ParseLevel(g.logLevel)
+	l, err := logging.New(config.Log{Level: g.logLevel, Format: g.logFormat}, logging.Options{})
 	if err != nil {
-		return nil, fmt.Errorf("--log-level: %w", err)
+		return nil, err
 	}
-	var enc zapcore.Encoder
-	switch g.logFormat {
-	case "json":
-		c := zap.NewProductionEncoderConfig()
-		c.EncodeTime = zapcore.ISO8601TimeEncoder
-		enc = zapcore.NewJSONEncoder(c)
-	case "console", "":
-		c := zap.NewDevelopmentEncoderConfig()
-		c.EncodeTime = zapcore.ISO8601TimeEncoder
-		enc = zapcore.NewConsoleEncoder(c)
-	default:
-		return nil, fmt.Errorf("--log-format: want console or json, got %q", g.logFormat)
+	return l.Logger, nil
+}
+
+// serveLogger builds serve's logger from the configuration's log keys;
+// --log-level and --log-format, when given, win over them.
+func (g *globalFlags) serveLogger(cmd *cobra.Command, c config.Log) (*logging.Logger, error) {
+	if f := cmd.Flags().Lookup("log-level"); f != nil && f.Changed {
+		c.Level = g.logLevel
 	}
-	core := zapcore.NewCore(enc, zapcore.Lock(os.Stderr), lvl)
-	return zap.New(core), nil
+	if f := cmd.Flags().Lookup("log-format"); f != nil && f.Changed {
+		c.Format = g.logFormat
+	}
+	return logging.New(c, logging.Options{})
 }

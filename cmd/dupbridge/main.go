@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -18,7 +19,11 @@ func main() {
 	root := newRootCmd()
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "dupbridge:", err)
-		os.Exit(1)
+		code := 1
+		if ee := (*exitError)(nil); errors.As(err, &ee) {
+			code = ee.code
+		}
+		os.Exit(code)
 	}
 }
 
@@ -42,6 +47,10 @@ func newRootCmd() *cobra.Command {
 		newVerifyCmd(g),
 		newDemoCmd(g),
 		newRelayDictCmd(g),
+		newVersionCmd(),
+		newCtlCmd(),
+		newCheckpointCmd(g),
+		newProxyCmd(g),
 	)
 	return root
 }

@@ -26,7 +26,7 @@ func newReplayCmd(g *globalFlags) *cobra.Command {
 		rate                                               float64
 		fromDecree                                         int64
 		retryDelay, timeout                                time.Duration
-		jsonSummary                                        bool
+		jsonSummary, skipCorrupt                           bool
 	)
 	c := &cobra.Command{
 		Use:   "replay --to META_ADDRS --table NAME --cluster-id ID [flags] PATH...",
@@ -69,6 +69,7 @@ stdout (JSON with --json-summary); progress goes to stderr.`,
 				FromDecree:   fromDecree,
 				Rate:         rate,
 				ProgressFile: progressFile,
+				SkipCorrupt:  skipCorrupt,
 				Logger:       log,
 			}
 			switch strings.ToLower(framing) {
@@ -87,6 +88,9 @@ stdout (JSON with --json-summary); progress goes to stderr.`,
 			stopProgress := attachProgress(&o, log, cmd.ErrOrStderr())
 			sum, runErr := replay.Run(cmd.Context(), o)
 			stopProgress()
+			if runErr != nil && len(sum.Partitions) == 0 {
+				return runErr // options, discovery or the follower's meta: nothing ran
+			}
 			if jsonSummary {
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")
@@ -115,6 +119,7 @@ stdout (JSON with --json-summary); progress goes to stderr.`,
 	f.StringVar(&framing, "framing", "rdsn", "request framing: rdsn (as C++ masters) or thft")
 	f.StringVar(&from, "from", "", "from_address put in RDSN headers, ip:port (default: none)")
 	f.BoolVar(&jsonSummary, "json-summary", false, "print the summary as JSON")
+	f.BoolVar(&skipCorrupt, "skip-corrupt", false, "resynchronise after corrupt plog data instead of failing the partition (counted per partition in the summary)")
 	for _, n := range []string{"to", "table", "cluster-id"} {
 		_ = c.MarkFlagRequired(n)
 	}
@@ -204,12 +209,24 @@ func printSummary(w io.Writer, s *replay.Summary) {
 		s.Elapsed.Round(time.Millisecond), s.MutationsPerSec, s.MBPerSec, s.LatencyP50.Round(time.Microsecond), s.LatencyP99.Round(time.Microsecond))
 	fmt.Fprintf(w, "  lag:      p50 %s p99 %s (round scheduled to batch acknowledged, per entry)\n",
 		s.LagP50.Round(time.Microsecond), s.LagP99.Round(time.Microsecond))
+	if s.Corrupt != (replay.Corrupt{}) {
+		fmt.Fprintf(w, "  corrupt:  %s\n", corruptLine(s.Corrupt))
+	}
 	for _, p := range s.Partitions {
 		status := "ok"
 		if p.Err != "" {
 			status = "FAILED: " + p.Err
 		}
+		if p.Corrupt != (replay.Corrupt{}) {
+			status += "; corrupt: " + corruptLine(p.Corrupt)
+		}
 		fmt.Fprintf(w, "  %d.%d %s: decrees %d..%d, %d mutations, %d batches: %s\n",
 			p.AppID, p.PartitionIndex, p.Path, p.StartDecree, p.LastDecree, p.Mutations, p.Batches, status)
 	}
+}
+
+// corruptLine is what --skip-corrupt let through, as `wal stat` words it.
+func corruptLine(c replay.Corrupt) string {
+	return fmt.Sprintf("%d region(s), %d bytes skipped; %d gap(s); %d missing decree(s); %d commit reset(s)",
+		c.Regions, c.Bytes, c.Gaps, c.MissingDecrees, c.Resets)
 }

@@ -31,6 +31,7 @@ func TestReplayCommand(t *testing.T) {
 	defer sim.Close()
 	run := func(args ...string) (string, error) {
 		cmd := newReplayCmd(&globalFlags{logLevel: "error"})
+		cmd.SilenceUsage, cmd.SilenceErrors = true, true // as under the root command
 		var out, errOut bytes.Buffer
 		cmd.SetOut(&out)
 		cmd.SetErr(&errOut)
@@ -56,17 +57,34 @@ func TestReplayCommand(t *testing.T) {
 		t.Fatalf("a/a = %q, want d", rec.Value)
 	}
 
+	// By directory, as `wal gen --fixture` lays it out.
+	root := t.TempDir()
+	genFixture(t, root)
+	out, err = run(append(base, "--json-summary", root)...)
+	if err != nil || json.Unmarshal([]byte(out), &s) != nil || s.Mutations != 4 || len(s.Partitions) != 1 {
+		t.Fatalf("replay of %s: %v\n%s", root, err, out)
+	}
+
 	out, err = run(append(base, "--discipline", "pipelined", path)...)
 	if err != nil || !strings.Contains(out, "4 mutations") || !strings.Contains(out, "discipline pipelined") {
 		t.Fatalf("text summary: %v\n%s", err, out)
 	}
+	// Refused before anything runs: an error and no (all-zero) summary.
 	for _, bad := range [][]string{
-		{"--table", "temp", "--cluster-id", "1", path},                 // no --to
-		append(append([]string{}, base...), "--discipline", "x", path), // bad discipline
-		append(append([]string{}, base...), "--framing", "http", path), // bad framing
+		{"--table", "temp", "--cluster-id", "1", path},                                              // no --to
+		append(append([]string{}, base...), "--discipline", "x", path),                              // bad discipline
+		append(append([]string{}, base...), "--framing", "http", path),                              // bad framing
+		{"--to", sim.MetaAddr(), "--table", "temp", "--cluster-id", "0", path},                      // bad cluster id
+		append(append([]string{}, base...), t.TempDir()),                                            // no plog
+		{"--to", "127.0.0.1:1", "--table", "temp", "--cluster-id", "1", "--timeout", "200ms", path}, // no meta
+		append(append([]string{}, base...), "--table", "nope", path),                                // no such table
 	} {
-		if _, err := run(bad...); err == nil {
+		out, err := run(bad...)
+		if err == nil {
 			t.Errorf("%v accepted", bad)
+		}
+		if out != "" {
+			t.Errorf("%v printed a summary before its error %v:\n%s", bad, err, out)
 		}
 	}
 }

@@ -4,11 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"runtime/debug"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"github.com/dupbridge/dupbridge/checkpoint"
 	"github.com/dupbridge/dupbridge/config"
+	"github.com/dupbridge/dupbridge/logging"
+	"github.com/dupbridge/dupbridge/metaproxy"
 	"github.com/dupbridge/dupbridge/relay"
 	"github.com/dupbridge/dupbridge/server"
 	"github.com/dupbridge/dupbridge/server/follower"
@@ -23,7 +29,7 @@ func newServeCmd(g *globalFlags) *cobra.Command {
 	var check bool
 	cmd := &cobra.Command{
 		Use:   "serve --config FILE [--check]",
-		Short: "Run the bridge (role direct, edge or sink): answer a duplication master as its follower cluster and forward to the real follower",
+		Short: "Run the bridge (role direct, edge or sink): answer a duplication master as its follower cluster and forward to the real follower (and the meta-proxy of a [meta-proxy] section)",
 		Long: `serve runs dupbridge: masters see it as their follower cluster's meta server
 and as the primary of every partition; it re-routes every duplicated write by
 its own key hash to the real follower's partitions.
@@ -33,25 +39,29 @@ number, and exits (non-zero when the file is invalid). See examples/dupbridge.in
 
 [dupbridge] role = edge runs the master-side end of a WAN link (spool, then
 shipments to relay_sink); role = sink runs the follower-side end (accepts
-edges on relay_listen). See docs/relay.md and examples/edge.ini, sink.ini.`,
+edges on relay_listen). See docs/relay.md and examples/edge.ini, sink.ini.
+
+A [meta-proxy] section runs the meta-proxy in the same process, on its own
+port; a file with only that section runs the meta-proxy alone (as
+"dupbridge proxy serve"). See docs/metaproxy.md.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if path == "" {
 				return errors.New("serve: --config FILE is required")
 			}
-			cfg, err := config.Load(path)
+			cfg, err := config.LoadContext(cmd.Context(), path)
 			if check {
 				return reportCheck(cmd, path, cfg, err)
 			}
 			if err != nil {
 				return err
 			}
-			log, err := g.logger()
+			log, err := g.serveLogger(cmd, cfg.Bridge.Log)
 			if err != nil {
 				return err
 			}
-			defer func() { _ = log.Sync() }()
-			return runServe(cmd.Context(), cfg, log)
+			defer func() { _ = log.Close() }()
+			return runServe(cmd.Context(), path, cfg, log)
 		},
 	}
 	cmd.Flags().StringVar(&path, "config", "", "configuration file (INI, see examples/dupbridge.ini)")
@@ -70,6 +80,13 @@ func reportCheck(cmd *cobra.Command, path string, cfg *config.Config, err error)
 	}
 	if err != nil {
 		return err
+	}
+	if m := cfg.MetaProxy; m != nil {
+		fmt.Fprintf(out, "%s: ok: meta-proxy on %s, zk %s, root %s, session timeout %s, cache %d table(s)\n",
+			path, m.Listen, strings.Join(m.ZK, ","), m.Root, m.SessionTimeout, m.CacheTables)
+		if !cfg.HasBridge() {
+			return nil
+		}
 	}
 	b := &cfg.Bridge
 	if b.Role != config.RoleDirect {
@@ -100,10 +117,36 @@ func reportCheck(cmd *cobra.Command, path string, cfg *config.Config, err error)
 	return nil
 }
 
-func runServe(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
+// memoryHeadroom is what the Go runtime may use above the bridge's own
+// budgets (max_inflight_bytes and the waiting room) before the GC works
+// harder and returns memory sooner: without a limit GOGC=100 lets the heap
+// reach twice what is live. The issue's target is max_inflight_bytes +
+// 256 MiB of RSS; the waiting room takes 128 MiB of it.
+const memoryHeadroom = 64 << 20
+
+func runServe(ctx context.Context, path string, cfg *config.Config, ll *logging.Logger) (err error) {
+	log := ll.Logger
+	defer func() {
+		// Every stop other than a clean shutdown exits non-zero (main),
+		// with its cause logged here: systemd's Restart=on-failure
+		// restarts the bridge.
+		if err != nil {
+			log.Error("dupbridge serve failed", zap.Error(err))
+		}
+	}()
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(cfg.Bridge.MaxInflightBytes + server.WaitRoom + memoryHeadroom)
+	}
+	if cfg.MetaProxy != nil && !cfg.HasBridge() { // a [meta-proxy] file alone
+		p, err := metaproxy.New(metaproxy.Options{Config: cfg.MetaProxy, Logger: log})
+		if err != nil {
+			return err
+		}
+		return p.Run(ctx)
+	}
 	switch cfg.Bridge.Role {
 	case config.RoleEdge:
-		n, err := relay.StartEdge(ctx, cfg, relay.NodeOptions{Logger: log})
+		n, err := relay.StartEdge(ctx, cfg, relay.NodeOptions{Logger: log, LogLevel: &ll.Level})
 		if err != nil {
 			return err
 		}
@@ -119,7 +162,10 @@ func runServe(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
 		log.Info("dupbridge sink stopped")
 		return err
 	}
-	fs, err := follower.New(cfg, follower.Options{Logger: log})
+	fs, err := follower.New(cfg, follower.Options{Logger: log, OpenCheckpoint: checkpoint.OpenSST,
+		Fetch: checkpoint.FetchOptions{BytesPerSecond: cfg.Bridge.CheckpointCopyRate, Parallel: cfg.Bridge.CheckpointCopyParallel},
+		Load:  checkpoint.LoadOptions{KeysPerSecond: cfg.Bridge.CheckpointLoadRate},
+	})
 	if err != nil {
 		return err
 	}
@@ -127,14 +173,44 @@ func runServe(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
 	defer stopOpening()
 	fs.Open(openCtx)
 
-	so := server.Options{Config: cfg, Logger: log}
+	var srv *server.Server
+	rl := &reloader{path: path, log: log, apply: func(c *config.Config) ([]string, error) {
+		changes, err := srv.Reload(c)
+		if err != nil {
+			return nil, err
+		}
+		return append(changes, fs.Reconfigure(openCtx, c)...), nil
+	}}
+	so := server.Options{Config: cfg, Logger: log, LogLevel: &ll.Level, Reload: rl.reload}
 	fs.Wire(&so)
-	srv, err := server.New(so)
+	var proxyDone <-chan error
+	if cfg.MetaProxy != nil {
+		// The meta-proxy beside the bridge: its own port; its status and
+		// metrics on the bridge's HTTP unless it has an http_listen.
+		p, err := metaproxy.New(metaproxy.Options{Config: cfg.MetaProxy, Logger: log})
+		if err != nil {
+			_ = fs.Close()
+			return err
+		}
+		if cfg.MetaProxy.HTTPListen == "" {
+			so.ExtraStatus = func() any { return p.Status() }
+			so.Collectors = append(so.Collectors, p.Collector())
+		}
+		proxyCtx, stopProxy := context.WithCancel(ctx)
+		defer func() {
+			stopProxy()
+			<-proxyDone
+		}()
+		proxyDone = runMetaProxy(proxyCtx, p, log)
+	}
+	srv, err = server.New(so)
 	if err != nil {
 		stopOpening()
 		_ = fs.Close()
 		return err
 	}
+	stopHUP := rl.onSIGHUP(ctx)
+	defer stopHUP()
 	runErr := srv.Run(ctx) // returns after the graceful drain
 	stopOpening()
 	_ = fs.Close()

@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -24,6 +26,7 @@ func newSimCmd(g *globalFlags) *cobra.Command {
 		ignoreIDs  bool
 		noHostPort bool
 		hostName   string
+		ckpts      string
 	)
 	cmd := &cobra.Command{
 		Use:   "sim",
@@ -34,7 +37,8 @@ that apply writes (including RPC_RRDB_RRDB_DUPLICATE) with Pegasus's rules.
 It is not Pegasus: nothing is persisted. It prints the meta and replica
 addresses and runs until interrupted.`,
 		Example: `  dupbridge sim --tables temp:8,other:4 --replicas 3 --cluster-id 2 --dup-group master=1,follower=2
-  dupbridge sim --tables temp:8 --listen 127.0.0.1:34601 --http 127.0.0.1:8080 --strict`,
+  dupbridge sim --tables temp:8 --listen 127.0.0.1:34601 --http 127.0.0.1:8080 --strict
+  dupbridge sim --tables master:8 --checkpoints master=/srv/ckpt   # serves /srv/ckpt/N as partition N's checkpoint`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := g.logger()
@@ -42,12 +46,18 @@ addresses and runs until interrupted.`,
 				return err
 			}
 			defer log.Sync()
-			specs, err := parseSimTables(tables)
+			if replicas < 1 || replicas > maxSimReplicas {
+				return fmt.Errorf("sim: --replicas %d: want 1..%d", replicas, maxSimReplicas)
+			}
+			specs, err := parseSimTables(tables, replicas)
 			if err != nil {
 				return err
 			}
 			group, err := parseDupGroup(dupGroup)
 			if err != nil {
+				return err
+			}
+			if err := setCheckpointDirs(specs, ckpts); err != nil {
 				return err
 			}
 			opts := pegasussim.Options{
@@ -95,11 +105,17 @@ addresses and runs until interrupted.`,
 	f.StringVar(&dupGroup, "dup-group", "", "[duplication-group] cluster ids, name=id,... (e.g. master=1,follower=2)")
 	f.BoolVar(&ignoreIDs, "dup-ignore-other-cluster-ids", false, "accept any duplicate cluster id except our own (dup_ignore_other_cluster_ids)")
 	f.BoolVar(&noHostPort, "no-host-port", false, "omit hp_* fields in query-config answers (peers older than Pegasus 2.6)")
+	f.StringVar(&ckpts, "checkpoints", "", "master face: table=DIR,...; DIR/N is served as partition N's last checkpoint (full duplication)")
 	f.StringVar(&hostName, "host-name", "", "host name in hp_* fields (default: the listen IP)")
 	return cmd
 }
 
-func parseSimTables(s string) ([]pegasussim.TableSpec, error) {
+// maxSimReplicas bounds --replicas (each is a listening endpoint).
+const maxSimReplicas = 64
+
+// parseSimTables parses --tables; a table's replica count cannot exceed the
+// replica endpoints (Pegasus's create_app checks it against alive nodes).
+func parseSimTables(s string, replicas int) ([]pegasussim.TableSpec, error) {
 	var out []pegasussim.TableSpec
 	for _, item := range strings.Split(s, ",") {
 		item = strings.TrimSpace(item)
@@ -111,13 +127,13 @@ func parseSimTables(s string) ([]pegasussim.TableSpec, error) {
 			return nil, fmt.Errorf("sim: --tables %q: want name:partitions[:replicas]", item)
 		}
 		n, err := strconv.Atoi(parts[1])
-		if err != nil || n < 1 {
-			return nil, fmt.Errorf("sim: --tables %q: bad partition count", item)
+		if err != nil || n < 1 || n > maxPartitions {
+			return nil, fmt.Errorf("sim: --tables %q: partition count: want 1..%d", item, maxPartitions)
 		}
 		spec := pegasussim.TableSpec{Name: parts[0], Partitions: n}
 		if len(parts) == 3 {
-			if spec.ReplicaCount, err = strconv.Atoi(parts[2]); err != nil || spec.ReplicaCount < 1 {
-				return nil, fmt.Errorf("sim: --tables %q: bad replica count", item)
+			if spec.ReplicaCount, err = strconv.Atoi(parts[2]); err != nil || spec.ReplicaCount < 1 || spec.ReplicaCount > replicas {
+				return nil, fmt.Errorf("sim: --tables %q: replica count: want 1..%d (--replicas)", item, replicas)
 			}
 		}
 		out = append(out, spec)
@@ -168,4 +184,21 @@ func splitHostPort(a string) (string, int, error) {
 		return "", 0, fmt.Errorf("sim: --listen %q: bad port", a)
 	}
 	return a[:i], p, nil
+}
+
+// setCheckpointDirs applies --checkpoints table=DIR,... to the table specs.
+func setCheckpointDirs(specs []pegasussim.TableSpec, v string) error {
+	for _, item := range splitAddrs(v) {
+		name, dir, ok := strings.Cut(item, "=")
+		i := slices.IndexFunc(specs, func(s pegasussim.TableSpec) bool { return s.Name == name })
+		if !ok || dir == "" || i < 0 {
+			return fmt.Errorf("sim: --checkpoints %q: want table=DIR for a table of --tables", item)
+		}
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			return fmt.Errorf("sim: --checkpoints %q: %w", item, err)
+		}
+		specs[i].CheckpointDir = abs
+	}
+	return nil
 }

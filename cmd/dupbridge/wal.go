@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -269,10 +268,7 @@ func newWalGenCmd(_ *globalFlags) *cobra.Command {
 			}
 			out := cmd.OutOrStdout()
 			if fixture != "" {
-				if err := os.MkdirAll(o.Dir, 0o755); err != nil {
-					return err
-				}
-				p, err := walwriter.WriteFixture(o.Dir, fixture)
+				p, err := walwriter.WriteFixtureTree(o.Dir, fixture)
 				if err != nil {
 					var names []string
 					for _, f := range walwriter.Fixtures() {
@@ -333,7 +329,7 @@ func newWalGenCmd(_ *globalFlags) *cobra.Command {
 	f.IntVar(&o.HashKeys, "hash-keys", 1000, "distinct hash keys")
 	f.IntVar(&o.SortKeys, "sort-keys", 16, "sort keys per hash key")
 	f.BoolVar(&noFinal, "no-final-empty", false, "do not end each partition with an empty write (leaves the last mutation uncommitted)")
-	f.StringVar(&fixture, "fixture", "", "re-create the captured fixture NAME in --out instead")
+	f.StringVar(&fixture, "fixture", "", "re-create the captured fixture NAME instead, as <out>/<app>.<partition>.pegasus/plog/log.1.0")
 	c.PreRun = func(*cobra.Command, []string) { o.AppID = int32(appID) }
 	return c
 }

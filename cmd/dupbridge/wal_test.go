@@ -23,17 +23,32 @@ func walRun(t *testing.T, args ...string) (string, string, error) {
 	return out.String(), errOut.String(), err
 }
 
+// genFixture runs `wal gen --fixture` for the first captured plog into dir
+// and returns the path it printed.
+func genFixture(t *testing.T, dir string) string {
+	t.Helper()
+	out, _, err := walRun(t, "gen", "--out", dir, "--fixture", "log.1.0.handle_real_private_log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(out)
+}
+
 func walB64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
 
 // TestWalDumpJSONFixture: the JSON of the re-created captured file carries
 // the facts of storage.md §1.12.
 func TestWalDumpJSONFixture(t *testing.T) {
 	dir := t.TempDir()
-	if _, _, err := walRun(t, "gen", "--out", dir, "--fixture", "log.1.0.handle_real_private_log"); err != nil {
-		t.Fatal(err)
+	path := genFixture(t, dir)
+	// Found by directory, as replay and verify find it (walreader.Discover).
+	if path != filepath.Join(dir, "1.4.pegasus", "plog", "log.1.0") {
+		t.Errorf("fixture written to %s", path)
 	}
-	path := filepath.Join(dir, "log.1.0.handle_real_private_log")
-	out, stderr, err := walRun(t, "dump", "--json", path)
+	if out, _, err := walRun(t, "stat", dir); err != nil || !strings.Contains(out, "gpid 1.4:") {
+		t.Errorf("stat by directory: %v\n%s", err, out)
+	}
+	out, stderr, err := walRun(t, "dump", "--json", dir)
 	if err != nil || stderr != "" {
 		t.Fatalf("dump: %v %s", err, stderr)
 	}
@@ -45,7 +60,7 @@ func TestWalDumpJSONFixture(t *testing.T) {
 	if err := json.Unmarshal([]byte(lines[0]), &first); err != nil {
 		t.Fatal(err)
 	}
-	want := `{"file":"log.1.0.handle_real_private_log","offset":76,"gpid":"1.4","ballot":3,"decree":1,"last_committed_decree":0,"timestamp_us":1521010430135992,` +
+	want := `{"file":"log.1.0","offset":76,"gpid":"1.4","ballot":3,"decree":1,"last_committed_decree":0,"timestamp_us":1521010430135992,` +
 		`"updates":[{"code":"RPC_RRDB_RRDB_PUT","hash_key":"` + walB64("a") + `","sort_key":"` + walB64("a") + `","value":"` + walB64("a") + `","expire_ts_seconds":0}]}`
 	if lines[0] != want {
 		t.Errorf("line 1:\n%s\nwant\n%s", lines[0], want)
@@ -125,11 +140,7 @@ func TestWalGenDumpStat(t *testing.T) {
 }
 
 func TestWalDumpDamaged(t *testing.T) {
-	dir := t.TempDir()
-	if _, _, err := walRun(t, "gen", "--out", dir, "--fixture", "log.1.0.handle_real_private_log"); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, "log.1.0.handle_real_private_log")
+	path := genFixture(t, t.TempDir())
 	data, _ := os.ReadFile(path)
 	// Torn tail: warning on stderr, exit status 0.
 	os.WriteFile(path, data[:900], 0o644)

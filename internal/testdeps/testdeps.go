@@ -6,6 +6,7 @@
 package testdeps
 
 import (
+	"fmt"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -18,12 +19,12 @@ import (
 // step fails: a missing tool is a broken machine, not a reason to skip.
 func Tool(t testing.TB, dep, bin string) string {
 	t.Helper()
+	if err := Install(dep); err != nil {
+		t.Fatal(err)
+	}
 	root, err := testfix.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
-	}
-	if out, err := exec.Command("bash", filepath.Join(root, "scripts", "deps.sh"), dep).CombinedOutput(); err != nil {
-		t.Fatalf("scripts/deps.sh %s: %v\n%s", dep, err, out)
 	}
 	if p, err := exec.LookPath(bin); err == nil {
 		return p
@@ -33,4 +34,17 @@ func Tool(t testing.TB, dep, bin string) string {
 		t.Fatalf("scripts/deps.sh %s ran, but %s is neither on PATH nor in .tools", dep, bin)
 	}
 	return p
+}
+
+// Install runs `scripts/deps.sh dep` (for a TestMain, which has no
+// testing.TB).
+func Install(dep string) error {
+	root, err := testfix.RepoRoot()
+	if err != nil {
+		return err
+	}
+	if out, err := exec.Command("bash", filepath.Join(root, "scripts", "deps.sh"), dep).CombinedOutput(); err != nil {
+		return fmt.Errorf("scripts/deps.sh %s: %v\n%s", dep, err, out)
+	}
+	return nil
 }

@@ -1,8 +1,11 @@
 // Package follower adapts the router (one router.Table per configured
 // table) and rpcclient's meta clients to what the server needs:
-// server.Shipper and server.TableCreator. It opens the follower tables in
-// the background, creating them first where the configuration asks for it
-// ([table.*] follower_partition_count), and retries until they open.
+// server.Shipper, server.TableCreator and server.CheckpointLoader. It opens
+// the follower tables in the background, creating them first where the
+// configuration asks for it ([table.*] follower_partition_count), and
+// retries until they open. A checkpoint load (full duplication) fetches the
+// master's checkpoint and loads it through the table's own router, so its
+// shipments queue in order with the table's incremental ones.
 package follower
 
 import (
@@ -16,12 +19,17 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/dupbridge/dupbridge/checkpoint"
 	"github.com/dupbridge/dupbridge/codec"
 	"github.com/dupbridge/dupbridge/config"
 	"github.com/dupbridge/dupbridge/router"
 	"github.com/dupbridge/dupbridge/rpcclient"
 	"github.com/dupbridge/dupbridge/server"
 )
+
+// errStopOpening ends the attempts to open a table: the Set is closed or a
+// reload removed the table.
+var errStopOpening = errors.New("follower: set closed or table removed")
 
 // ErrNotOpen is the result of a part shipped for a table whose follower
 // table is not open yet (the server normally refuses such requests first).
@@ -39,32 +47,59 @@ type Options struct {
 	// Router is the template of every table's router options (Metas,
 	// Table, Policy, MaxAttempts, Logger and Meta are filled in per table).
 	Router router.Options
-	// Client configures the meta connections.
+	// Client configures the meta connections, and those to a master's
+	// meta and replica servers during a checkpoint load.
 	Client rpcclient.Options
+	// OpenCheckpoint reads a staged checkpoint partition for full
+	// duplication (the SST reader); nil refuses checkpoint loads.
+	OpenCheckpoint checkpoint.Opener
+	// Fetch and Load are the templates of a checkpoint load's options
+	// (limits); the rest is filled in per job.
+	Fetch checkpoint.FetchOptions
+	Load  checkpoint.LoadOptions
 }
 
 // Set is the follower side of every configured table. All methods are safe
 // for concurrent use; PartitionCount and Ship never block.
 type Set struct {
-	cfg    *config.Config
-	opts   Options
-	log    *zap.Logger
-	metas  map[string]*rpcclient.Meta // by follower cluster
-	tables map[string]*entry          // by config table name
+	cfg   *config.Config
+	opts  Options
+	log   *zap.Logger
+	metas map[string]*rpcclient.Meta // by follower cluster
+	// tables is every configured table by name; Reconfigure swaps in a
+	// new map (copy-on-write).
+	tables atomic.Pointer[map[string]*entry]
 
-	wg     sync.WaitGroup
-	mu     sync.Mutex
-	closed bool
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	closed  bool
+	openCtx context.Context // Open's, for tables a reload adds
 }
 
 type entry struct {
 	t  *config.Table
 	rt atomic.Pointer[router.Table]
+
+	mu sync.Mutex // guards openFailing and failMode
+	// openFailing is the run of failed attempts to open the follower table.
+	openFailing router.FailureRun
+	// dropped: a reload removed the table (guarded by Set.mu).
+	dropped bool
+	// failMode, when set, overrides the configured failure policy
+	// (SetFailMode); a router opened later starts with it.
+	failMode *router.PolicyOptions
+	// kick cuts the open loop's backoff short (EnsureTable made the table).
+	kick chan struct{}
 }
 
 var (
-	_ server.Shipper      = (*Set)(nil)
-	_ server.TableCreator = (*Set)(nil)
+	_ server.Shipper          = (*Set)(nil)
+	_ server.TableCreator     = (*Set)(nil)
+	_ server.FollowerHealth   = (*Set)(nil)
+	_ server.FailModeSetter   = (*Set)(nil)
+	_ server.FollowerReporter = (*Set)(nil)
+	_ server.CheckpointLoader = (*Set)(nil)
+	_ server.ReadForwarder    = (*Set)(nil)
 )
 
 // New builds the Set; Open starts opening the tables.
@@ -81,7 +116,7 @@ func New(cfg *config.Config, opts Options) (*Set, error) {
 	if opts.RetryMax <= 0 {
 		opts.RetryMax = 30 * time.Second
 	}
-	s := &Set{cfg: cfg, opts: opts, log: opts.Logger, metas: map[string]*rpcclient.Meta{}, tables: map[string]*entry{}}
+	s := &Set{cfg: cfg, opts: opts, log: opts.Logger, metas: map[string]*rpcclient.Meta{}}
 	for name, addrs := range cfg.Clusters {
 		m, err := rpcclient.NewMeta(addrs, rpcclient.MetaOptions{Options: opts.Client})
 		if err != nil {
@@ -90,9 +125,11 @@ func New(cfg *config.Config, opts Options) (*Set, error) {
 		}
 		s.metas[name] = m
 	}
+	tables := map[string]*entry{}
 	for i := range cfg.Tables {
-		s.tables[cfg.Tables[i].Name] = &entry{t: &cfg.Tables[i]}
+		tables[cfg.Tables[i].Name] = &entry{t: &cfg.Tables[i], kick: make(chan struct{}, 1)}
 	}
+	s.tables.Store(&tables)
 	return s, nil
 }
 
@@ -100,13 +137,72 @@ func New(cfg *config.Config, opts Options) (*Set, error) {
 // configured and opens its router, retrying with backoff until it succeeds
 // or ctx ends. The router tables live until Close.
 func (s *Set) Open(ctx context.Context) {
-	for _, e := range s.tables {
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			s.open(ctx, e)
-		}()
+	s.mu.Lock()
+	s.openCtx = ctx
+	s.mu.Unlock()
+	for _, e := range s.entries() {
+		s.startOpen(ctx, e)
 	}
+}
+
+func (s *Set) startOpen(ctx context.Context, e *entry) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.open(ctx, e)
+	}()
+}
+
+// entries is the current table map. Any goroutine.
+func (s *Set) entries() map[string]*entry { return *s.tables.Load() }
+
+// Reconfigure applies a reloaded configuration's tables (server.Reload
+// checked that nothing else changed): added tables start opening, removed
+// ones have their routers closed (their shipments not yet acknowledged end
+// as failed, so their masters resend), kept ones stay as they are (their
+// fail mode comes through SetFailMode). It returns what changed.
+func (s *Set) Reconfigure(ctx context.Context, cfg *config.Config) []string {
+	old := s.entries()
+	next := make(map[string]*entry, len(cfg.Tables))
+	var added []*entry
+	for i := range cfg.Tables {
+		t := &cfg.Tables[i]
+		if e := old[t.Name]; e != nil {
+			next[t.Name] = e
+			continue
+		}
+		e := &entry{t: t, kick: make(chan struct{}, 1)}
+		next[t.Name] = e
+		added = append(added, e)
+	}
+	s.mu.Lock()
+	s.tables.Store(&next)
+	var gone []*entry
+	for name, e := range old {
+		if next[name] == nil {
+			e.dropped = true
+			gone = append(gone, e)
+		}
+	}
+	closed := s.closed
+	if s.openCtx != nil {
+		ctx = s.openCtx // the tables live as long as Open's do
+	}
+	s.mu.Unlock()
+	var changes []string
+	if !closed {
+		for _, e := range added {
+			s.startOpen(ctx, e)
+			changes = append(changes, "follower table "+e.t.FollowerCluster+"/"+e.t.FollowerTable+" opening for table "+e.t.Name)
+		}
+	}
+	for _, e := range gone {
+		if rt := e.rt.Load(); rt != nil {
+			_ = rt.Close()
+		}
+		changes = append(changes, "router of table "+e.t.Name+" closed")
+	}
+	return changes
 }
 
 func (s *Set) open(ctx context.Context, e *entry) {
@@ -115,11 +211,12 @@ func (s *Set) open(ctx context.Context, e *entry) {
 		zap.String("follower_table", e.t.FollowerTable))
 	for attempt := 1; ; attempt++ {
 		err := s.openOnce(ctx, e)
+		e.noteOpen(err)
 		if err == nil {
 			log.Info("follower table open", zap.Int("partitions", e.rt.Load().PartitionCount()))
 			return
 		}
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || errors.Is(err, errStopOpening) {
 			return
 		}
 		log.Warn("opening follower table failed; masters get a retryable error meanwhile",
@@ -128,9 +225,41 @@ func (s *Set) open(ctx context.Context, e *entry) {
 		case <-ctx.Done():
 			return
 		case <-time.After(delay):
+		case <-e.kick:
 		}
 		delay = min(delay*2, s.opts.RetryMax)
 	}
+}
+
+// noteOpen books an open attempt's outcome for FollowerFailing.
+func (e *entry) noteOpen(err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err == nil {
+		e.openFailing.Succeed()
+		return
+	}
+	e.openFailing.Fail("opening the follower table: " + err.Error())
+}
+
+// FollowerFailing implements server.FollowerHealth: before the follower
+// table is open, since the first failed attempt to open it; then the
+// router's Health.
+func (s *Set) FollowerFailing(table string) (time.Time, string) {
+	e := s.entries()[table]
+	if e == nil {
+		return time.Time{}, ""
+	}
+	if rt := e.rt.Load(); rt != nil {
+		h := rt.Health()
+		if h.Since.IsZero() || h.Partition < 0 {
+			return h.Since, h.Last
+		}
+		return h.Since, fmt.Sprintf("partition %d: %s", h.Partition, h.Last)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.openFailing.Since, e.openFailing.Last
 }
 
 func (s *Set) openOnce(ctx context.Context, e *entry) error {
@@ -149,6 +278,11 @@ func (s *Set) openOnce(ctx context.Context, e *entry) error {
 		ro.Policy = router.PolicySkip
 		ro.MaxAttempts = e.t.SkipAfterAttempts
 	}
+	e.mu.Lock()
+	if fm := e.failMode; fm != nil {
+		ro.Policy, ro.MaxAttempts = fm.Policy, fm.MaxAttempts
+	}
+	e.mu.Unlock()
 	// The router lives until Close, not until ctx: the server drains
 	// in-flight requests after ctx is cancelled and needs their acks.
 	rt, err := router.New(context.WithoutCancel(ctx), ro)
@@ -156,14 +290,22 @@ func (s *Set) openOnce(ctx context.Context, e *entry) error {
 		return err
 	}
 	s.mu.Lock()
-	closed := s.closed
+	closed := s.closed || e.dropped
 	if !closed {
 		e.rt.Store(rt)
 	}
 	s.mu.Unlock()
 	if closed {
 		_ = rt.Close()
-		return errors.New("follower: set closed")
+		return errStopOpening
+	}
+	// A SetFailMode that ran while the router was being made may have
+	// missed it: apply what it left (twice is harmless).
+	e.mu.Lock()
+	fm := e.failMode
+	e.mu.Unlock()
+	if fm != nil {
+		rt.SetPolicy(fm.Policy, fm.MaxAttempts)
 	}
 	return nil
 }
@@ -197,12 +339,19 @@ func (s *Set) create(ctx context.Context, t *config.Table, count int) (int, erro
 
 // EnsureTable implements server.TableCreator.
 func (s *Set) EnsureTable(ctx context.Context, t *config.Table, partitionCount int) (int, error) {
-	return s.create(ctx, t, partitionCount)
+	n, err := s.create(ctx, t, partitionCount)
+	if e := s.entries()[t.Name]; err == nil && e != nil {
+		select {
+		case e.kick <- struct{}{}:
+		default:
+		}
+	}
+	return n, err
 }
 
 // PartitionCount implements server.Shipper: 0 until the table is open.
 func (s *Set) PartitionCount(table string) int {
-	e := s.tables[table]
+	e := s.entries()[table]
 	if e == nil {
 		return 0
 	}
@@ -223,7 +372,7 @@ func (s *Set) ShipDeferred(p *server.Part, done func(server.PartResult)) { s.shi
 // Flush implements server.DeferredShipper: every open table starts sending
 // what is queued.
 func (s *Set) Flush() {
-	for _, e := range s.tables {
+	for _, e := range s.entries() {
 		if rt := e.rt.Load(); rt != nil {
 			rt.Flush()
 		}
@@ -231,7 +380,7 @@ func (s *Set) Flush() {
 }
 
 func (s *Set) ship(p *server.Part, done func(server.PartResult), deferred bool) {
-	e := s.tables[p.Table]
+	e := s.entries()[p.Table]
 	var rt *router.Table
 	if e != nil {
 		rt = e.rt.Load()
@@ -266,14 +415,14 @@ func (s *Set) ship(p *server.Part, done func(server.PartResult), deferred bool) 
 // exports its metrics. `dupbridge serve` and localcluster wire a bridge the
 // same way through it.
 func (s *Set) Wire(o *server.Options) {
-	o.Shipper, o.Creator = s, s
+	o.Shipper, o.Creator, o.Loader = s, s, s
 	o.FollowerStatus = func() any { return s.Stats() }
 	o.Collectors = append(o.Collectors, s.Collector())
 }
 
 // Router returns the router of a table once it is open (for status).
 func (s *Set) Router(table string) *router.Table {
-	if e := s.tables[table]; e != nil {
+	if e := s.entries()[table]; e != nil {
 		return e.rt.Load()
 	}
 	return nil
@@ -282,11 +431,57 @@ func (s *Set) Router(table string) *router.Table {
 // Stats returns the statistics of every open router, by table name (for
 // /status).
 func (s *Set) Stats() map[string]router.Stats {
-	out := make(map[string]router.Stats, len(s.tables))
-	for name, e := range s.tables {
+	out := make(map[string]router.Stats, len(s.entries()))
+	for name, e := range s.entries() {
 		if rt := e.rt.Load(); rt != nil {
 			out[name] = rt.Stats()
 		}
+	}
+	return out
+}
+
+// SetFailMode implements server.FailModeSetter: the table's router (now,
+// or when it opens) drops a part after skipAfterAttempts failed attempts
+// under PolicySkip, or retries forever under PolicySlow.
+func (s *Set) SetFailMode(table string, p config.FailurePolicy, skipAfterAttempts int) {
+	e := s.entries()[table]
+	if e == nil {
+		return
+	}
+	fm := &router.PolicyOptions{Policy: router.PolicySlow}
+	if p == config.PolicySkip {
+		fm = &router.PolicyOptions{Policy: router.PolicySkip, MaxAttempts: skipAfterAttempts}
+	}
+	e.mu.Lock()
+	e.failMode = fm
+	e.mu.Unlock()
+	if rt := e.rt.Load(); rt != nil {
+		rt.SetPolicy(fm.Policy, fm.MaxAttempts)
+	}
+}
+
+// FollowerPartitions implements server.FollowerReporter from the router's
+// statistics (nil until the follower table is open).
+func (s *Set) FollowerPartitions(table string) []server.FollowerPartition {
+	e := s.entries()[table]
+	if e == nil {
+		return nil
+	}
+	rt := e.rt.Load()
+	if rt == nil {
+		return nil
+	}
+	st := rt.Stats()
+	out := make([]server.FollowerPartition, 0, st.PartitionCount)
+	for i, p := range st.Partitions {
+		if i >= st.PartitionCount {
+			break // counters kept from a layout before a merge
+		}
+		out = append(out, server.FollowerPartition{
+			Partition: i, LastAckedTimestampUs: p.LastAckedTimestamp, InFlight: p.InFlight,
+			Queued: p.Queued, QueuedBytes: p.QueuedBytes, ShippedEntries: p.ShippedEntries,
+			Retries: p.Retries, SkippedEntries: p.SkippedEntries, LastError: p.LastError,
+		})
 	}
 	return out
 }
@@ -299,7 +494,7 @@ func (s *Set) Close() error {
 	s.closed = true
 	s.mu.Unlock()
 	s.wg.Wait()
-	for _, e := range s.tables {
+	for _, e := range s.entries() {
 		if rt := e.rt.Load(); rt != nil {
 			_ = rt.Close()
 		}
@@ -340,8 +535,8 @@ func (c setCollector) Collect(ch chan<- prometheus.Metric) {
 			"Body bytes of duplicate requests acknowledged by the follower; mirrors the Pegasus master metric dup_shipped_bytes (which also counts headers).", tl, nil)
 	)
 	var open []*router.Table
-	names := make(map[*router.Table]string, len(c.s.tables))
-	for name, e := range c.s.tables {
+	names := make(map[*router.Table]string, len(c.s.entries()))
+	for name, e := range c.s.entries() {
 		var rpcs, retries, shipped uint64
 		if rt := e.rt.Load(); rt != nil {
 			open = append(open, rt)
@@ -361,4 +556,18 @@ func (c setCollector) Collect(ch chan<- prometheus.Metric) {
 		Tables: func() []*router.Table { return open },
 		Label:  func(t *router.Table) string { return names[t] },
 	}.Collect(ch)
+}
+
+// ForwardRead implements server.ReadForwarder: req goes to follower
+// partition pidx of table's follower table (router.Table.Read).
+func (s *Set) ForwardRead(table string, pidx int, req *rpcclient.Request, cb func(*rpcclient.Response, error)) {
+	var rt *router.Table
+	if e := s.entries()[table]; e != nil {
+		rt = e.rt.Load()
+	}
+	if rt == nil {
+		cb(nil, fmt.Errorf("%w: %s", ErrNotOpen, table))
+		return
+	}
+	rt.Read(pidx, req, cb)
 }

@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/dupbridge/dupbridge/codec"
 	"github.com/dupbridge/dupbridge/config"
 	"github.com/dupbridge/dupbridge/internal/promtext"
@@ -59,41 +57,7 @@ func TestEndToEnd(t *testing.T) {
   follower_table = made_f
   follower_partition_count = 4
 `, sim.MetaAddr())
-	cfg, err := config.Parse([]byte(text), "e2e.ini")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fs, err := New(cfg, Options{RetryMin: 20 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	openCtx, stopOpening := context.WithCancel(ctx)
-	fs.Open(openCtx)
-	srv, err := server.New(server.Options{Config: cfg, Shipper: fs, Creator: fs, Listen: "127.0.0.1:0", HTTPListen: "-",
-		Collectors: []prometheus.Collector{fs.Collector()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srvCtx, stopServer := context.WithCancel(ctx)
-	runDone := make(chan error, 1)
-	go func() { runDone <- srv.Run(srvCtx) }()
-	<-srv.Ready()
-	defer func() {
-		stopServer()
-		if err := <-runDone; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-		stopOpening()
-		_ = fs.Close()
-	}()
-
-	deadline := time.Now().Add(10 * time.Second)
-	for fs.PartitionCount("temp") != 16 || fs.PartitionCount("made") != 4 {
-		if time.Now().After(deadline) {
-			t.Fatalf("follower tables not open: temp %d, made %d", fs.PartitionCount("temp"), fs.PartitionCount("made"))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	fs, srv := startBridge(t, text, map[string]int{"temp": 16, "made": 4})
 
 	conn, err := net.Dial("tcp", srv.Addr().String())
 	if err != nil {
@@ -176,6 +140,54 @@ func TestEndToEnd(t *testing.T) {
 	checkMetrics(t, srv, fs, requests*perRequest)
 }
 
+// startBridge runs a bridge on the configuration text, wired as `dupbridge
+// serve` wires it (Set.Wire), until the test ends, and waits until each
+// table of open has opened its follower table with that many partitions.
+// At the end the Set closes first, so that parts still in flight fail and
+// the server's drain ends at once.
+func startBridge(t *testing.T, text string, open map[string]int) (*Set, *server.Server) {
+	t.Helper()
+	cfg, err := config.Parse([]byte(text), "test.ini")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Bridge.StateDir = t.TempDir() // never the system's /var/lib/dupbridge
+	fs, err := New(cfg, Options{RetryMin: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	fs.Open(ctx)
+	so := server.Options{Config: cfg, Listen: "127.0.0.1:0", HTTPListen: "-"}
+	fs.Wire(&so)
+	srv, err := server.New(so)
+	if err != nil {
+		cancel()
+		_ = fs.Close()
+		t.Fatal(err)
+	}
+	runDone := make(chan error, 1)
+	go func() { runDone <- srv.Run(ctx) }()
+	<-srv.Ready()
+	t.Cleanup(func() {
+		cancel()
+		_ = fs.Close()
+		if err := <-runDone; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for table, n := range open {
+		for fs.PartitionCount(table) != n {
+			if time.Now().After(deadline) {
+				t.Fatalf("follower table of %s not open: %d partitions, want %d", table, fs.PartitionCount(table), n)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	return fs, srv
+}
+
 // checkMetrics scrapes the server's /metrics (with the Set's collector
 // registered) after the end-to-end run: both sides' Pegasus metrics agree
 // with the router statistics, and every table label is the configured name.
@@ -235,5 +247,45 @@ func checkMetrics(t *testing.T, srv *server.Server, fs *Set, entries int) {
 	}
 	if routerSeries["made_f"] != 0 || routerSeries["made"] == 0 || routerSeries["temp"] == 0 {
 		t.Errorf("router series by table label: %v (want configured names, not made_f)", routerSeries)
+	}
+}
+
+// EnsureTable creates the follower table with the count it is given and
+// no envs: a master's duplication.master_* envs never reach the follower,
+// whose replicas would otherwise copy the master's checkpoint themselves
+// (duplication.md §2.1).
+func TestEnsureTableCreatesWithoutEnvs(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sim, err := pegasussim.Start(ctx, pegasussim.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	cfg, err := config.Parse(fmt.Appendf(nil, "[pegasus.clusters]\n  F = %s\n[duplication-group]\n  A = 1\n[dupbridge]\n  listen = 127.0.0.1:1\n[table.fresh]\n  follower_cluster = F\n", sim.MetaAddr()), "t.ini")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, err := New(cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fs.Close()
+	n, err := fs.EnsureTable(ctx, &cfg.Tables[0], 32)
+	if err != nil || n != 32 {
+		t.Fatalf("EnsureTable: %d, %v", n, err)
+	}
+	found := false
+	for _, ti := range sim.Tables() {
+		if ti.Name != "fresh" {
+			continue
+		}
+		found = true
+		if len(ti.Envs) != 0 || len(ti.Partitions) != 32 {
+			t.Fatalf("follower table: %d partitions, envs %v", len(ti.Partitions), ti.Envs)
+		}
+	}
+	if !found {
+		t.Fatal("follower table not created")
 	}
 }
