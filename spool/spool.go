@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/dupbridge/dupbridge/jsonfile"
 )
 
 // Defaults of Options.
@@ -278,26 +280,8 @@ func loadAcked(path string) (uint64, error) {
 
 // writeFileSync replaces path atomically and durably.
 func writeFileSync(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-	if err != nil {
-		return fmt.Errorf("spool: writing %s: %w", tmp, err)
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err == nil {
-		err = syncDir(filepath.Dir(path))
-	}
-	if err != nil {
-		return fmt.Errorf("spool: writing %s: %w", path, err)
+	if err := jsonfile.WriteFile(path, data); err != nil {
+		return fmt.Errorf("spool: %w", err)
 	}
 	return nil
 }
