@@ -43,7 +43,8 @@ edges on relay_listen). See docs/relay.md and examples/edge.ini, sink.ini.
 
 A [meta-proxy] section runs the meta-proxy in the same process, on its own
 port; a file with only that section runs the meta-proxy alone (as
-"dupbridge proxy serve"). See docs/metaproxy.md.`,
+"dupbridge proxy serve"). See docs/metaproxy.md. Beside an edge or a sink
+the meta-proxy reports on its own http_listen only.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if path == "" {
@@ -144,23 +145,8 @@ func runServe(ctx context.Context, path string, cfg *config.Config, ll *logging.
 		}
 		return p.Run(ctx)
 	}
-	switch cfg.Bridge.Role {
-	case config.RoleEdge:
-		n, err := relay.StartEdge(ctx, cfg, relay.NodeOptions{Logger: log, LogLevel: &ll.Level})
-		if err != nil {
-			return err
-		}
-		err = n.Wait() // the server drains when ctx ends; the spool stays
-		log.Info("dupbridge edge stopped", zap.Any("counters", n.Server.Stats()), zap.Any("link", n.Edge.Stats()))
-		return err
-	case config.RoleSink:
-		n, err := relay.StartSink(ctx, cfg, relay.NodeOptions{Logger: log})
-		if err != nil {
-			return err
-		}
-		err = n.Wait()
-		log.Info("dupbridge sink stopped")
-		return err
+	if cfg.Bridge.Role != config.RoleDirect {
+		return runRelayNode(ctx, cfg, ll)
 	}
 	fs, err := follower.New(cfg, follower.Options{Logger: log, OpenCheckpoint: checkpoint.OpenSST,
 		Fetch: checkpoint.FetchOptions{BytesPerSecond: cfg.Bridge.CheckpointCopyRate, Parallel: cfg.Bridge.CheckpointCopyParallel},
@@ -219,4 +205,39 @@ func runServe(ctx context.Context, path string, cfg *config.Config, ll *logging.
 	}
 	log.Info("dupbridge stopped", zap.Any("counters", srv.Stats()))
 	return nil
+}
+
+// runRelayNode runs an edge or a sink (docs/relay.md), with the meta-proxy
+// of a [meta-proxy] section beside it (its status and metrics on its own
+// http_listen: the edge's and sink's HTTP do not carry them).
+func runRelayNode(ctx context.Context, cfg *config.Config, ll *logging.Logger) error {
+	log := ll.Logger
+	if cfg.MetaProxy != nil {
+		p, err := metaproxy.New(metaproxy.Options{Config: cfg.MetaProxy, Logger: log})
+		if err != nil {
+			return err
+		}
+		proxyCtx, stopProxy := context.WithCancel(ctx)
+		proxyDone := runMetaProxy(proxyCtx, p, log)
+		defer func() {
+			stopProxy()
+			<-proxyDone
+		}()
+	}
+	if cfg.Bridge.Role == config.RoleEdge {
+		n, err := relay.StartEdge(ctx, cfg, relay.NodeOptions{Logger: log, LogLevel: &ll.Level})
+		if err != nil {
+			return err
+		}
+		err = n.Wait() // the server drains when ctx ends; the spool stays
+		log.Info("dupbridge edge stopped", zap.Any("counters", n.Server.Stats()), zap.Any("link", n.Edge.Stats()))
+		return err
+	}
+	n, err := relay.StartSink(ctx, cfg, relay.NodeOptions{Logger: log})
+	if err != nil {
+		return err
+	}
+	err = n.Wait()
+	log.Info("dupbridge sink stopped")
+	return err
 }
