@@ -175,6 +175,10 @@ type Bridge struct {
 	// table controls (pause, remove, fail mode) and create/load progress of
 	// full duplication. Created (0700) on start if missing.
 	StateDir string
+	// Role is direct, edge or sink; Relay configures the WAN link between
+	// edge and sink (docs/relay.md §3).
+	Role  Role
+	Relay Relay
 	// HTTPTLSCert and HTTPTLSKey (PEM files), when set, make http_listen
 	// serve HTTPS.
 	HTTPTLSCert, HTTPTLSKey string
@@ -273,6 +277,9 @@ type Table struct {
 	// bridges. The follower then reads before each such write; deletes
 	// are not covered (they store no timetag).
 	VerifyTimetag bool
+	// Ack is when an edge answers the master (spool: after the fsync;
+	// follower: after the sink's ack).
+	Ack AckPolicy
 }
 
 // Allows reports whether entries carrying cluster id id are accepted for t:

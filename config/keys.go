@@ -16,8 +16,17 @@ func KnownKeys() map[string][]string {
 	return map[string][]string{
 		SectionClusters:             nil,
 		SectionGroup:                nil,
-		SectionBridge:               slices.Sorted(maps.Keys(bridgeKeys)),
-		SectionTablePrefix + "NAME": slices.Sorted(maps.Keys(tableKeys)),
+		SectionBridge:               slices.Sorted(maps.Keys(bridgeAndRelayKeys)),
+		SectionTablePrefix + "NAME": slices.Sorted(maps.Keys(tableAndAckKeys)),
 		SectionMetaProxy:            slices.Sorted(maps.Keys(metaProxyKeys)),
 	}
+}
+
+// joinKeys is the union of key sets.
+func joinKeys(sets ...map[string]bool) map[string]bool {
+	out := map[string]bool{}
+	for _, s := range sets {
+		maps.Copy(out, s)
+	}
+	return out
 }

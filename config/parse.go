@@ -21,7 +21,8 @@ const (
 type parser struct {
 	f        *iniFile
 	problems []Problem
-	dropped  int // problems beyond maxProblems, counted only
+	badRole  bool // [dupbridge] role is invalid (relay.go)
+	dropped  int  // problems beyond maxProblems, counted only
 }
 
 // maxProblems bounds the problems kept: a binary or foreign file would
@@ -99,6 +100,7 @@ func ParseContext(ctx context.Context, data []byte, name string) (*Config, error
 		}
 	}
 
+	p.role(c)
 	p.metaProxy(c)
 	// A file with [meta-proxy] and none of the bridge's sections configures
 	// a meta-proxy alone: the bridge's required sections are not asked for.
@@ -123,6 +125,9 @@ func ParseContext(ctx context.Context, data []byte, name string) (*Config, error
 func (p *parser) clusters(c *Config) {
 	s := p.f.byName[SectionClusters]
 	if s == nil || len(s.keys) == 0 {
+		if c.Bridge.Role == RoleEdge {
+			return // an edge ships to its sink, which knows the follower
+		}
 		p.errSection(SectionClusters, "missing or empty: list each follower cluster as NAME = host:port,host:port (its meta servers)")
 		return
 	}
@@ -258,8 +263,10 @@ func (p *parser) bridge(c *Config) {
 		return
 	}
 	const sec = SectionBridge
-	get := p.keys(s, sec, bridgeKeys)
-	b.Listen = p.hostPort(sec, "listen", get, "required: the RPC listen address host:port")
+	get := p.keys(s, sec, bridgeAndRelayKeys)
+	if v, _ := get("listen"); v != "" || c.Bridge.Role != RoleSink { // a sink faces edges only (relay_listen)
+		b.Listen = p.hostPort(sec, "listen", get, "required: the RPC listen address host:port")
+	}
 
 	if v, ok := get("advertised_address"); ok && v != "" {
 		ap, err := netip.ParseAddrPort(v)
@@ -461,6 +468,7 @@ func (p *parser) bridge(c *Config) {
 			p.errKey(sec, "full_duplication", "%q: want load, reject or without_checkpoint", v)
 		}
 	}
+	p.relay(get, c)
 }
 
 // bridgeLimits reads the RPC port's connection and memory limits (issue 8).
@@ -537,7 +545,7 @@ func (p *parser) tables(c *Config) {
 		if !validTableName(t.Name) {
 			p.errSection(sec, "table name %q: want letters, digits, '_', '.', '-' (Pegasus app names)", t.Name)
 		}
-		get := p.keys(s, sec, tableKeys)
+		get := p.keys(s, sec, tableAndAckKeys)
 
 		t.AppID = int32(len(c.Tables) + 1)
 		_, explicit := get("app_id")
@@ -572,7 +580,9 @@ func (p *parser) tables(c *Config) {
 			}
 			t.FollowerTable = v
 		}
-		if v, ok := get("follower_cluster"); !ok || v == "" {
+		if v, ok := get("follower_cluster"); (!ok || v == "") && c.Bridge.Role == RoleEdge {
+			// an edge's sink knows the follower
+		} else if !ok || v == "" {
 			p.errKey(sec, "follower_cluster", "required: a cluster of [%s]", SectionClusters)
 		} else if _, known := c.Clusters[v]; !known {
 			p.errKey(sec, "follower_cluster", "%q is not in [%s]", v, SectionClusters)
@@ -657,6 +667,7 @@ func (p *parser) tables(c *Config) {
 			t.VerifyTimetag = bv
 		}
 		p.sameFollowerTable(targets, t)
+		p.tableAck(get, sec, &t, c)
 		c.Tables = append(c.Tables, t)
 	}
 	if len(c.Tables) == 0 {

@@ -24,13 +24,20 @@ func Write(path string, v any) error {
 	if err != nil {
 		return fmt.Errorf("jsonfile: %s: %w", path, err)
 	}
+	return WriteFile(path, append(b, '\n'))
+}
+
+// WriteFile replaces path with data (mode 0600), atomically and durably:
+// Write without the JSON, for small binary state files (the spool's
+// markers).
+func WriteFile(path string, data []byte) error {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, filepath.Base(path)+".tmp*")
 	if err != nil {
 		return fmt.Errorf("jsonfile: %w", err)
 	}
 	tmp := f.Name()
-	_, err = f.Write(append(b, '\n'))
+	_, err = f.Write(data)
 	if err == nil {
 		err = f.Sync()
 	}

@@ -111,14 +111,16 @@ func Timetag(timestampUs int64, clusterID int8) uint64 {
 // scope separates tables (e.g. the follower app id). It allocates only when
 // it remembers a new key.
 func (g *Guard) Admit(scope uint32, key []byte, tt uint64) bool {
-	return g.decide(scope, key, tt, true, g.o.Now())
+	ok, _ := g.decide(scope, key, tt, true, g.o.Now())
+	return ok
 }
 
 // AdmitAt is Admit with the clock read by the caller: one reading serves
 // every entry of a request (the clock only decides when generations
 // rotate).
 func (g *Guard) AdmitAt(scope uint32, key []byte, tt uint64, now time.Time) bool {
-	return g.decide(scope, key, tt, true, now)
+	ok, _ := g.decide(scope, key, tt, true, now)
+	return ok
 }
 
 // Older reports whether a write of key with timetag tt is older than the
@@ -127,36 +129,66 @@ func (g *Guard) AdmitAt(scope uint32, key []byte, tt uint64, now time.Time) bool
 // (which carry verify_timetag, so the follower orders them itself), and
 // that are still dropped when a newer write, a delete included, went first.
 func (g *Guard) Older(scope uint32, key []byte, tt uint64) bool {
-	return !g.decide(scope, key, tt, false, g.o.Now())
+	ok, _ := g.decide(scope, key, tt, false, g.o.Now())
+	return !ok
 }
 
-// decide is AdmitAt, recording the write only when record is set.
-func (g *Guard) decide(scope uint32, key []byte, tt uint64, record bool, now time.Time) bool {
-	// The scoped key is built on the stack for ordinary key sizes; only
-	// remembering a new key may allocate (a generation's arrays growing).
+// admitTied is AdmitAt that also reports a tie (see decide).
+func (g *Guard) admitTied(scope uint32, key []byte, tt uint64, now time.Time) (ok, tied bool) {
+	return g.decide(scope, key, tt, true, now)
+}
+
+// peek is admitTied without recording, rotating or counting (Peek).
+func (g *Guard) peek(scope uint32, key []byte, tt uint64, _ time.Time) (ok, tied bool) {
 	var buf [256]byte
+	k, h, s := g.locate(scope, key, &buf)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, _, last, known := s.lookup(h, k)
+	return !known || last <= tt, known && last == tt
+}
+
+// locate builds the scoped key (on the stack for ordinary key sizes), its
+// hash and its shard.
+func (g *Guard) locate(scope uint32, key []byte, buf *[256]byte) ([]byte, uint64, *shard) {
 	k := append(append(buf[:0], byte(scope), byte(scope>>8), byte(scope>>16), byte(scope>>24)), key...)
 	h := maphash.Bytes(g.seed, k)
 	s := &g.shards[(h>>32)%uint64(len(g.shards))]
-	h |= 1 // slot.h 0 means empty
+	return k, h | 1, s // slot.h 0 means empty
+}
 
+// lookup finds a scoped key: its slot in the current generation (ci, when
+// inCur) and the newest timetag remembered for it. Caller holds s.mu.
+func (s *shard) lookup(h uint64, k []byte) (ci int, inCur bool, last uint64, known bool) {
+	ci, inCur = s.cur.find(h, k)
+	if inCur {
+		return ci, true, s.cur.slots[ci].tt, true
+	}
+	if pi, inPrev := s.prev.find(h, k); inPrev {
+		return ci, false, s.prev.slots[pi].tt, true
+	}
+	return ci, false, 0, false
+}
+
+// decide is AdmitAt, recording the write only when record is set; tied also
+// reports that the newest write already admitted for the key has the same
+// timetag (two updates of one mutation, or a retransmission): their order
+// cannot be told from timetags. Only remembering a new key may allocate (a
+// generation's arrays growing).
+func (g *Guard) decide(scope uint32, key []byte, tt uint64, record bool, now time.Time) (ok, tied bool) {
+	var buf [256]byte
+	k, h, s := g.locate(scope, key, &buf)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	g.maybeRotate(s, len(k), now)
-	ci, inCur := s.cur.find(h, k)
-	var last uint64
-	known := inCur
-	if inCur {
-		last = s.cur.slots[ci].tt
-	} else if pi, inPrev := s.prev.find(h, k); inPrev {
-		last, known = s.prev.slots[pi].tt, true
-	}
+	ci, inCur, last, known := s.lookup(h, k)
 	if known && last > tt {
 		g.superseded.Add(1)
-		return false
+		return false, false
 	}
+	tied = known && last == tt
 	if !record {
-		return true
+		return true, tied
 	}
 	switch {
 	case !inCur:
@@ -165,7 +197,7 @@ func (g *Guard) decide(scope uint32, key []byte, tt uint64, record bool, now tim
 		s.cur.slots[ci].tt = tt
 	}
 	g.admitted.Add(1)
-	return true
+	return true, tied
 }
 
 func (g *Guard) maybeRotate(s *shard, keyLen int, now time.Time) {

@@ -206,6 +206,42 @@ func FuzzFilter(f *testing.F) {
 	})
 }
 
+// FilterTied tells a write whose key's newest admitted write has the same
+// timetag (two updates of one mutation) from a strictly newer one.
+func TestFilterTied(t *testing.T) {
+	g := New(Options{})
+	put := func(ts int64, sk, v string) *mutation.DupEntry {
+		return entry(ts, mutation.CodePut, mutation.AppendPut(nil, 0, rk("h", sk), []byte(v), 0))
+	}
+	mput := func(ts int64, sks ...string) *mutation.DupEntry {
+		mp := &mutation.MultiPutRequest{HashKey: []byte("h")}
+		for _, sk := range sks {
+			mp.Kvs = append(mp.Kvs, mutation.KeyValue{Key: []byte(sk), Value: []byte("v")})
+		}
+		return entry(ts, mutation.CodeMultiPut, mutation.AppendMultiPut(nil, 0, mp))
+	}
+	steps := []struct {
+		name string
+		e    *mutation.DupEntry
+		v    Verdict
+		tied bool
+	}{
+		{"first write of a", put(100, "a", "1"), Keep, false},
+		{"second update of a in the same mutation", put(100, "a", "2"), Keep, true},
+		{"newer write of a", put(101, "a", "3"), Keep, false},
+		{"older write of a", put(100, "a", "4"), Drop, false},
+		{"multi_put of b and a, a tied", mput(101, "b", "a"), Keep, true},
+		{"multi_put of new keys", mput(101, "c", "d"), Keep, false},
+		{"remove of c at the same timetag", entry(101, mutation.CodeRemove, mutation.AppendRemove(nil, 1, rk("h", "c"))), Keep, true},
+	}
+	for _, s := range steps {
+		v, _, tied, err := g.FilterTied(1, s.e)
+		if err != nil || v != s.v || tied != s.tied {
+			t.Errorf("%s: verdict %v tied %v err %v, want %v %v", s.name, v, tied, err, s.v, s.tied)
+		}
+	}
+}
+
 // Older decides as Admit does but remembers nothing.
 func TestOlderRecordsNothing(t *testing.T) {
 	g := New(Options{})

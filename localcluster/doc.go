@@ -10,7 +10,11 @@
 // and reports what the simulator saw (held, misplaced, outside keys);
 // RestartBridge stops the bridge gracefully and starts a fresh one on the
 // same address; with Options.HTTP the bridge's HTTP interface (/metrics,
-// /status) is served on a loopback port that survives restarts.
+// /status) is served on a loopback port that survives restarts. StartWAN
+// runs the WAN link instead of a direct bridge: a sink beside the simulated
+// follower and an edge in front of it (relay.StartSink, relay.StartEdge),
+// each restartable; EdgeINI and SinkINI write their configuration files for
+// runs with real processes.
 //
 // How: the simulator and the bridge listen on 127.0.0.1 ports picked by
 // the kernel; the bridge's configuration is generated INI text parsed by

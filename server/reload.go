@@ -113,7 +113,7 @@ func (s *Server) Reload(next *config.Config) ([]string, error) {
 			changes = append(changes, s.reloadFailMode(ts, t)...)
 			continue
 		}
-		ts := newTableState(next, t)
+		ts := newTableState(next, t, s.opts.Guards)
 		var reg []prometheus.Collector
 		reg = append(reg, s.bindTableMetrics(ts)...)
 		for _, c := range reg {

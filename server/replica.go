@@ -42,6 +42,7 @@ type partBuild struct {
 	total       int // bytes (entryRef.size) of this partition's entries not yet written
 	left        int // entries of this partition not yet written
 	hashes      []uint64
+	tied        []int // entry indexes (keyorder.Guard.FilterTied)
 	w           mutation.DupRequestWriter
 	open        bool
 	first, last int64
@@ -339,14 +340,14 @@ func (cs *connState) split(ts *tableState, entries []entryRef, count int, now ti
 		parts = append(parts, &Part{
 			Table: ts.cfg.Name, PartitionIndex: pb.pidx, PartitionCount: count, Body: body,
 			Entries: pb.w.Len(), PartitionHash: pb.hash, FirstTimestamp: pb.first, LastTimestamp: pb.last,
-			Hashes: pb.hashes,
+			Hashes: pb.hashes, Tied: pb.tied,
 		})
-		pb.open, pb.hashes = false, nil
+		pb.open, pb.hashes, pb.tied = false, nil, nil
 	}
 	superseded := 0
 	for i := range entries {
 		er := &entries[i]
-		verdict, rewritten, err := ts.order.FilterAt(0, &er.e, now)
+		verdict, rewritten, tied, err := ts.order.FilterTiedAt(0, &er.e, now)
 		if err != nil {
 			// validate checked every payload (PayloadHash); keep it whole.
 			verdict = keyorder.Keep
@@ -366,7 +367,7 @@ func (cs *connState) split(ts *tableState, entries []entryRef, count int, now ti
 			pb.open = true
 			pb.first = er.ts
 		}
-		cs.appendEntry(ts, pb, er, verdict, rewritten)
+		cs.appendEntry(ts, pb, er, verdict, rewritten, tied)
 	}
 	for _, pb := range cs.parts[:len(cs.byPart)] {
 		if pb.open {
@@ -381,7 +382,10 @@ func (cs *connState) split(ts *tableState, entries []entryRef, count int, now ti
 
 // appendEntry writes er into pb's open body: as received, or re-encoded
 // when the guard rewrote it or the bridge marks it verify_timetag.
-func (cs *connState) appendEntry(ts *tableState, pb *partBuild, er *entryRef, verdict keyorder.Verdict, rewritten []byte) {
+func (cs *connState) appendEntry(ts *tableState, pb *partBuild, er *entryRef, verdict keyorder.Verdict, rewritten []byte, tied bool) {
+	if tied {
+		pb.tied = append(pb.tied, pb.w.Len())
+	}
 	setVerify := ts.marks(&er.e)
 	switch {
 	case verdict == keyorder.Rewrite || setVerify:

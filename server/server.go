@@ -78,6 +78,10 @@ type Options struct {
 	// to its own metrics (e.g. the follower side's, server/follower). New
 	// fails if one cannot be registered.
 	Collectors []prometheus.Collector
+	// Guards are the per-key order guards to use, by table name (an edge
+	// passes the ones it rebuilt from its spool, docs/relay.md §1.6); a
+	// table without one gets a new, empty guard.
+	Guards map[string]*keyorder.Guard
 	// Face, when set, is asked first for every request (face.go). With a
 	// Face and no Shipper (a meta-proxy alone), the Face must answer every
 	// request.
@@ -206,8 +210,13 @@ func (s *Server) tabs() *tableSet { return s.tables.Load() }
 
 // newTableState is the run-time state of table t of cfg, before its
 // metrics and persisted controls.
-func newTableState(cfg *config.Config, t *config.Table) *tableState {
-	ts := &tableState{cfg: t, order: keyorder.New(keyorder.Options{})}
+// newTableState builds a table's state; its per-key order guard is the one
+// guards has for it (Options.Guards), else a new, empty one.
+func newTableState(cfg *config.Config, t *config.Table, guards map[string]*keyorder.Guard) *tableState {
+	ts := &tableState{cfg: t, order: guards[t.Name]}
+	if ts.order == nil {
+		ts.order = keyorder.New(keyorder.Options{})
+	}
 	ts.paused.Store(t.Paused)
 	ts.confFail = failMode{policy: t.FailurePolicy, attempts: t.SkipAfterAttempts}
 	ts.fail.Store(&failMode{policy: t.FailurePolicy, attempts: t.SkipAfterAttempts})
@@ -287,7 +296,7 @@ func New(opts Options) (*Server, error) {
 
 	set := &tableSet{byName: map[string]*tableState{}, byAppID: map[int32]*tableState{}}
 	for i := range opts.Config.Tables {
-		set.add(newTableState(opts.Config, &opts.Config.Tables[i]))
+		set.add(newTableState(opts.Config, &opts.Config.Tables[i], opts.Guards))
 	}
 	s.tables.Store(set)
 	s.stateDir = cmp.Or(opts.StateDir, opts.Config.Bridge.StateDir, config.DefaultStateDir)

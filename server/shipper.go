@@ -34,6 +34,10 @@ type Part struct {
 	// FirstTimestamp and LastTimestamp are the entries' master timestamps
 	// in µs (for logs).
 	FirstTimestamp, LastTimestamp int64
+	// Tied are the indexes of entries with a key whose previous admitted
+	// write had the same timetag (keyorder.Guard.FilterTied); an edge's sink
+	// must not mark them verify_timetag when it resends (docs/relay.md §2.7).
+	Tied []int
 }
 
 // PartStatus is how a part ended.

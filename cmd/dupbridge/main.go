@@ -46,6 +46,7 @@ func newRootCmd() *cobra.Command {
 		newServeCmd(g),
 		newVerifyCmd(g),
 		newDemoCmd(g),
+		newRelayDictCmd(g),
 		newVersionCmd(),
 		newCtlCmd(),
 		newCheckpointCmd(g),

@@ -15,6 +15,7 @@ import (
 	"github.com/dupbridge/dupbridge/config"
 	"github.com/dupbridge/dupbridge/logging"
 	"github.com/dupbridge/dupbridge/metaproxy"
+	"github.com/dupbridge/dupbridge/relay"
 	"github.com/dupbridge/dupbridge/server"
 	"github.com/dupbridge/dupbridge/server/follower"
 )
@@ -28,7 +29,7 @@ func newServeCmd(g *globalFlags) *cobra.Command {
 	var check bool
 	cmd := &cobra.Command{
 		Use:   "serve --config FILE [--check]",
-		Short: "Run the bridge: answer a duplication master as its follower cluster and forward to the real follower (and the meta-proxy of a [meta-proxy] section)",
+		Short: "Run the bridge (role direct, edge or sink): answer a duplication master as its follower cluster and forward to the real follower (and the meta-proxy of a [meta-proxy] section)",
 		Long: `serve runs dupbridge: masters see it as their follower cluster's meta server
 and as the primary of every partition; it re-routes every duplicated write by
 its own key hash to the real follower's partitions.
@@ -36,9 +37,14 @@ its own key hash to the real follower's partitions.
 --check validates the configuration file, prints every problem with its line
 number, and exits (non-zero when the file is invalid). See examples/dupbridge.ini.
 
+[dupbridge] role = edge runs the master-side end of a WAN link (spool, then
+shipments to relay_sink); role = sink runs the follower-side end (accepts
+edges on relay_listen). See docs/relay.md and examples/edge.ini, sink.ini.
+
 A [meta-proxy] section runs the meta-proxy in the same process, on its own
 port; a file with only that section runs the meta-proxy alone (as
-"dupbridge proxy serve"). See docs/metaproxy.md.`,
+"dupbridge proxy serve"). See docs/metaproxy.md. Beside an edge or a sink
+the meta-proxy reports on its own http_listen only.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if path == "" {
@@ -83,8 +89,28 @@ func reportCheck(cmd *cobra.Command, path string, cfg *config.Config, err error)
 			return nil
 		}
 	}
-	fmt.Fprintf(out, "%s: ok: %d table(s), %d follower cluster(s), listen %s, advertised %s\n",
-		path, len(cfg.Tables), len(cfg.Clusters), cfg.Bridge.Listen, cfg.Bridge.AdvertisedAddr)
+	b := &cfg.Bridge
+	if b.Role != config.RoleDirect {
+		if err := relay.CheckFiles(cfg); err != nil {
+			fmt.Fprintf(out, "%s: %v\n", path, err)
+			return fmt.Errorf("serve --check: %s: %w", path, err)
+		}
+	}
+	switch b.Role {
+	case config.RoleEdge:
+		fmt.Fprintf(out, "%s: ok: edge, %d table(s), listen %s, advertised %s, ships to sink %s (tls %v), spool in %s\n",
+			path, len(cfg.Tables), b.Listen, b.AdvertisedAddr, b.Relay.Sink, b.Relay.TLS(), b.StateDir)
+		for _, t := range cfg.Tables {
+			fmt.Fprintf(out, "  table %s (app %d), source table %s, ack = %s\n", t.Name, t.AppID, t.SourceTable, t.Ack)
+		}
+		return nil
+	case config.RoleSink:
+		fmt.Fprintf(out, "%s: ok: sink, %d table(s), %d follower cluster(s), edges connect to %s (tls %v)\n",
+			path, len(cfg.Tables), len(cfg.Clusters), b.Relay.Listen, b.Relay.TLS())
+	default:
+		fmt.Fprintf(out, "%s: ok: %d table(s), %d follower cluster(s), listen %s, advertised %s\n",
+			path, len(cfg.Tables), len(cfg.Clusters), b.Listen, b.AdvertisedAddr)
+	}
 	for _, t := range cfg.Tables {
 		fmt.Fprintf(out, "  table %s (app %d) -> %s/%s, failure policy %s\n",
 			t.Name, t.AppID, t.FollowerCluster, t.FollowerTable, t.FailurePolicy)
@@ -118,6 +144,9 @@ func runServe(ctx context.Context, path string, cfg *config.Config, ll *logging.
 			return err
 		}
 		return p.Run(ctx)
+	}
+	if cfg.Bridge.Role != config.RoleDirect {
+		return runRelayNode(ctx, cfg, ll)
 	}
 	fs, err := follower.New(cfg, follower.Options{Logger: log, OpenCheckpoint: checkpoint.OpenSST,
 		Fetch: checkpoint.FetchOptions{BytesPerSecond: cfg.Bridge.CheckpointCopyRate, Parallel: cfg.Bridge.CheckpointCopyParallel},
@@ -176,4 +205,39 @@ func runServe(ctx context.Context, path string, cfg *config.Config, ll *logging.
 	}
 	log.Info("dupbridge stopped", zap.Any("counters", srv.Stats()))
 	return nil
+}
+
+// runRelayNode runs an edge or a sink (docs/relay.md), with the meta-proxy
+// of a [meta-proxy] section beside it (its status and metrics on its own
+// http_listen: the edge's and sink's HTTP do not carry them).
+func runRelayNode(ctx context.Context, cfg *config.Config, ll *logging.Logger) error {
+	log := ll.Logger
+	if cfg.MetaProxy != nil {
+		p, err := metaproxy.New(metaproxy.Options{Config: cfg.MetaProxy, Logger: log})
+		if err != nil {
+			return err
+		}
+		proxyCtx, stopProxy := context.WithCancel(ctx)
+		proxyDone := runMetaProxy(proxyCtx, p, log)
+		defer func() {
+			stopProxy()
+			<-proxyDone
+		}()
+	}
+	if cfg.Bridge.Role == config.RoleEdge {
+		n, err := relay.StartEdge(ctx, cfg, relay.NodeOptions{Logger: log, LogLevel: &ll.Level})
+		if err != nil {
+			return err
+		}
+		err = n.Wait() // the server drains when ctx ends; the spool stays
+		log.Info("dupbridge edge stopped", zap.Any("counters", n.Server.Stats()), zap.Any("link", n.Edge.Stats()))
+		return err
+	}
+	n, err := relay.StartSink(ctx, cfg, relay.NodeOptions{Logger: log})
+	if err != nil {
+		return err
+	}
+	err = n.Wait()
+	log.Info("dupbridge sink stopped")
+	return err
 }

@@ -40,3 +40,40 @@ func TestServeCheck(t *testing.T) {
 		}
 	}
 }
+
+// The edge and sink examples pass --check; role mistakes are reported with
+// their lines.
+func TestServeCheckRoles(t *testing.T) {
+	for _, tc := range []struct{ file, want string }{
+		{"edge.ini", "ok: edge, 1 table(s)"},
+		{"sink.ini", "ok: sink, 1 table(s), 1 follower cluster(s), edges connect to 0.0.0.0:34701"},
+	} {
+		out, err := runServeCheck(t, filepath.Join("..", "..", "examples", tc.file))
+		if err != nil || !strings.Contains(out, tc.want) {
+			t.Fatalf("%s: %v\n%s", tc.file, err, out)
+		}
+	}
+	bad := filepath.Join(t.TempDir(), "edge.ini")
+	text := "[duplication-group]\n  A = 1\n[dupbridge]\n  role = edge\n  listen = 127.0.0.1:34801\n  relay_token = short\n  relay_listen = 127.0.0.1:1\n[table.t]\n  ack = never\n"
+	if err := os.WriteFile(bad, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runServeCheck(t, bad)
+	if err == nil {
+		t.Fatalf("bad edge accepted:\n%s", out)
+	}
+	for _, want := range []string{"line 6: [dupbridge] relay_token: too short", "line 7: [dupbridge] relay_listen: only a sink",
+		"[dupbridge] relay_sink: required with role = edge", "line 9: [table.t] ack: \"never\": want spool or follower"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	missing := filepath.Join(t.TempDir(), "tls.ini")
+	text = "[duplication-group]\n  A = 1\n[dupbridge]\n  role = edge\n  listen = 127.0.0.1:34801\n  relay_token = 0123456789abcdef0\n  relay_sink = 127.0.0.1:9\n  relay_tls_cert = /nonexistent/c.pem\n  relay_tls_key = /nonexistent/k.pem\n  relay_tls_ca = /nonexistent/ca.pem\n[table.t]\n"
+	if err := os.WriteFile(missing, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := runServeCheck(t, missing); err == nil || !strings.Contains(out, "/nonexistent/c.pem") {
+		t.Fatalf("missing TLS files accepted: %v\n%s", err, out)
+	}
+}
