@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"time"
@@ -92,12 +93,17 @@ type WAN struct {
 	Link LinkOptions
 	Edge *relay.EdgeNode
 	Sink *relay.SinkNode
+
+	edgeDial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // WANOptions configure StartWAN.
 type WANOptions struct {
 	Options
 	Link LinkOptions // Table, addresses, StateDir and FollowerMeta are filled in when empty
+	// EdgeDial opens the edge's connections to the sink (nil: direct);
+	// benchmarks count the link's bytes with it.
+	EdgeDial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // StartWAN starts the simulated follower, a sink and an edge, and waits
@@ -109,7 +115,7 @@ func StartWAN(ctx context.Context, o WANOptions) (*WAN, error) {
 	if o.FollowerPartitions == 0 {
 		o.FollowerPartitions = 32
 	}
-	w := &WAN{Env: &Env{Opts: o.Options}, Link: o.Link}
+	w := &WAN{Env: &Env{Opts: o.Options}, Link: o.Link, edgeDial: o.EdgeDial}
 	w.Link.Table = o.Table
 	if w.Link.StateDir == "" {
 		return nil, errors.New("localcluster: WANOptions.Link.StateDir is required")
@@ -180,7 +186,7 @@ func (w *WAN) StartEdge(ctx context.Context) error {
 		return fmt.Errorf("localcluster: edge configuration: %w", err)
 	}
 	if err := retryListen(func() error {
-		w.Edge, err = relay.StartEdge(ctx, cfg, relay.NodeOptions{Logger: w.Opts.logger().Named("edge"), HTTPListen: "-"})
+		w.Edge, err = relay.StartEdge(ctx, cfg, relay.NodeOptions{Logger: w.Opts.logger().Named("edge"), HTTPListen: "-", Dial: w.edgeDial})
 		return err
 	}); err != nil {
 		return err

@@ -29,6 +29,8 @@ type NodeOptions struct {
 	HTTPListen string
 	// Sink overrides relay_sink (edge).
 	Sink string
+	// Dial opens the edge's connections to the sink (EdgeOptions.Dial).
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// LogLevel, when set, is the process's log level, changeable through
 	// the edge's admin HTTP (server.Options.LogLevel).
 	LogLevel *zap.AtomicLevel
@@ -52,7 +54,7 @@ func StartEdge(ctx context.Context, cfg *config.Config, o NodeOptions) (*EdgeNod
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
 	}
-	e, err := NewEdge(cfg, EdgeOptions{Logger: o.Logger, Sink: o.Sink})
+	e, err := NewEdge(cfg, EdgeOptions{Logger: o.Logger, Sink: o.Sink, Dial: o.Dial})
 	if err != nil {
 		return nil, err
 	}

@@ -156,8 +156,9 @@ func (st *stream) run(ctx context.Context) {
 
 // dial opens a connection and completes TLS.
 func (st *stream) dial(ctx context.Context) (net.Conn, error) {
-	d := net.Dialer{Timeout: dialTimeout, KeepAlive: 15 * time.Second}
-	c, err := d.DialContext(ctx, "tcp", st.e.sink)
+	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
+	c, err := st.e.dial(dctx, "tcp", st.e.sink)
+	cancel()
 	if err != nil {
 		return nil, fmt.Errorf("dialing %s: %w", st.e.sink, err)
 	}
