@@ -185,7 +185,7 @@ func benchReplay(b *testing.B, fresh func() error, run func(replay.Options) (rep
 }
 
 // processCPU is the user plus system CPU time this process has used.
-func processCPU(b *testing.B) time.Duration {
+func processCPU(b testing.TB) time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		b.Fatal(err)

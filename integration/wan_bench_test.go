@@ -75,8 +75,8 @@ func wanLog(b testing.TB, n int) (paths []string, parts [][]string) {
 //
 //	(a) the pegasus discipline into a direct bridge beside the simulated
 //	    follower (what Pegasus does today, with the bridge in front);
-//	(b) SLOT: replay → edge on loopback → link → sink → simulator, to be
-//	    wired when the relay (edge and sink roles) is on main;
+//	(b) replay (pegasus discipline) → edge on loopback → link → sink →
+//	    simulator, ack = spool;
 //	(c) the pipelined replay straight into the simulated follower.
 //
 // For each it prints throughput end to end (Run's time: from resolving the
@@ -102,15 +102,23 @@ func BenchmarkWAN(b *testing.B) {
 		rows = append(rows, wanPegasusBridge(b, link, paths, parts, true))
 	})
 	b.Run("b-edge-sink", func(b *testing.B) {
-		// SLOT (b): replay → edge (loopback) → link → sink → simulator.
-		// Wire it here when the relay's edge and sink roles are on main:
-		// start the simulator, a sink beside it, an edge on the master
-		// side, put wanlink between edge and sink (relay_sink = the
-		// proxy), replay into the edge on loopback, and fill a wanResult
-		// with the edge's CPU-seconds per GB.
-		rows = append(rows, wanResult{name: "b-edge-sink", edgeCPUPerGB: -1, note: "not measured: the relay (edge/sink) is not on main yet"})
-		b.Skip("slot (b): the relay (edge/sink) is not on main yet")
+		rows = append(rows, wanEdgeSink(b, link, paths, parts, "", true))
 	})
+	// (b) with the edge's spool on tmpfs, where fsync costs nothing: not a
+	// durable deployment, a profile. The gap to (b) is what the disk's
+	// fsync latency costs the master's one-round-at-a-time discipline.
+	if shm, err := os.Stat("/dev/shm"); err == nil && shm.IsDir() {
+		b.Run("b-spool-on-tmpfs", func(b *testing.B) {
+			dir, err := os.MkdirTemp("/dev/shm", "dupbridge-bench-spool-")
+			if err != nil {
+				b.Skip(err)
+			}
+			defer os.RemoveAll(dir)
+			r := wanEdgeSink(b, link, paths, parts, dir, false)
+			r.name = "b-spool-on-tmpfs"
+			rows = append(rows, r)
+		})
+	}
 	b.Run("c-pipelined", func(b *testing.B) {
 		rows = append(rows, wanPipelined(b, link, paths, parts, 1, true))
 	})
@@ -272,6 +280,83 @@ func reportWAN(tb testing.TB, r wanResult) {
 	}
 }
 
+// wanEdgeSink is (b): replay (pegasus discipline) → edge on loopback →
+// link → sink → simulator. Throughput is end to end under ack = spool: from
+// the first write shipped until the edge's spool is drained, that is until
+// the sink has acknowledged the last shipment, which it does once the
+// follower has applied every part of it. Link bytes are both directions of
+// the edge's connections to the sink. The lag is from a fresh deployment
+// with ack = follower at half that rate, so that a batch's acknowledgement
+// is the follower's: entry scheduled → applied on the follower.
+//
+// Edge CPU: the edge, the sink, the simulator and the replay share this
+// process, so the figure is the whole process's CPU (getrusage) per GB of
+// raw entries during the full-speed run, an upper bound for the edge.
+//
+// stateDir holds the edge's spool ("": a temp dir on the test's disk).
+func wanEdgeSink(b testing.TB, link *wanlink.Server, paths []string, parts [][]string, stateDir string, paced bool) wanResult {
+	ctx := context.Background()
+	sinkAddr := freeAddr(b)
+	px, err := link.Link(sinkAddr, wanlink.WAN())
+	if err != nil {
+		b.Fatal(err)
+	}
+	start := func(ack string, cnt *wanlink.Counter) *localcluster.WAN {
+		dir := stateDir
+		if dir == "" {
+			dir = b.TempDir()
+		}
+		w, err := localcluster.StartWAN(ctx, localcluster.WANOptions{
+			Options:  localcluster.Options{FollowerPartitions: 8},
+			Link:     localcluster.LinkOptions{Ack: ack, SinkAddr: sinkAddr, RelaySink: px.Addr, StateDir: dir},
+			EdgeDial: wanlink.Dialer(nil, cnt),
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return w
+	}
+	res := wanResult{name: "b-edge-sink"}
+	var cnt wanlink.Counter
+	w := start("spool", &cnt)
+	cpu0 := processCPU(b)
+	timer(b, true)
+	t0 := time.Now()
+	sum, err := w.Replay(ctx, paths, replay.Options{})
+	if err != nil {
+		w.Close()
+		b.Fatal(err)
+	}
+	drained(b, w)
+	elapsed := time.Since(t0)
+	timer(b, false)
+	cpu := processCPU(b) - cpu0
+	sum.Elapsed, sum.ElapsedSeconds = elapsed, elapsed.Seconds()
+	sum.MutationsPerSec = float64(sum.Mutations) / elapsed.Seconds()
+	sum.MBPerSec = float64(sum.Bytes) / 1e6 / elapsed.Seconds()
+	res.sum, res.linkBytes = sum, cnt.Sent.Load()+cnt.Received.Load()
+	res.edgeCPUPerGB = cpu.Seconds() / (float64(sum.Bytes) / 1e9)
+	c, err := w.Check(ctx, parts)
+	w.Close()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := c.Err(); err != nil {
+		b.Fatal(err)
+	}
+	res.verifiedKeys = c.Report.Checked
+	if paced {
+		// The sink's port is free again once the first deployment is closed.
+		w := start("follower", nil)
+		res.lag = pacedRun(b, res.sum.MutationsPerSec/2, func(ctx context.Context, o replay.Options) (replay.Summary, error) {
+			return w.Replay(ctx, paths, o)
+		})
+		w.Close()
+	}
+	reportWAN(b, res)
+	return res
+}
+
 func printWAN(rows []wanResult) {
 	printWANTo(os.Stdout, rows)
 }
@@ -305,5 +390,6 @@ func printWANTo(w io.Writer, rows []wanResult) {
 			fmt.Fprintf(w, "%-18s %.1fx (a)\n", "", r.sum.MutationsPerSec/a)
 		}
 	}
+	fmt.Fprintf(w, "(edge CPU: the whole benchmark process's CPU, replay+edge+sink+simulator, per GB of raw entries: an upper bound for the edge)\n")
 	fmt.Fprintf(w, "(lag: at half of each path's full-speed rate, 10 s; keys: verified on the follower after the full-speed run)\n")
 }
