@@ -51,8 +51,9 @@ fuzz:
 demo: build
 	./$(BIN) demo
 
-# make demo-wan: the JSON log across a real toxiproxy link at 30 ms RTT,
-# Pegasus's discipline against the fast path, every key verified.
+# make demo-wan: the JSON log through an edge, a real toxiproxy link at
+# 30 ms RTT and a sink into a simulated follower, against Pegasus's
+# discipline across the same link, every key verified.
 demo-wan:
 	bash scripts/demo-wan.sh
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# demo-wan.sh — make demo-wan: the JSON log across a real toxiproxy link
-# (30 ms RTT, 100 Mbit/s) with Pegasus's discipline and with the fast path,
-# every key verified, the speed-up printed (integration TestDemoWAN).
+# demo-wan.sh — make demo-wan: a simulated follower, a sink beside it, an
+# edge on the master side and a real toxiproxy link (30 ms RTT, 100 Mbit/s)
+# between edge and sink; the JSON log is replayed through the edge, every
+# key verified, and the speed-up over Pegasus's discipline across the same
+# link printed (integration TestDemoWAN). Under 2 minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh toxiproxy
