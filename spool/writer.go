@@ -11,26 +11,44 @@ import (
 	"go.uber.org/zap"
 )
 
-// writer is the one goroutine that writes segments: group commit
-// (docs/relay.md §1.4), the acked marker and truncation.
+// writer is the one goroutine that writes segments (group commit,
+// docs/relay.md §1.4). The acked marker and truncation run beside it in
+// maintainer: saving the marker costs fsyncs, and a master's append must
+// not wait behind them.
 func (s *Spool) writer() {
 	defer close(s.done)
-	tick := time.NewTicker(ackSaveEvery)
-	defer tick.Stop()
+	stopMaint, maintDone := make(chan struct{}), make(chan struct{})
+	go s.maintainer(stopMaint, maintDone)
 	for {
 		select {
 		case <-s.kick:
-		case <-tick.C:
+			s.flush()
 		case <-s.stop:
 			s.flush()
+			close(stopMaint)
+			<-maintDone
 			s.maintain(true)
 			if s.f != nil {
 				_ = s.f.Close()
 			}
 			return
 		}
-		s.flush()
-		s.maintain(false)
+	}
+}
+
+// maintainer saves the acked marker and deletes acknowledged segments
+// every ackSaveEvery until stop.
+func (s *Spool) maintainer(stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	tick := time.NewTicker(ackSaveEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-tick.C:
+			s.maintain(false)
+		case <-stop:
+			return
+		}
 	}
 }
 
