@@ -175,16 +175,6 @@ func decodeBody(r *http.Request, v any) error {
 	return errors.Join(ErrBadControl, err)
 }
 
-// serveDuplication is GET /duplication[?table=NAME].
-func (s *Server) serveDuplication(w http.ResponseWriter, r *http.Request) {
-	d, err := s.Duplication(r.URL.Query().Get("table"))
-	if err != nil {
-		writeJSON(w, http.StatusNotFound, ErrorAnswer{Error: err.Error()})
-		return
-	}
-	writeJSON(w, http.StatusOK, d)
-}
-
 // serveControl is POST /tables/{name}/control with a ControlRequest body.
 func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 	var req ControlRequest
