@@ -81,7 +81,11 @@ type SpoolReporter interface {
 
 // Duplication is the /duplication document.
 type Duplication struct {
-	Time   time.Time          `json:"time"`
+	Time time.Time `json:"time"`
+	// Role is the process's role: empty for a direct bridge or an edge
+	// (whose tables are paused there), "sink" for a WAN sink, which does
+	// not see what the edge still spools.
+	Role   string             `json:"role,omitempty"`
 	Tables []TableDuplication `json:"tables"`
 }
 
