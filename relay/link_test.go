@@ -189,6 +189,20 @@ func runEdge(t *testing.T, cfg *config.Config, log *zap.Logger) (e *Edge, stop f
 	return e, stop
 }
 
+// proxiedSink runs a sink over a fake follower behind a proxy that can
+// cut the link.
+func proxiedSink(t *testing.T) (*fakeFollower, *tcpproxy.Proxy) {
+	t.Helper()
+	f := &fakeFollower{}
+	sinkAddr, _ := runSink(t, sinkCfg(t, testToken, ""), f, nil, "")
+	px, err := tcpproxy.New(sinkAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(px.Close)
+	return f, px
+}
+
 // shipParts ships parts from..to of table t and returns a channel that
 // gets each result.
 func shipParts(e *Edge, from, to int) chan server.PartResult {
@@ -400,13 +414,7 @@ func TestSinkRestartWithHalfAppliedShipment(t *testing.T) {
 // The link is cut for a while: the edge keeps spooling, logs the outage,
 // and delivers everything in order after it is restored.
 func TestLinkCut(t *testing.T) {
-	f := &fakeFollower{}
-	sinkAddr, _ := runSink(t, sinkCfg(t, testToken, ""), f, nil, "")
-	px, err := tcpproxy.New(sinkAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(px.Close)
+	f, px := proxiedSink(t)
 	elog, el := observed()
 	e, _ := runEdge(t, edgeCfg(t, px.Addr(), t.TempDir(), testToken, "spool", "relay_batch_bytes = 8KiB"), elog)
 	eventually(t, "layout learned", func() bool { return e.PartitionCount("t") == 8 })

@@ -10,7 +10,6 @@ import (
 
 	"github.com/dupbridge/dupbridge/config"
 	"github.com/dupbridge/dupbridge/ctlclient"
-	"github.com/dupbridge/dupbridge/internal/tcpproxy"
 	"github.com/dupbridge/dupbridge/server"
 )
 
@@ -46,13 +45,7 @@ func tableDup(t *testing.T, c *ctlclient.Client) server.TableDuplication {
 // controls (pause, fail mode, remove) persist across restarts as on a
 // direct bridge; remove drops the spool and logs it.
 func TestEdgeOperatorCalls(t *testing.T) {
-	f := &fakeFollower{}
-	sinkAddr, _ := runSink(t, sinkCfg(t, testToken, ""), f, nil, "")
-	px, err := tcpproxy.New(sinkAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(px.Close)
+	f, px := proxiedSink(t)
 	px.Cut()
 	cfg := edgeCfg(t, px.Addr(), t.TempDir(), testToken, "spool", "")
 	log, logs := observed()
