@@ -81,8 +81,24 @@ func TestSwitchWANEdgeSink(t *testing.T) {
 		t.Fatalf("pause on the sink without its admin_token: %v, want 401", err)
 	}
 
-	acked := se.lagging(t, 1500*time.Millisecond, 10*time.Second, 3) // held by the follower behind the sink
+	// Without --edge: a pause cannot be taken by the sink; a switch says
+	// what the sink alone cannot see.
 	var out strings.Builder
+	_, err = metaproxy.Switch(ctx, se.st, metaproxy.SwitchOptions{Table: "sw", To: se.b, Bridge: se.admin, Client: se.cl,
+		Pause: true, Wait: time.Second, Out: &out})
+	if !errors.As(err, &ce) || ce.Status != http.StatusConflict || se.mapping(t) != "A" {
+		t.Fatalf("--pause against a sink without --edge: %v, mapping %s", err, se.mapping(t))
+	}
+	if _, err := metaproxy.Switch(ctx, se.st, metaproxy.SwitchOptions{Table: "sw", To: se.b, Bridge: se.admin, Client: se.cl,
+		Out: &out}); err != nil || !strings.Contains(out.String(), "WAN sink, which cannot see what its edge still spools") {
+		t.Fatalf("switch against a sink without --edge: %v\n%s", err, out.String())
+	}
+	if _, err := se.st.Put("sw", se.a, metaproxy.AnyVersion); err != nil {
+		t.Fatal(err)
+	}
+
+	acked := se.lagging(t, 1500*time.Millisecond, 10*time.Second, 3) // held by the follower behind the sink
+	out.Reset()
 	_, err = metaproxy.Switch(ctx, se.st, metaproxy.SwitchOptions{Table: "sw", To: se.b, Bridge: se.admin, Client: se.cl,
 		Edge: edgeAdmin, MaxLag: time.Second, Out: &out})
 	if !errors.Is(err, metaproxy.ErrLagTooHigh) || se.mapping(t) != "A" {
