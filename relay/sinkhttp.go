@@ -64,7 +64,8 @@ func (n *SinkNode) HTTPHandler() (http.Handler, error) {
 	return mux, nil
 }
 
-// serveHTTP serves HTTPHandler on http_listen until ctx ends.
+// serveHTTP serves HTTPHandler on http_listen (https with http_tls_cert)
+// until ctx ends.
 func (n *SinkNode) serveHTTP(ctx context.Context, o NodeOptions) error {
 	addr := n.cfg.Bridge.HTTPListen
 	if o.HTTPListen != "" {
@@ -77,15 +78,15 @@ func (n *SinkNode) serveHTTP(ctx context.Context, o NodeOptions) error {
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", addr)
+	ln, err := server.ListenAdmin(addr, &n.cfg.Bridge)
 	if err != nil {
-		return fmt.Errorf("relay: sink http listen on %s: %w", addr, err)
+		return fmt.Errorf("relay: sink admin %w", err)
 	}
 	n.httpAddr = ln.Addr()
 	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = hs.Serve(ln) }()
 	context.AfterFunc(ctx, func() { _ = hs.Close() })
-	n.log.Info("relay: sink admin http serving", zap.Stringer("addr", ln.Addr()))
+	n.log.Info("relay: sink admin http serving", zap.Stringer("addr", ln.Addr()), zap.Bool("tls", n.cfg.Bridge.HTTPTLSCert != ""))
 	return nil
 }
 

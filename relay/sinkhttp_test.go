@@ -2,9 +2,13 @@ package relay
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 
@@ -72,4 +76,28 @@ func TestSinkAdminHTTP(t *testing.T) {
 		b, _ := json.Marshal(td)
 		t.Errorf("sink table: %s", b)
 	}
+}
+
+// With http_tls_cert the sink's admin HTTP is https (server.ListenAdmin,
+// as a direct bridge's).
+func TestSinkAdminHTTPS(t *testing.T) {
+	p := newPKI(t)
+	cfg := sinkCfg(t, testToken, fmt.Sprintf("http_listen = 127.0.0.1:0\nhttp_tls_cert = %s\nhttp_tls_key = %s", p.file("sink.pem"), p.file("sink.key")))
+	n, err := StartSink(context.Background(), cfg, NodeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = n.Stop() })
+	ca, err := os.ReadFile(p.file("ca.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(ca)
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
+	resp, err := hc.Get("https://" + n.HTTPAddr().String() + "/healthz")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("https GET /healthz: %v %v", resp, err)
+	}
+	_ = resp.Body.Close()
 }

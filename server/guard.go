@@ -2,13 +2,18 @@ package server
 
 import (
 	"crypto/subtle"
+	"crypto/tls"
+	"fmt"
 	"mime"
+	"net"
 	"net/http"
 	"net/http/pprof"
 	"strings"
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/dupbridge/dupbridge/config"
 )
 
 // AdminGuard is the admin HTTP's one guard, shared by every role that
@@ -133,4 +138,23 @@ func DuplicationHandler(dup func(table string) (Duplication, error)) http.Handle
 		}
 		writeJSON(w, http.StatusOK, d)
 	}
+}
+
+// ListenAdmin listens on addr for the admin HTTP, behind TLS when
+// http_tls_cert is set (loaded now, so that a bad certificate fails the
+// start).
+func ListenAdmin(addr string, b *config.Bridge) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("http listen on %s: %w", addr, err)
+	}
+	if b.HTTPTLSCert == "" {
+		return ln, nil
+	}
+	cert, err := tls.LoadX509KeyPair(b.HTTPTLSCert, b.HTTPTLSKey)
+	if err != nil {
+		_ = ln.Close()
+		return nil, fmt.Errorf("http_tls_cert %s, http_tls_key %s: %w", b.HTTPTLSCert, b.HTTPTLSKey, err)
+	}
+	return tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}), nil
 }

@@ -3,7 +3,6 @@ package server
 import (
 	"cmp"
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -375,23 +374,12 @@ func (s *Server) Run(ctx context.Context) error {
 
 	var hs *http.Server
 	if s.opts.HTTPListen != "" && s.opts.HTTPListen != "-" {
-		hln, err := net.Listen("tcp", s.opts.HTTPListen)
+		hln, err := ListenAdmin(s.opts.HTTPListen, b)
 		if err != nil {
 			stopLoops()
-			return fmt.Errorf("server: http listen on %s: %w", s.opts.HTTPListen, err)
+			return fmt.Errorf("server: %w", err)
 		}
 		hs = &http.Server{Handler: s.HTTPHandler(), ReadHeaderTimeout: 10 * time.Second}
-		if b.HTTPTLSCert != "" {
-			// Load now, so that a bad certificate fails the start.
-			cert, err := tls.LoadX509KeyPair(b.HTTPTLSCert, b.HTTPTLSKey)
-			if err != nil {
-				_ = hln.Close()
-				stopLoops()
-				return fmt.Errorf("server: http_tls_cert %s, http_tls_key %s: %w", b.HTTPTLSCert, b.HTTPTLSKey, err)
-			}
-			hs.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-			hln = tls.NewListener(hln, hs.TLSConfig)
-		}
 		go func() { _ = hs.Serve(hln) }()
 		s.log.Info("status http serving", zap.Stringer("addr", hln.Addr()), zap.Bool("tls", b.HTTPTLSCert != ""))
 	}
