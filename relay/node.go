@@ -26,7 +26,7 @@ type NodeOptions struct {
 	// Sink overrides relay_sink (edge).
 	Sink string
 	// LogLevel, when set, is the process's log level, changeable through
-	// the edge's admin HTTP (server.Options.LogLevel).
+	// the admin HTTP (POST /log-level, server.LogLevelHandler).
 	LogLevel *zap.AtomicLevel
 }
 
@@ -109,6 +109,7 @@ type SinkNode struct {
 
 	cfg      *config.Config
 	log      *zap.Logger
+	logLevel *zap.AtomicLevel
 	httpAddr net.Addr
 	stopping atomic.Bool
 
@@ -134,7 +135,7 @@ func StartSink(ctx context.Context, cfg *config.Config, o NodeOptions) (*SinkNod
 		_ = fs.Close()
 		return nil, err
 	}
-	n := &SinkNode{Sink: s, Followers: fs, cfg: cfg, log: o.Logger, done: make(chan error, 1)}
+	n := &SinkNode{Sink: s, Followers: fs, cfg: cfg, log: o.Logger, logLevel: o.LogLevel, done: make(chan error, 1)}
 	var rctx context.Context
 	rctx, n.cancel = context.WithCancel(ctx)
 	fs.Open(rctx)

@@ -33,7 +33,8 @@ var ErrControlOnEdge = errors.New("table controls (pause, start, remove, fail-mo
 	"send them to the edge's admin HTTP (dupbridge ctl --addr EDGE_ADMIN ...)")
 
 // HTTPHandler serves GET /status (link and follower routers), /metrics,
-// /duplication, /healthz, /readyz and /debug/pprof, and answers the table
+// /duplication, /healthz, /readyz, /debug/pprof and POST /log-level, and
+// answers the table
 // controls 409 (ErrControlOnEdge), the mutating ones guarded like a direct
 // bridge's (admin_token). Any goroutine.
 func (n *SinkNode) HTTPHandler() (http.Handler, error) {
@@ -58,6 +59,7 @@ func (n *SinkNode) HTTPHandler() (http.Handler, error) {
 		w.WriteHeader(http.StatusConflict)
 		_ = json.NewEncoder(w).Encode(server.ErrorAnswer{Error: ErrControlOnEdge.Error()})
 	}))
+	mux.Handle("POST /log-level", g.AdminOnly(server.LogLevelHandler(n.logLevel, n.log)))
 	for _, p := range []string{"POST /tables/{name}/control", "POST /tables/{name}/pause", "POST /tables/{name}/resume"} {
 		mux.Handle(p, refuse)
 	}

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"go.uber.org/zap"
+
 	"github.com/dupbridge/dupbridge/server"
 )
 
@@ -22,14 +24,19 @@ import (
 func TestSinkAdminHTTP(t *testing.T) {
 	const token = "sink-admin-token-0123456789abcdef"
 	cfg := sinkCfg(t, testToken, "http_listen = 127.0.0.1:0\nadmin_token = "+token+"\nready_follower_timeout = 1ms")
-	n, err := StartSink(context.Background(), cfg, NodeOptions{}) // follower f = 127.0.0.1:1: unreachable
+	lvl := zap.NewAtomicLevelAt(zap.InfoLevel)
+	n, err := StartSink(context.Background(), cfg, NodeOptions{LogLevel: &lvl}) // follower f = 127.0.0.1:1: unreachable
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = n.Stop() })
 	base := "http://" + n.HTTPAddr().String()
 	call := func(method, path, tok string) (int, string) {
-		req, _ := http.NewRequest(method, base+path, strings.NewReader(`{"action":"pause"}`))
+		body := `{"action":"pause"}`
+		if path == "/log-level" {
+			body = `{"level":"debug"}`
+		}
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		if tok != "" {
 			req.Header.Set("Authorization", "Bearer "+tok)
@@ -60,12 +67,17 @@ func TestSinkAdminHTTP(t *testing.T) {
 		{"POST", "/tables/t/control", "wrong", http.StatusUnauthorized, "admin_token"},
 		{"POST", "/tables/t/control", token, http.StatusConflict, "edge"},
 		{"POST", "/tables/t/pause", token, http.StatusConflict, "edge"},
+		{"POST", "/log-level", "", http.StatusUnauthorized, "admin_token"},
+		{"POST", "/log-level", token, http.StatusOK, `"was": "info"`},
 	}
 	for _, c := range cases {
 		code, body := call(c.method, c.path, c.tok)
 		if code != c.code || !strings.Contains(body, c.body) {
 			t.Errorf("%s %s (token %q): %d %q, want %d with %q", c.method, c.path, c.tok, code, body, c.code, c.body)
 		}
+	}
+	if lvl.Level() != zap.DebugLevel {
+		t.Errorf("log level after POST /log-level: %v", lvl.Level())
 	}
 	d, err := n.Duplication("t")
 	if err != nil || len(d.Tables) != 1 {

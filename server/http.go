@@ -134,7 +134,7 @@ func (s *Server) HTTPHandler() http.Handler {
 	mux.Handle("POST /tables/{name}/pause", g.AdminOnly(pause(true)))
 	mux.Handle("POST /tables/{name}/resume", g.AdminOnly(pause(false)))
 	mux.Handle("POST /tables/{name}/control", g.AdminOnly(http.HandlerFunc(s.serveControl)))
-	mux.Handle("POST /log-level", g.AdminOnly(http.HandlerFunc(s.serveLogLevel)))
+	mux.Handle("POST /log-level", g.AdminOnly(LogLevelHandler(s.opts.LogLevel, s.log)))
 	mux.Handle("POST /reload", g.AdminOnly(http.HandlerFunc(s.serveReload)))
 	mux.HandleFunc("GET /duplication", DuplicationHandler(s.Duplication))
 	g.Pprof(mux)

@@ -201,27 +201,30 @@ type LogLevelRequest struct {
 	Was   string `json:"was,omitempty"`
 }
 
-// serveLogLevel is POST /log-level: the process's log level, changed at
-// once (Options.LogLevel).
-func (s *Server) serveLogLevel(w http.ResponseWriter, r *http.Request) {
-	if s.opts.LogLevel == nil {
-		writeJSON(w, http.StatusNotImplemented, ErrorAnswer{Error: "this bridge was started without a changeable log level"})
-		return
+// LogLevelHandler is POST /log-level: the process's log level, changed
+// at once (nil level: 501, the process was started without a changeable
+// one), logged on log. Every role serves it behind AdminGuard.AdminOnly.
+func LogLevelHandler(level *zap.AtomicLevel, log *zap.Logger) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if level == nil {
+			writeJSON(w, http.StatusNotImplemented, ErrorAnswer{Error: "this process was started without a changeable log level"})
+			return
+		}
+		var req LogLevelRequest
+		if err := decodeBody(r, &req); err != nil {
+			writeControlError(w, err)
+			return
+		}
+		lvl, err := zapcore.ParseLevel(req.Level)
+		if err != nil || req.Level == "" {
+			writeControlError(w, errors.Join(ErrBadControl, errors.New("log level "+strconv.Quote(req.Level)+": want debug, info, warn or error")))
+			return
+		}
+		was := level.Level()
+		level.SetLevel(lvl)
+		log.Warn("log level changed", zap.Stringer("level", lvl), zap.Stringer("was", was), zap.String("by", "http "+r.RemoteAddr))
+		writeJSON(w, http.StatusOK, LogLevelRequest{Level: lvl.String(), Was: was.String()})
 	}
-	var req LogLevelRequest
-	if err := decodeBody(r, &req); err != nil {
-		writeControlError(w, err)
-		return
-	}
-	lvl, err := zapcore.ParseLevel(req.Level)
-	if err != nil || req.Level == "" {
-		writeControlError(w, errors.Join(ErrBadControl, errors.New("log level "+strconv.Quote(req.Level)+": want debug, info, warn or error")))
-		return
-	}
-	was := s.opts.LogLevel.Level()
-	s.opts.LogLevel.SetLevel(lvl)
-	s.log.Warn("log level changed", zap.Stringer("level", lvl), zap.Stringer("was", was), zap.String("by", "http "+r.RemoteAddr))
-	writeJSON(w, http.StatusOK, LogLevelRequest{Level: lvl.String(), Was: was.String()})
 }
 
 // ReloadResult is the answer of POST /reload.
