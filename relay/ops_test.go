@@ -69,6 +69,9 @@ func TestEdgeOperatorCalls(t *testing.T) {
 		if err != nil || !res.Persisted || res.State != s.state {
 			t.Fatalf("%s: %+v, %v", s.req.Action, res, err)
 		}
+		if s.req.Action == server.ActionFailMode && res.Note != server.ErrFailModeElsewhere.Error() {
+			t.Errorf("fail-mode on an edge: note %q, want that the sink's failure_policy decides", res.Note)
+		}
 		_ = n.Stop()
 		n, c = startEdgeNode(t, cfg, log)
 		td := tableDup(t, c)
