@@ -231,6 +231,8 @@ func checkWAN(t *testing.T, prom *promServer, w *localcluster.WAN, mutations int
 		{"entries the sink shipped, with those the edge superseded", total("dupbridge_router_shipped_entries_total") + " + " + total("dupbridge_superseded_entries_total"), float64(sum.Entries)},
 		{"the spool's window after the drain", `sum(dupbridge_spool_unacked_records` + wsel + `)`, 0},
 		{"the spool's fill after the drain", `sum(dupbridge_spool_bytes` + wsel + `)`, 0},
+		// DupbridgeSpoolAbove80Percent's ratio matches the edge's real series.
+		{"spool fill ratios (one per edge table)", `count(dupbridge_spool_bytes` + wsel + ` / dupbridge_spool_capacity_bytes` + wsel + `)`, 1},
 	} {
 		if got := prom.scalar(t, c.expr, at); !closeTo(got, c.want) {
 			t.Errorf("WAN: %s: %s = %v, want %v", c.what, c.expr, got, c.want)
