@@ -4,7 +4,7 @@ import (
 	"maps"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
+	"github.com/dupbridge/dupbridge/internal/promtext"
 )
 
 // The collector's series follow appends and acknowledgements: the window
@@ -44,25 +44,13 @@ func TestCollector(t *testing.T) {
 			for i := min(tc.ack, tc.appends); i < tc.appends; i++ {
 				unackedBytes += int64(recordLen(len(payloadOf(i))))
 			}
-			reg := prometheus.NewPedanticRegistry()
-			if err := reg.Register(Collector{Spools: func() map[string]*Spool { return map[string]*Spool{"t": s} }}); err != nil {
-				t.Fatal(err)
-			}
-			mfs, err := reg.Gather()
+			got, err := promtext.Collect(Collector{Spools: func() map[string]*Spool { return map[string]*Spool{"t": s} }})
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := map[string]float64{}
-			for _, mf := range mfs {
-				for _, m := range mf.GetMetric() {
-					if len(m.GetLabel()) != 1 || m.GetLabel()[0].GetName() != "table" || m.GetLabel()[0].GetValue() != "t" {
-						t.Errorf("%s: labels %v, want table=t", mf.GetName(), m.GetLabel())
-					}
-					got[mf.GetName()] = m.GetGauge().GetValue() + m.GetCounter().GetValue()
-				}
-			}
-			want := map[string]float64{"dupbridge_spool_bytes": float64(unackedBytes), "dupbridge_spool_capacity_bytes": 1 << 20,
-				"dupbridge_spool_unacked_records": tc.window, "dupbridge_spool_acked_records_total": tc.acked}
+			want := map[string]float64{`dupbridge_spool_bytes{table="t"}`: float64(unackedBytes),
+				`dupbridge_spool_capacity_bytes{table="t"}`: 1 << 20, `dupbridge_spool_unacked_records{table="t"}`: tc.window,
+				`dupbridge_spool_acked_records_total{table="t"}`: tc.acked}
 			if !maps.Equal(got, want) {
 				t.Errorf("collected %v, want %v", got, want)
 			}
