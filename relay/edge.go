@@ -72,6 +72,7 @@ func NewEdge(cfg *config.Config, o EdgeOptions) (*Edge, error) {
 			return nil, err
 		}
 		e.streams[st.t.Name] = st
+		e.metrics.init(st.t.Name)
 	}
 	return e, nil
 }
@@ -277,6 +278,14 @@ func newEdgeMetrics() *edgeMetrics {
 		rawBytes:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dupbridge_relay_raw_bytes_total", Help: "Uncompressed bytes of the shipments sent."}, tl),
 		wireBytes:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dupbridge_relay_wire_bytes_total", Help: "Compressed bytes of the shipments sent (frames included)."}, tl),
 		reconnects: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dupbridge_relay_connection_failures_total", Help: "Connections to the sink that failed or ended."}, tl),
+	}
+}
+
+// init creates table's series at 0, so that a rate over them (no
+// connection failure yet) is 0 rather than no data.
+func (m *edgeMetrics) init(table string) {
+	for _, v := range []*prometheus.CounterVec{m.shipments, m.rawBytes, m.wireBytes, m.reconnects} {
+		v.WithLabelValues(table)
 	}
 }
 
