@@ -363,7 +363,6 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 	}
 	maxConns := s.gate.limit()
-	close(s.ready)
 	s.log.Info("dupbridge serving", zap.Stringer("addr", s.addr), zap.String("advertised", b.AdvertisedAddr.String()),
 		zap.Int("tables", len(s.tabs().byName)), zap.Int64("max_inflight_bytes", s.maxInflight.Load()),
 		zap.Int64("max_connection_bytes", s.maxConn), zap.Int("max_connections", maxConns))
@@ -371,6 +370,8 @@ func (s *Server) Run(ctx context.Context) error {
 		s.log.Warn("max_connections lowered to stay below the descriptor limit (ulimit -n)",
 			zap.Int("configured", b.MaxConnections), zap.Int("effective", maxConns))
 	}
+	// Ready after the startup lines: a caller waiting on it reads them written.
+	close(s.ready)
 
 	var hs *http.Server
 	if s.opts.HTTPListen != "" && s.opts.HTTPListen != "-" {
