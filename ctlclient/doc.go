@@ -10,7 +10,7 @@
 // was sent (KindUsage). Scripts map Kinds to exit codes (ExitCode).
 //
 // How: plain net/http with a bearer token (admin_token) and a JSON body,
-// the same guard the bridge applies (server.adminOnly); https when the
+// the same guard the bridge applies (server.AdminGuard.AdminOnly); https when the
 // address says so.
 //
 // Why: a script needs to tell "the bridge said no" from "no bridge there"

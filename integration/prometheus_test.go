@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -39,10 +41,18 @@ import (
 //     the (60 s, 300 s] bucket, the second's about 40 minutes old, in
 //     (1800 s, 3600 s], so the q-quantile is the bucket's linear
 //     interpolation at rank q·N (Prometheus's histogram_quantile);
+//   - beside the direct bridge it scrapes a WAN link (an edge and a sink,
+//     job "dupbridge-wan") while a third replay goes through the edge: the
+//     edge receives the replay's entries, spools one record per part, the
+//     sink receives and the edge's spool sees acknowledged exactly those
+//     records, and the sink's router ships every entry the edge did not
+//     supersede;
 //   - every panel query of deploy/grafana/dupbridge.json comes back with
-//     data, and every rule of deploy/prometheus/alerts.yml evaluates
-//     cleanly, with exactly the alerts the traffic implies pending;
-//   - every metric the bridge exports is in docs/operations.md.
+//     data for one of the two jobs, and every rule of
+//     deploy/prometheus/alerts.yml evaluates cleanly, with exactly the
+//     alerts the traffic implies pending;
+//   - every metric the bridge, the edge and the sink export is in
+//     docs/operations.md.
 func TestPrometheusScrapesReplay(t *testing.T) {
 	root, err := testfix.RepoRoot()
 	if err != nil {
@@ -50,14 +60,20 @@ func TestPrometheusScrapesReplay(t *testing.T) {
 	}
 	env := start(t, localcluster.Options{Table: "demo", FollowerPartitions: 16, HTTP: true,
 		LaggingWriteThreshold: 10 * time.Minute})
+	edgeHTTP, sinkHTTP := freeAddr(t), freeAddr(t)
+	wan := startWAN(t, localcluster.WANOptions{Options: localcluster.Options{FollowerPartitions: 16},
+		Link: localcluster.LinkOptions{EdgeHTTP: edgeHTTP, SinkExtra: "http_listen = " + sinkHTTP}})
 	tStart := float64(time.Now().UnixMilli()) / 1e3
-	prom := startPrometheus(t, env.HTTPAddr, filepath.Join(root, "deploy", "prometheus", "alerts.yml"))
+	prom := startPrometheus(t, map[string][]string{"dupbridge": {env.HTTPAddr}, "dupbridge-wan": {edgeHTTP, sinkHTTP}},
+		filepath.Join(root, "deploy", "prometheus", "alerts.yml"))
 
 	const sel = `{job="dupbridge",table="demo"}`
 	// The first scrapes, before any traffic: the table is open and every
 	// counter is at 0.
 	prom.waitFor(t, "the first scrape", `dupbridge_router_partitions`+sel, 30*time.Second, oneValue(16))
 	prom.waitFor(t, "the first scrape", `dup_requests`+sel, 5*time.Second, oneValue(0))
+	prom.waitFor(t, "the edge's first scrape", `dupbridge_spool_acked_records_total{job="dupbridge-wan"}`, 10*time.Second, oneValue(0))
+	prom.waitFor(t, "the sink's first scrape", `dupbridge_relay_sink_records_total{job="dupbridge-wan"}`, 10*time.Second, oneValue(0))
 
 	// The follower answers the first few duplicate RPCs "busy": the bridge
 	// retries them; the masters see nothing of it.
@@ -170,36 +186,94 @@ func TestPrometheusScrapesReplay(t *testing.T) {
 		t.Errorf("no scrape saw the replay in progress: %v", vals)
 	}
 
-	checkDashboard(t, prom, filepath.Join(root, "deploy", "grafana", "dupbridge.json"), at)
+	atWAN := checkWAN(t, prom, wan, mutations)
+	checkDashboard(t, prom, filepath.Join(root, "deploy", "grafana", "dupbridge.json"), atWAN, "dupbridge", "dupbridge-wan")
 	checkAlerts(t, prom, map[string]bool{"DupbridgeLagP99High": true, "DupbridgeShippingFailing": true})
-	checkMetricsDocumented(t, "http://"+env.HTTPAddr+"/metrics", filepath.Join(root, "docs", "operations.md"))
+	doc := filepath.Join(root, "docs", "operations.md")
+	checkMetricsDocumented(t, "http://"+env.HTTPAddr+"/metrics", doc, 40)
+	checkMetricsDocumented(t, "http://"+edgeHTTP+"/metrics", doc, 40)
+	checkMetricsDocumented(t, "http://"+sinkHTTP+"/metrics", doc, 10)
+}
+
+// checkWAN replays fresh master logs through the WAN link's edge and checks
+// the edge's and the sink's counters, as Prometheus scraped them, against
+// the traffic; it returns the time of the last scrape after the replay.
+func checkWAN(t *testing.T, prom *promServer, w *localcluster.WAN, mutations int) float64 {
+	t.Helper()
+	paths, _ := generate(t, walwriter.GenOptions{Dir: filepath.Join(t.TempDir(), "wan"), AppID: 2, Partitions: 8,
+		Mutations: mutations, Seed: 5, FinalEmpty: true, HashKeys: 500, SortKeys: 4, StartTimestamp: time.Now().UnixMicro()})
+	sum := replayAll(t, w.Env, paths, replay.Options{Rate: float64(mutations)})
+	drained(t, w)
+	if sum.Retries != 0 {
+		t.Fatalf("the master resent requests (%d) through the edge: the counts below assume it did not", sum.Retries)
+	}
+	records := float64(w.Edge.Edge.Stats()[w.Link.Table].Acked)
+	const wsel = `{job="dupbridge-wan"}`
+	prom.waitFor(t, "a scrape of the edge after the WAN replay", `dupbridge_spool_acked_records_total`+wsel, 10*time.Second, oneValue(records))
+	prom.waitFor(t, "a scrape of the sink after the WAN replay", `dupbridge_relay_sink_records_total`+wsel, 10*time.Second, oneValue(records))
+	at := prom.scalar(t, `max(timestamp(dupbridge_relay_sink_records_total`+wsel+`) or timestamp(dupbridge_spool_acked_records_total`+wsel+`))`, 0)
+	// The edge and the sink started with this test: their counters are
+	// their counts (increase() would extrapolate the target scraped
+	// earlier to the later one's last scrape).
+	total := func(metric string) string { return fmt.Sprintf(`sum(%s{job="dupbridge-wan"})`, metric) }
+	t.Logf("replayed %d entries in %d requests through the edge: %v spool records", sum.Entries, sum.Batches, records)
+	for _, c := range []struct {
+		what, expr string
+		want       float64
+	}{
+		{"entries the edge received", total("dup_requests"), float64(sum.Entries)},
+		{"requests the edge acknowledged", total("dupbridge_acked_requests_total"), float64(sum.Batches)},
+		{"parts the edge spooled (one record each)", total("dupbridge_parts_total"), records},
+		{"records the sink received", total("dupbridge_relay_sink_records_total"), records},
+		{"records the sink acknowledged to the edge", total("dupbridge_spool_acked_records_total"), records},
+		{"shipments sent = shipments received", total("dupbridge_relay_shipments_total") + " - " + total("dupbridge_relay_sink_shipments_total"), 0},
+		{"failed sink connections", total("dupbridge_relay_connection_failures_total"), 0},
+		{"entries the sink shipped, with those the edge superseded", total("dupbridge_router_shipped_entries_total") + " + " + total("dupbridge_superseded_entries_total"), float64(sum.Entries)},
+		{"the spool's window after the drain", `sum(dupbridge_spool_unacked_records` + wsel + `)`, 0},
+		{"the spool's fill after the drain", `sum(dupbridge_spool_bytes` + wsel + `)`, 0},
+		// DupbridgeSpoolAbove80Percent's ratio matches the edge's real series.
+		{"spool fill ratios (one per edge table)", `count(dupbridge_spool_bytes` + wsel + ` / dupbridge_spool_capacity_bytes` + wsel + `)`, 1},
+	} {
+		if got := prom.scalar(t, c.expr, at); !closeTo(got, c.want) {
+			t.Errorf("WAN: %s: %s = %v, want %v", c.what, c.expr, got, c.want)
+		}
+	}
+	if records == 0 || prom.scalar(t, total("dupbridge_relay_wire_bytes_total"), at) == 0 {
+		t.Errorf("nothing crossed the WAN link: the checks above prove little")
+	}
+	return at
 }
 
 // checkDashboard: every panel query, with the dashboard's variables set to
-// the scraped bridge's table, returns data that is a number somewhere.
-func checkDashboard(t *testing.T, prom *promServer, path string, at float64) {
+// the scraped table and one of the scrape jobs (as a user picks the job of
+// the bridges, edges or sinks), returns data that is a number somewhere.
+func checkDashboard(t *testing.T, prom *promServer, path string, at float64, jobs ...string) {
 	t.Helper()
 	qs, err := dashboard.Queries(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	vars := map[string]string{"job": "dupbridge", "instance": ".*", "table": "demo", "__rate_interval": "1m", "datasource": "prometheus"}
 	for _, q := range qs {
-		expr, err := dashboard.Expand(q.Expr, vars)
-		if err != nil {
-			t.Fatalf("panel %q %s: %v", q.Panel, q.RefID, err)
-		}
-		s, err := prom.query(expr, at)
-		if err != nil {
-			t.Errorf("panel %q %s: %v", q.Panel, q.RefID, err)
-			continue
-		}
+		var tried []string
 		number := false
-		for _, v := range s {
-			number = number || !math.IsNaN(v.Value)
+		for _, job := range jobs {
+			vars := map[string]string{"job": job, "instance": ".*", "table": "demo", "__rate_interval": "1m", "datasource": "prometheus"}
+			expr, err := dashboard.Expand(q.Expr, vars)
+			if err != nil {
+				t.Fatalf("panel %q %s: %v", q.Panel, q.RefID, err)
+			}
+			s, err := prom.query(expr, at)
+			if err != nil {
+				t.Errorf("panel %q %s: %v", q.Panel, q.RefID, err)
+				break
+			}
+			for _, v := range s {
+				number = number || !math.IsNaN(v.Value)
+			}
+			tried = append(tried, fmt.Sprintf("%s gave %v", expr, s))
 		}
 		if !number {
-			t.Errorf("panel %q %s is empty: %s gave %v", q.Panel, q.RefID, expr, s)
+			t.Errorf("panel %q %s is empty: %s", q.Panel, q.RefID, strings.Join(tried, "; "))
 		}
 	}
 }
@@ -265,9 +339,10 @@ func checkAlerts(t *testing.T, prom *promServer, want map[string]bool) {
 	}
 }
 
-// checkMetricsDocumented: every metric family the bridge exports, beside
-// the Go runtime's and the process's, is named in the operations guide.
-func checkMetricsDocumented(t *testing.T, metricsURL, docPath string) {
+// checkMetricsDocumented: every metric family a node exports (at least
+// min of them), beside the Go runtime's and the process's, is named in the
+// operations guide.
+func checkMetricsDocumented(t *testing.T, metricsURL, docPath string, min int) {
 	t.Helper()
 	resp, err := http.Get(metricsURL)
 	if err != nil {
@@ -282,8 +357,8 @@ func checkMetricsDocumented(t *testing.T, metricsURL, docPath string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(help) < 40 {
-		t.Fatalf("only %d metric families scraped", len(help))
+	if len(help) < min {
+		t.Fatalf("only %d metric families scraped from %s", len(help), metricsURL)
 	}
 	for n := range help {
 		if strings.HasPrefix(n, "go_") || strings.HasPrefix(n, "process_") {
@@ -297,17 +372,17 @@ func checkMetricsDocumented(t *testing.T, metricsURL, docPath string) {
 
 // promServer is a real Prometheus (Debian's package, installed by
 // scripts/deps.sh) started by a test on a loopback port with its own
-// configuration and storage in a temp dir, scraping one target every
+// configuration and storage in a temp dir, scraping its targets every
 // second. Never the system service.
 type promServer struct {
 	base string // http://127.0.0.1:port
 	log  string // its log file
 }
 
-// startPrometheus starts Prometheus scraping target (host:port, job
-// "dupbridge", path /metrics) with the rule files given, waits until it is
-// ready and stops it when the test ends.
-func startPrometheus(t *testing.T, target string, ruleFiles ...string) *promServer {
+// startPrometheus starts Prometheus scraping targets (host:port by job
+// name, path /metrics) with the rule files given, waits until it is ready
+// and stops it when the test ends.
+func startPrometheus(t *testing.T, targets map[string][]string, ruleFiles ...string) *promServer {
 	t.Helper()
 	bin := testdeps.Tool(t, "prometheus", "prometheus")
 	dir := t.TempDir()
@@ -318,10 +393,11 @@ func startPrometheus(t *testing.T, target string, ruleFiles ...string) *promServ
   evaluation_interval: 1s
 rule_files: %s
 scrape_configs:
-  - job_name: dupbridge
-    static_configs:
-      - targets: [%q]
-`, rules, target)
+`, rules)
+	for _, job := range slices.Sorted(maps.Keys(targets)) {
+		addrs, _ := json.Marshal(targets[job])
+		cfg += fmt.Sprintf("  - job_name: %q\n    static_configs:\n      - targets: %s\n", job, addrs)
+	}
 	cfgPath := filepath.Join(dir, "prometheus.yml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)

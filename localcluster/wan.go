@@ -37,6 +37,9 @@ type LinkOptions struct {
 	// AdvertisedPartitions: the edge's advertised_partition_count (0: the
 	// follower's, learned from the sink).
 	AdvertisedPartitions int
+	// EdgeHTTP is where the edge serves its HTTP interface (/metrics,
+	// /status, ...); empty: not served.
+	EdgeHTTP string
 }
 
 // EdgeINI is the configuration file of an edge.
@@ -186,7 +189,11 @@ func (w *WAN) StartEdge(ctx context.Context) error {
 		return fmt.Errorf("localcluster: edge configuration: %w", err)
 	}
 	if err := retryListen(func() error {
-		w.Edge, err = relay.StartEdge(ctx, cfg, relay.NodeOptions{Logger: w.Opts.logger().Named("edge"), HTTPListen: "-", Dial: w.edgeDial})
+		httpListen := w.Link.EdgeHTTP
+		if httpListen == "" {
+			httpListen = "-"
+		}
+		w.Edge, err = relay.StartEdge(ctx, cfg, relay.NodeOptions{Logger: w.Opts.logger().Named("edge"), HTTPListen: httpListen, Dial: w.edgeDial})
 		return err
 	}); err != nil {
 		return err

@@ -24,6 +24,19 @@ type Lag struct {
 	Paused            bool
 	// FollowerCluster is the bridge's name of the cluster it writes to.
 	FollowerCluster string
+	// Role is the bridge's role as /duplication says it ("sink" for a WAN
+	// sink; empty for a direct bridge or an edge).
+	Role string
+}
+
+// WithEdge is a sink's lag l completed by its edge's lag e: what the
+// follower acknowledged comes from the sink, what is pending from the edge
+// (received and not yet answered, and spooled and not yet acknowledged by
+// the sink, which covers what the sink has in flight; with ack = follower
+// an entry can be counted in both), and the pause is the edge's.
+func (l Lag) WithEdge(e Lag) Lag {
+	l.Inflight, l.Spooled, l.Paused = e.Inflight, e.Spooled, e.Paused
+	return l
 }
 
 // Pending is the entries not yet applied downstream.
@@ -62,7 +75,7 @@ func BridgeLag(ctx context.Context, c *ctlclient.Client, table string) (Lag, err
 			continue
 		}
 		l := Lag{Table: table, Inflight: t.InflightEntries, Spooled: t.SpooledEntries,
-			Paused: t.State == server.StatePaused, FollowerCluster: t.FollowerCluster}
+			Paused: t.State == server.StatePaused, FollowerCluster: t.FollowerCluster, Role: d.Role}
 		if t.LastAckedTimestampUs > 0 {
 			l.LastAcked = time.UnixMicro(t.LastAckedTimestampUs)
 		}
@@ -109,8 +122,16 @@ type SwitchOptions struct {
 	// this long for the lag to fall under MaxLag.
 	Wait time.Duration
 	Poll time.Duration
-	// Pause pauses the table on the bridge before waiting, so that nothing
-	// new arrives and what is in flight drains.
+	// Edge is the admin HTTP address of the WAN link's edge when Bridge is
+	// its sink: the pause goes there (masters connect to the edge; a sink
+	// refuses table controls), and its spooled and in-flight entries are
+	// the pending part of the lag (a sink cannot see what the edge still
+	// spools). EdgeClient talks to it (nil: ctlclient.New(Edge), as
+	// Client).
+	Edge       string
+	EdgeClient *ctlclient.Client
+	// Pause pauses the table on the bridge (the edge, when given) before
+	// waiting, so that nothing new arrives and what is in flight drains.
 	Pause bool
 	// Force switches even when the lag is too high or no bridge answers;
 	// the result says what may be lost.
@@ -162,13 +183,15 @@ func Switch(ctx context.Context, st *Store, o SwitchOptions) (SwitchResult, erro
 		}
 		o.Client = c
 	}
-	if o.LagOf == nil {
-		o.LagOf = func(ctx context.Context) (Lag, error) {
-			if o.Client == nil {
-				return Lag{}, fmt.Errorf("%w: no bridge address", ErrNoBridge)
-			}
-			return BridgeLag(ctx, o.Client, o.Table)
+	if o.EdgeClient == nil && o.Edge != "" {
+		c, err := ctlclient.New(o.Edge, ctlclient.Options{Timeout: 5 * time.Second})
+		if err != nil && !o.Force {
+			return res, fmt.Errorf("%w: the edge: %v", ErrNoBridge, err)
 		}
+		o.EdgeClient = c
+	}
+	if o.LagOf == nil {
+		o.LagOf = o.bridgeLag
 	}
 	if err := o.To.Check(); err != nil {
 		return res, err
@@ -208,28 +231,58 @@ func Switch(ctx context.Context, st *Store, o SwitchOptions) (SwitchResult, erro
 	res.Version = v
 	fmt.Fprintf(o.Out, "switched %s to %s (%s), node version %d\n", o.Table, o.To.ClusterName, o.To.MetaAddrs, v)
 	if o.Pause {
-		fmt.Fprintf(o.Out, "%s stays paused on the bridge; start it again (dupbridge ctl start %s) once the old side may duplicate again\n", o.Table, o.Table)
+		_, name := o.pauser()
+		fmt.Fprintf(o.Out, "%s stays paused on the %s; start it again (dupbridge ctl start %s) once the old side may duplicate again\n", o.Table, name, o.Table)
 	}
 	return res, nil
+}
+
+// bridgeLag reads the lag from the bridge, completed by the edge's when
+// one is given.
+func (o *SwitchOptions) bridgeLag(ctx context.Context) (Lag, error) {
+	if o.Client == nil {
+		return Lag{}, fmt.Errorf("%w: no bridge address", ErrNoBridge)
+	}
+	l, err := BridgeLag(ctx, o.Client, o.Table)
+	if err != nil || o.EdgeClient == nil {
+		return l, err
+	}
+	e, err := BridgeLag(ctx, o.EdgeClient, o.Table)
+	if err != nil {
+		return l, fmt.Errorf("the edge: %w", err)
+	}
+	return l.WithEdge(e), nil
+}
+
+// pauser is the bridge that takes the pause: the edge when given.
+func (o *SwitchOptions) pauser() (*ctlclient.Client, string) {
+	if o.EdgeClient != nil {
+		return o.EdgeClient, "edge " + o.Edge
+	}
+	return o.Client, "bridge " + o.Bridge
 }
 
 // waitLag reads the bridge's lag (pausing the table first if asked) until
 // it is under MaxLag or the wait is over.
 func waitLag(ctx context.Context, o *SwitchOptions) (Lag, time.Duration, error) {
 	if o.Pause {
-		if o.Client == nil {
+		c, name := o.pauser()
+		if c == nil {
 			return Lag{}, 0, fmt.Errorf("%w: no bridge address to pause %s on", ErrNoBridge, o.Table)
 		}
-		if err := PauseTable(ctx, o.Client, o.Table); err != nil {
+		if err := PauseTable(ctx, c, o.Table); err != nil {
 			return Lag{}, 0, err
 		}
-		fmt.Fprintf(o.Out, "paused %s on the bridge %s: masters retry, nothing new is shipped\n", o.Table, o.Bridge)
+		fmt.Fprintf(o.Out, "paused %s on the %s: masters retry, nothing new is shipped\n", o.Table, name)
 	}
 	deadline := time.Now().Add(o.Wait)
-	for {
+	for first := true; ; first = false {
 		lag, err := o.LagOf(ctx)
 		if err != nil {
 			return lag, 0, err
+		}
+		if first && lag.Role == "sink" && o.EdgeClient == nil {
+			fmt.Fprintf(o.Out, "note: %s is a WAN sink, which cannot see what its edge still spools; give --edge EDGE_ADMIN to count it\n", o.Bridge)
 		}
 		behind := lag.Behind(time.Now())
 		if lag.FollowerCluster != "" && lag.FollowerCluster != o.To.ClusterName {

@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dupbridge/dupbridge/internal/tcpproxy"
 	"github.com/dupbridge/dupbridge/server"
 )
 
@@ -16,13 +15,7 @@ import (
 func TestDropSpool(t *testing.T) {
 	for _, ack := range []string{"spool", "follower"} {
 		t.Run("ack="+ack, func(t *testing.T) {
-			f := &fakeFollower{}
-			sinkAddr, _ := runSink(t, sinkCfg(t, testToken, ""), f, nil, "")
-			px, err := tcpproxy.New(sinkAddr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(px.Close)
+			f, px := proxiedSink(t)
 			px.Cut()
 			dir := t.TempDir()
 			cfg := edgeCfg(t, px.Addr(), dir, testToken, ack, "")

@@ -83,6 +83,7 @@ func NewEdge(cfg *config.Config, o EdgeOptions) (*Edge, error) {
 			return nil, err
 		}
 		e.streams[st.t.Name] = st
+		e.metrics.init(st.t.Name)
 	}
 	return e, nil
 }
@@ -92,15 +93,16 @@ func (e *Edge) openStream(t *config.Table) (*stream, error) {
 	st := &stream{e: e, t: t, log: e.log.With(zap.String("table", t.Name)), guard: keyorder.New(keyorder.Options{})}
 	rebuilt := 0
 	sp, err := spool.Open(spool.Options{Dir: dir, MaxBytes: e.cfg.Bridge.Relay.SpoolBytes, Logger: st.log},
-		func(_ uint64, payload []byte) error {
+		func(lsn uint64, payload []byte) error {
 			rebuilt++
-			return st.remember(payload)
+			return st.remember(lsn, payload)
 		})
 	if err != nil {
 		return nil, fmt.Errorf("relay: spool of table %s: %w", t.Name, err)
 	}
 	st.sp = sp
 	st.acked = sp.Acked()
+	st.forgetSpooled(st.acked)
 	st.everSent = sp.Durable() // a previous process may have sent any of them
 	st.layout.Store(readLayout(filepath.Join(dir, "layout")))
 	dropTo, err := readDropMark(dir)
@@ -120,12 +122,14 @@ func (e *Edge) openStream(t *config.Table) (*stream, error) {
 }
 
 // remember passes a spooled part's entries through the order guard, as the
-// server did before spooling them.
-func (st *stream) remember(payload []byte) error {
+// server did before spooling them, and counts them as spooled (those
+// acknowledged already are uncounted once the spool is open).
+func (st *stream) remember(lsn uint64, payload []byte) error {
 	p, err := decodePart(st.t.Name, payload)
 	if err != nil {
 		return err
 	}
+	st.noteSpooled(lsn, p.Entries)
 	it, err := mutation.NewDupIter(p.Body)
 	if err != nil {
 		return fmt.Errorf("spooled part: %w", err)
@@ -191,7 +195,11 @@ func (e *Edge) ship(p *server.Part, done func(server.PartResult)) *stream {
 		go done(server.PartResult{Status: server.PartFailed, Err: fmt.Errorf("relay: table %s has no spool", p.Table)})
 		return nil
 	}
+	entries := p.Entries
 	st.sp.AppendDeferred(appendPart(make([]byte, 0, partHeaderLen+len(p.Body)+4*len(p.Tied)), p), func(lsn uint64, err error) {
+		if err == nil {
+			st.noteSpooled(lsn, entries)
+		}
 		switch {
 		case err != nil:
 			done(server.PartResult{Status: server.PartFailed, Err: fmt.Errorf("relay: spooling: %w", err)})
@@ -281,6 +289,14 @@ func newEdgeMetrics() *edgeMetrics {
 		rawBytes:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dupbridge_relay_raw_bytes_total", Help: "Uncompressed bytes of the shipments sent."}, tl),
 		wireBytes:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dupbridge_relay_wire_bytes_total", Help: "Compressed bytes of the shipments sent (frames included)."}, tl),
 		reconnects: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dupbridge_relay_connection_failures_total", Help: "Connections to the sink that failed or ended."}, tl),
+	}
+}
+
+// init creates table's series at 0, so that a rate over them (no
+// connection failure yet) is 0 rather than no data.
+func (m *edgeMetrics) init(table string) {
+	for _, v := range []*prometheus.CounterVec{m.shipments, m.rawBytes, m.wireBytes, m.reconnects} {
+		v.WithLabelValues(table)
 	}
 }
 

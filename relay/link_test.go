@@ -12,12 +12,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/dupbridge/dupbridge/config"
+	"github.com/dupbridge/dupbridge/internal/promtext"
 	"github.com/dupbridge/dupbridge/internal/tcpproxy"
 	"github.com/dupbridge/dupbridge/keyorder"
 	"github.com/dupbridge/dupbridge/mutation"
@@ -187,6 +187,20 @@ func runEdge(t *testing.T, cfg *config.Config, log *zap.Logger) (e *Edge, stop f
 	stop = func() { once.Do(func() { cancel(); <-done; _ = e.Close() }) }
 	t.Cleanup(stop)
 	return e, stop
+}
+
+// proxiedSink runs a sink over a fake follower behind a proxy that can
+// cut the link.
+func proxiedSink(t *testing.T) (*fakeFollower, *tcpproxy.Proxy) {
+	t.Helper()
+	f := &fakeFollower{}
+	sinkAddr, _ := runSink(t, sinkCfg(t, testToken, ""), f, nil, "")
+	px, err := tcpproxy.New(sinkAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(px.Close)
+	return f, px
 }
 
 // shipParts ships parts from..to of table t and returns a channel that
@@ -400,13 +414,7 @@ func TestSinkRestartWithHalfAppliedShipment(t *testing.T) {
 // The link is cut for a while: the edge keeps spooling, logs the outage,
 // and delivers everything in order after it is restored.
 func TestLinkCut(t *testing.T) {
-	f := &fakeFollower{}
-	sinkAddr, _ := runSink(t, sinkCfg(t, testToken, ""), f, nil, "")
-	px, err := tcpproxy.New(sinkAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(px.Close)
+	f, px := proxiedSink(t)
 	elog, el := observed()
 	e, _ := runEdge(t, edgeCfg(t, px.Addr(), t.TempDir(), testToken, "spool", "relay_batch_bytes = 8KiB"), elog)
 	eventually(t, "layout learned", func() bool { return e.PartitionCount("t") == 8 })
@@ -482,30 +490,27 @@ func TestCorruptSpoolStopsEdge(t *testing.T) {
 	}
 }
 
-// The edge exports its spool's fill level under the names alert rules use.
+// The edge exports its spool's fill level under the names alert rules use,
+// and its relay window.
 func TestSpoolGauges(t *testing.T) {
 	e, _ := runEdge(t, edgeCfg(t, "127.0.0.1:1", t.TempDir(), testToken, "spool", "spool_bytes = 2MiB"), nil)
 	waitResults(t, shipParts(e, 0, 10), 10)
-	reg := prometheus.NewRegistry()
-	for _, c := range e.Collectors() {
-		if err := reg.Register(c); err != nil {
-			t.Fatal(err)
-		}
-	}
-	mfs, err := reg.Gather()
+	got, err := promtext.Collect(e.Collectors()...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := map[string]float64{}
-	for _, mf := range mfs {
-		for _, m := range mf.GetMetric() {
-			if m.GetGauge() != nil && len(m.GetLabel()) == 1 && m.GetLabel()[0].GetValue() == "t" {
-				got[mf.GetName()] = m.GetGauge().GetValue()
-			}
-		}
-	}
-	if got["dupbridge_spool_capacity_bytes"] != 2<<20 || got["dupbridge_spool_bytes"] != float64(e.Stats()["t"].SpoolBytes) || got["dupbridge_spool_bytes"] <= 0 {
+	fill, capacity := got[`dupbridge_spool_bytes{table="t"}`], got[`dupbridge_spool_capacity_bytes{table="t"}`]
+	if capacity != 2<<20 || fill != float64(e.Stats()["t"].SpoolBytes) || fill <= 0 {
 		t.Fatalf("gauges %v, spool %+v", got, e.Stats()["t"])
+	}
+	// No sink: the 10 parts' records wait in the window, none acknowledged,
+	// and the link's counters exist (at 0) before anything was sent.
+	for series, want := range map[string]float64{`dupbridge_spool_unacked_records{table="t"}`: 10,
+		`dupbridge_spool_acked_records_total{table="t"}`: 0, `dupbridge_relay_shipments_total{table="t"}`: 0,
+		`dupbridge_relay_wire_bytes_total{table="t"}`: 0} {
+		if v, ok := got[series]; !ok || v != want {
+			t.Errorf("%s = %v (present %v), want %v", series, v, ok, want)
+		}
 	}
 }
 

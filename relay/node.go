@@ -2,15 +2,11 @@ package relay
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
-	"time"
+	"sync/atomic"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 
 	"github.com/dupbridge/dupbridge/config"
@@ -25,14 +21,14 @@ type NodeOptions struct {
 	// Listen overrides [dupbridge] listen (edge) or relay_listen (sink).
 	Listen string
 	// HTTPListen overrides http_listen; "-" disables it. The edge serves
-	// the bridge's endpoints; the sink serves GET /status and /metrics.
+	// the bridge's endpoints; the sink those of SinkNode.HTTPHandler.
 	HTTPListen string
 	// Sink overrides relay_sink (edge).
 	Sink string
 	// Dial opens the edge's connections to the sink (EdgeOptions.Dial).
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// LogLevel, when set, is the process's log level, changeable through
-	// the edge's admin HTTP (server.Options.LogLevel).
+	// the admin HTTP (POST /log-level, server.LogLevelHandler).
 	LogLevel *zap.AtomicLevel
 }
 
@@ -113,6 +109,12 @@ type SinkNode struct {
 	Sink      *Sink
 	Followers *follower.Set
 
+	cfg      *config.Config
+	log      *zap.Logger
+	logLevel *zap.AtomicLevel
+	httpAddr net.Addr
+	stopping atomic.Bool
+
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -135,14 +137,14 @@ func StartSink(ctx context.Context, cfg *config.Config, o NodeOptions) (*SinkNod
 		_ = fs.Close()
 		return nil, err
 	}
-	n := &SinkNode{Sink: s, Followers: fs, done: make(chan error, 1)}
+	n := &SinkNode{Sink: s, Followers: fs, cfg: cfg, log: o.Logger, logLevel: o.LogLevel, done: make(chan error, 1)}
 	var rctx context.Context
 	rctx, n.cancel = context.WithCancel(ctx)
 	fs.Open(rctx)
 	go func() { n.done <- s.Run(rctx) }()
 	select {
 	case <-s.Ready():
-		if err := n.serveHTTP(rctx, cfg, o); err != nil {
+		if err := n.serveHTTP(rctx, o); err != nil {
 			n.cancel()
 			_ = n.Wait()
 			return nil, err
@@ -153,39 +155,6 @@ func StartSink(ctx context.Context, cfg *config.Config, o NodeOptions) (*SinkNod
 		_ = fs.Close()
 		return nil, err
 	}
-}
-
-// serveHTTP serves the sink's /status (link and follower routers) and
-// /metrics on http_listen until ctx ends.
-func (n *SinkNode) serveHTTP(ctx context.Context, cfg *config.Config, o NodeOptions) error {
-	addr := cfg.Bridge.HTTPListen
-	if o.HTTPListen != "" {
-		addr = o.HTTPListen
-	}
-	if addr == "" || addr == "-" {
-		return nil
-	}
-	reg := prometheus.NewRegistry()
-	for _, c := range append(n.Sink.Collectors(), n.Followers.Collector()) {
-		if err := reg.Register(c); err != nil {
-			return fmt.Errorf("relay: sink metrics: %w", err)
-		}
-	}
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]any{"role": "sink", "link": n.Sink.Status(), "follower": n.Followers.Stats()})
-	})
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("relay: sink http listen on %s: %w", addr, err)
-	}
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = hs.Serve(ln) }()
-	context.AfterFunc(ctx, func() { _ = hs.Close() })
-	o.Logger.Info("relay: sink status http serving", zap.Stringer("addr", ln.Addr()))
-	return nil
 }
 
 // Addr is the address edges use.
@@ -202,6 +171,7 @@ func (n *SinkNode) Wait() error {
 // Stop closes the edges' connections and the routers; whatever was not
 // acknowledged is resent by the edges to the next sink.
 func (n *SinkNode) Stop() error {
+	n.stopping.Store(true)
 	n.cancel()
 	return n.Wait()
 }

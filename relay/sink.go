@@ -58,6 +58,9 @@ type Sink struct {
 // sinkTable is the sink's memory of one table's stream (docs/relay.md §2.6).
 type sinkTable struct {
 	name string
+	// inflight are the entries handed to the follower routers and not yet
+	// applied (or failed): /duplication's inflight_entries.
+	inflight atomic.Int64
 
 	shipMu sync.Mutex // dispatch order = LSN order, across connections
 
@@ -462,6 +465,9 @@ func (st *sinkTable) dispatch(h ShipmentHeader, recs []sinkRecord, sh server.Shi
 		left.Store(int32(len(r.parts)))
 		lsn := r.lsn
 		var failed atomic.Bool
+		for _, p := range r.parts {
+			st.inflight.Add(int64(p.Entries))
+		}
 		done := func(res server.PartResult) {
 			if res.Status == server.PartFailed {
 				failed.Store(true)
@@ -472,6 +478,8 @@ func (st *sinkTable) dispatch(h ShipmentHeader, recs []sinkRecord, sh server.Shi
 			}
 		}
 		for _, p := range r.parts {
+			entries := int64(p.Entries)
+			done := func(res server.PartResult) { st.inflight.Add(-entries); done(res) }
 			if deferred {
 				ds.ShipDeferred(p, done)
 			} else {

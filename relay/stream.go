@@ -52,6 +52,10 @@ type stream struct {
 	mu      sync.Mutex
 	acked   uint64
 	waiters []ackWaiter // ack = follower: parts waiting for the sink, in LSN order
+	// durable records not acknowledged by the sink, in LSN order, and the
+	// sum of their entries (spooled.go)
+	spooled        []spooledRecord
+	spooledEntries int64
 
 	// connection loop only
 	everSent  uint64
@@ -88,6 +92,7 @@ func (st *stream) onAck(lsn uint64) {
 		return
 	}
 	st.acked = lsn
+	st.forgetSpooled(lsn)
 	i := 0
 	for i < len(st.waiters) && st.waiters[i].lsn <= lsn {
 		i++

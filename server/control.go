@@ -59,6 +59,12 @@ type ControlResult struct {
 	Note      string `json:"note,omitempty"`
 }
 
+// ErrFailModeElsewhere notes a fail mode recorded by a process whose
+// shipper does not route to the follower (a WAN edge): the routers that
+// retry or skip run elsewhere (the sink, with its own failure_policy).
+var ErrFailModeElsewhere = errors.New("recorded and persisted, but this process does not route to the follower (a WAN edge): " +
+	"the sink's failure_policy decides what its routers retry or skip")
+
 // FailModeSetter is implemented by shippers whose failure policy can change
 // at run time (server/follower). Any goroutine.
 type FailModeSetter interface {
@@ -195,8 +201,12 @@ func (s *Server) Control(table string, req ControlRequest, by string) (ControlRe
 	ts.paused.Store(paused)
 	ts.removed.Store(removed)
 	ts.fail.Store(&fm)
-	if fs, ok := s.shipper.(FailModeSetter); ok && req.Action == ActionFailMode {
-		fs.SetFailMode(table, fm.policy, fm.attempts)
+	if req.Action == ActionFailMode {
+		if fs, ok := s.shipper.(FailModeSetter); ok {
+			fs.SetFailMode(table, fm.policy, fm.attempts)
+		} else {
+			res.Note = ErrFailModeElsewhere.Error()
+		}
 	}
 	res.State = ts.state()
 	res.FailMode, res.SkipAfterAttempts = fm.policy.String(), fm.attempts
@@ -213,7 +223,7 @@ func (s *Server) Control(table string, req ControlRequest, by string) (ControlRe
 	case req.Action == ActionStart:
 		s.log.Info("table resumed: shipments are taken again", fields...)
 	default:
-		s.log.Info("table fail mode changed", append(fields, zap.Int("skip_after_attempts", fm.attempts))...)
+		s.log.Info("table fail mode changed", append(fields, zap.Int("skip_after_attempts", fm.attempts), zap.String("note", res.Note))...)
 	}
 	return res, nil
 }

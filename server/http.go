@@ -1,14 +1,9 @@
 package server
 
 import (
-	"crypto/subtle"
 	"encoding/json"
-	"mime"
 	"net/http"
-	"net/http/pprof"
 	"sort"
-	"strings"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
@@ -116,9 +111,10 @@ type PauseResult struct {
 // draining), /readyz (Readiness as JSON, 503 when not ready), /metrics
 // (Prometheus text format, from the Server's registry) and POST
 // /tables/{name}/pause and /resume (404 for a table not configured;
-// guarded by adminOnly). Any goroutine.
+// guarded by AdminGuard.AdminOnly). Any goroutine.
 func (s *Server) HTTPHandler() http.Handler {
 	mux := http.NewServeMux()
+	g := NewAdminGuard(s.cfg.Bridge.AdminToken, s.log)
 	errLog, _ := zap.NewStdLogAt(s.log, zap.WarnLevel) // only fails for an invalid level
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{
 		ErrorHandling: promhttp.ContinueOnError,
@@ -135,17 +131,13 @@ func (s *Server) HTTPHandler() http.Handler {
 			writeJSON(w, http.StatusOK, PauseResult{Table: name, Paused: paused, WasPaused: res.WasState == StatePaused})
 		}
 	}
-	mux.Handle("POST /tables/{name}/pause", s.adminOnly(pause(true)))
-	mux.Handle("POST /tables/{name}/resume", s.adminOnly(pause(false)))
-	mux.Handle("POST /tables/{name}/control", s.adminOnly(http.HandlerFunc(s.serveControl)))
-	mux.Handle("POST /log-level", s.adminOnly(http.HandlerFunc(s.serveLogLevel)))
-	mux.Handle("POST /reload", s.adminOnly(http.HandlerFunc(s.serveReload)))
-	mux.HandleFunc("GET /duplication", s.serveDuplication)
-	mux.Handle("/debug/pprof/", s.tokenOnly(http.HandlerFunc(pprof.Index)))
-	mux.Handle("/debug/pprof/cmdline", s.tokenOnly(http.HandlerFunc(pprof.Cmdline)))
-	mux.Handle("/debug/pprof/profile", s.tokenOnly(http.HandlerFunc(pprof.Profile)))
-	mux.Handle("/debug/pprof/symbol", s.tokenOnly(http.HandlerFunc(pprof.Symbol)))
-	mux.Handle("/debug/pprof/trace", s.tokenOnly(http.HandlerFunc(pprof.Trace)))
+	mux.Handle("POST /tables/{name}/pause", g.AdminOnly(pause(true)))
+	mux.Handle("POST /tables/{name}/resume", g.AdminOnly(pause(false)))
+	mux.Handle("POST /tables/{name}/control", g.AdminOnly(http.HandlerFunc(s.serveControl)))
+	mux.Handle("POST /log-level", g.AdminOnly(LogLevelHandler(s.opts.LogLevel, s.log)))
+	mux.Handle("POST /reload", g.AdminOnly(http.HandlerFunc(s.serveReload)))
+	mux.HandleFunc("GET /duplication", DuplicationHandler(s.Duplication))
+	g.Pprof(mux)
 	mux.HandleFunc("GET /{$}", s.servePage)
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -153,90 +145,6 @@ func (s *Server) HTTPHandler() http.Handler {
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(s.Status())
 	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		r := s.Readiness(time.Now())
-		w.Header().Set("Content-Type", "application/json")
-		if !r.Ready {
-			w.WriteHeader(http.StatusServiceUnavailable)
-		}
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(r)
-	})
-	// Liveness only: the process serves HTTP and is not draining. A dead
-	// follower is /readyz's business, not a reason to restart the bridge.
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		if s.draining.Load() {
-			http.Error(w, "draining", http.StatusServiceUnavailable)
-			return
-		}
-		_, _ = w.Write([]byte("ok\n"))
-	})
+	ServeHealth(mux, s.draining.Load, s.Readiness)
 	return mux
-}
-
-// tokenOnly guards a reading call that exposes the process (pprof): with
-// admin_token set the request must carry it; without one the HTTP port is
-// loopback or declared trusted (admin_insecure), and a cross-site page can
-// start a profile but never read it.
-func (s *Server) tokenOnly(h http.Handler) http.Handler {
-	token := []byte(s.cfg.Bridge.AdminToken)
-	if len(token) == 0 {
-		return h
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !bearerOK(r, token) {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="dupbridge"`)
-			s.refuseAdmin(w, r, http.StatusUnauthorized, "missing or wrong bearer token (admin_token)")
-			return
-		}
-		h.ServeHTTP(w, r)
-	})
-}
-
-// bearerOK reports whether r carries token as its bearer token (compared
-// in constant time).
-func bearerOK(r *http.Request, token []byte) bool {
-	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	return ok && subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), token) == 1
-}
-
-// adminOnly guards a mutating call. With admin_token set, the request must
-// carry it as a bearer token (compared in constant time). Without one (the
-// configuration allows that on loopback, or with admin_insecure), a browser
-// must not be able to forge the call from another site's page: the request
-// must declare a JSON body, which a cross-site form or no-cors fetch cannot
-// send without a CORS preflight that is never answered, and carry no
-// cross-origin Origin or Sec-Fetch-Site (net/http's CrossOriginProtection).
-func (s *Server) adminOnly(h http.Handler) http.Handler {
-	token := []byte(s.cfg.Bridge.AdminToken)
-	csrf := http.NewCrossOriginProtection()
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if len(token) > 0 {
-			if !bearerOK(r, token) {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="dupbridge"`)
-				s.refuseAdmin(w, r, http.StatusUnauthorized, "missing or wrong bearer token (admin_token)")
-				return
-			}
-			h.ServeHTTP(w, r)
-			return
-		}
-		if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-			s.refuseAdmin(w, r, http.StatusUnsupportedMediaType, "send Content-Type: application/json (cross-site request guard)")
-			return
-		}
-		if err := csrf.Check(r); err != nil {
-			s.refuseAdmin(w, r, http.StatusForbidden, "cross-origin request refused")
-			return
-		}
-		h.ServeHTTP(w, r)
-	})
-}
-
-// refuseAdmin answers a refused admin call and logs who tried it (sampled
-// like every repeated warning).
-func (s *Server) refuseAdmin(w http.ResponseWriter, r *http.Request, code int, reason string) {
-	s.log.Warn("admin HTTP call refused", zap.String("path", r.URL.Path), zap.String("remote", r.RemoteAddr),
-		zap.String("origin", r.Header.Get("Origin")), zap.String("reason", reason))
-	http.Error(w, reason, code)
 }

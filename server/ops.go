@@ -81,7 +81,11 @@ type SpoolReporter interface {
 
 // Duplication is the /duplication document.
 type Duplication struct {
-	Time   time.Time          `json:"time"`
+	Time time.Time `json:"time"`
+	// Role is the process's role: empty for a direct bridge or an edge
+	// (whose tables are paused there), "sink" for a WAN sink, which does
+	// not see what the edge still spools.
+	Role   string             `json:"role,omitempty"`
 	Tables []TableDuplication `json:"tables"`
 }
 
@@ -175,16 +179,6 @@ func decodeBody(r *http.Request, v any) error {
 	return errors.Join(ErrBadControl, err)
 }
 
-// serveDuplication is GET /duplication[?table=NAME].
-func (s *Server) serveDuplication(w http.ResponseWriter, r *http.Request) {
-	d, err := s.Duplication(r.URL.Query().Get("table"))
-	if err != nil {
-		writeJSON(w, http.StatusNotFound, ErrorAnswer{Error: err.Error()})
-		return
-	}
-	writeJSON(w, http.StatusOK, d)
-}
-
 // serveControl is POST /tables/{name}/control with a ControlRequest body.
 func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 	var req ControlRequest
@@ -207,27 +201,30 @@ type LogLevelRequest struct {
 	Was   string `json:"was,omitempty"`
 }
 
-// serveLogLevel is POST /log-level: the process's log level, changed at
-// once (Options.LogLevel).
-func (s *Server) serveLogLevel(w http.ResponseWriter, r *http.Request) {
-	if s.opts.LogLevel == nil {
-		writeJSON(w, http.StatusNotImplemented, ErrorAnswer{Error: "this bridge was started without a changeable log level"})
-		return
+// LogLevelHandler is POST /log-level: the process's log level, changed
+// at once (nil level: 501, the process was started without a changeable
+// one), logged on log. Every role serves it behind AdminGuard.AdminOnly.
+func LogLevelHandler(level *zap.AtomicLevel, log *zap.Logger) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if level == nil {
+			writeJSON(w, http.StatusNotImplemented, ErrorAnswer{Error: "this process was started without a changeable log level"})
+			return
+		}
+		var req LogLevelRequest
+		if err := decodeBody(r, &req); err != nil {
+			writeControlError(w, err)
+			return
+		}
+		lvl, err := zapcore.ParseLevel(req.Level)
+		if err != nil || req.Level == "" {
+			writeControlError(w, errors.Join(ErrBadControl, errors.New("log level "+strconv.Quote(req.Level)+": want debug, info, warn or error")))
+			return
+		}
+		was := level.Level()
+		level.SetLevel(lvl)
+		log.Warn("log level changed", zap.Stringer("level", lvl), zap.Stringer("was", was), zap.String("by", "http "+r.RemoteAddr))
+		writeJSON(w, http.StatusOK, LogLevelRequest{Level: lvl.String(), Was: was.String()})
 	}
-	var req LogLevelRequest
-	if err := decodeBody(r, &req); err != nil {
-		writeControlError(w, err)
-		return
-	}
-	lvl, err := zapcore.ParseLevel(req.Level)
-	if err != nil || req.Level == "" {
-		writeControlError(w, errors.Join(ErrBadControl, errors.New("log level "+strconv.Quote(req.Level)+": want debug, info, warn or error")))
-		return
-	}
-	was := s.opts.LogLevel.Level()
-	s.opts.LogLevel.SetLevel(lvl)
-	s.log.Warn("log level changed", zap.Stringer("level", lvl), zap.Stringer("was", was), zap.String("by", "http "+r.RemoteAddr))
-	writeJSON(w, http.StatusOK, LogLevelRequest{Level: lvl.String(), Was: was.String()})
 }
 
 // ReloadResult is the answer of POST /reload.

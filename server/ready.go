@@ -97,14 +97,8 @@ func (s *Server) Readiness(now time.Time) Readiness {
 	r.Ready = r.Ready && r.StateDirProblem == ""
 	for _, ts := range s.tabs().byName {
 		tr := TableReadiness{Table: ts.cfg.Name, Ready: true}
-		if since, cause := s.followerFailing(ts); !since.IsZero() {
-			d := now.Sub(since)
-			tr.FollowerFailingSeconds = d.Seconds()
-			if d > followerTimeout {
-				tr.Reasons = append(tr.Reasons, fmt.Sprintf("follower %s/%s unreachable for %s (ready_follower_timeout %s): %s",
-					ts.cfg.FollowerCluster, ts.cfg.FollowerTable, d.Round(time.Millisecond), followerTimeout, cause))
-			}
-		}
+		since, cause := s.followerFailing(ts)
+		tr.CheckFollower(ts.cfg, since, cause, now, followerTimeout)
 		if t := ts.pending.oldest(); !t.IsZero() {
 			d := now.Sub(t)
 			tr.OldestUnackedSeconds = d.Seconds()
@@ -119,6 +113,21 @@ func (s *Server) Readiness(now time.Time) Readiness {
 	}
 	sort.Slice(r.Tables, func(i, j int) bool { return r.Tables[i].Table < r.Tables[j].Table })
 	return r
+}
+
+// CheckFollower marks tr not ready when t's follower has failed since
+// since (zero: it answers) for longer than timeout
+// (ready_follower_timeout), with cause.
+func (tr *TableReadiness) CheckFollower(t *config.Table, since time.Time, cause string, now time.Time, timeout time.Duration) {
+	if since.IsZero() {
+		return
+	}
+	d := now.Sub(since)
+	tr.FollowerFailingSeconds = d.Seconds()
+	if d > timeout {
+		tr.Reasons = append(tr.Reasons, fmt.Sprintf("follower %s/%s unreachable for %s (ready_follower_timeout %s): %s",
+			t.FollowerCluster, t.FollowerTable, d.Round(time.Millisecond), timeout, cause))
+	}
 }
 
 // followerFailing asks the Shipper when it can tell.

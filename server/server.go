@@ -3,7 +3,6 @@ package server
 import (
 	"cmp"
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -364,7 +363,6 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 	}
 	maxConns := s.gate.limit()
-	close(s.ready)
 	s.log.Info("dupbridge serving", zap.Stringer("addr", s.addr), zap.String("advertised", b.AdvertisedAddr.String()),
 		zap.Int("tables", len(s.tabs().byName)), zap.Int64("max_inflight_bytes", s.maxInflight.Load()),
 		zap.Int64("max_connection_bytes", s.maxConn), zap.Int("max_connections", maxConns))
@@ -372,26 +370,17 @@ func (s *Server) Run(ctx context.Context) error {
 		s.log.Warn("max_connections lowered to stay below the descriptor limit (ulimit -n)",
 			zap.Int("configured", b.MaxConnections), zap.Int("effective", maxConns))
 	}
+	// Ready after the startup lines: a caller waiting on it reads them written.
+	close(s.ready)
 
 	var hs *http.Server
 	if s.opts.HTTPListen != "" && s.opts.HTTPListen != "-" {
-		hln, err := net.Listen("tcp", s.opts.HTTPListen)
+		hln, err := ListenAdmin(s.opts.HTTPListen, b)
 		if err != nil {
 			stopLoops()
-			return fmt.Errorf("server: http listen on %s: %w", s.opts.HTTPListen, err)
+			return fmt.Errorf("server: %w", err)
 		}
 		hs = &http.Server{Handler: s.HTTPHandler(), ReadHeaderTimeout: 10 * time.Second}
-		if b.HTTPTLSCert != "" {
-			// Load now, so that a bad certificate fails the start.
-			cert, err := tls.LoadX509KeyPair(b.HTTPTLSCert, b.HTTPTLSKey)
-			if err != nil {
-				_ = hln.Close()
-				stopLoops()
-				return fmt.Errorf("server: http_tls_cert %s, http_tls_key %s: %w", b.HTTPTLSCert, b.HTTPTLSKey, err)
-			}
-			hs.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-			hln = tls.NewListener(hln, hs.TLSConfig)
-		}
 		go func() { _ = hs.Serve(hln) }()
 		s.log.Info("status http serving", zap.Stringer("addr", hln.Addr()), zap.Bool("tls", b.HTTPTLSCert != ""))
 	}

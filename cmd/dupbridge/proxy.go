@@ -187,7 +187,8 @@ func newProxySwitchCmd() *cobra.Command {
 	var o metaproxy.SwitchOptions
 	var to, metas string
 	bridge := ctlFlags{timeout: 5 * time.Second}
-	cmd := mappingCmd("switch TABLE --to CLUSTER --bridge ADMIN_ADDR [--max-lag 5s] [--wait DURATION] [--pause] [--force]",
+	edge := ctlFlags{timeout: 5 * time.Second}
+	cmd := mappingCmd("switch TABLE --to CLUSTER --bridge ADMIN_ADDR [--edge EDGE_ADMIN] [--max-lag 5s] [--wait DURATION] [--pause] [--force]",
 		"Move TABLE to CLUSTER once the bridge duplicating it there is caught up (versioned compare-and-set)",
 		cobra.ExactArgs(1), func(cmd *cobra.Command, st *metaproxy.Store, f *proxyFlags, args []string) error {
 			if metas == "" && f.cfg != nil {
@@ -204,6 +205,16 @@ func newProxySwitchCmd() *cobra.Command {
 					return err
 				}
 				o.Client = cl
+			}
+			if edge.addr = o.Edge; o.Edge != "" {
+				if edge.token == "" {
+					edge.token = bridge.token
+				}
+				cl, err := edge.client()
+				if err != nil {
+					return err
+				}
+				o.EdgeClient = cl
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), o.Wait+time.Minute)
 			defer cancel()
@@ -223,14 +234,23 @@ of two switches racing, exactly one wins.
 dupbridge ctl (GET /duplication?table=TABLE, POST /tables/TABLE/control),
 with --token (or $DUPBRIDGE_TOKEN) for a bridge with admin_token.
 
+With the WAN link, --bridge is the sink (the follower's acknowledged
+timestamp) and --edge the edge's admin HTTP: the pause goes to the edge
+(masters connect there; a sink refuses table controls) and the entries the
+edge has received and still spools are the pending part of the lag (a sink
+alone cannot see them). --edge-token is the edge's admin_token (default:
+the sink's --token, then $DUPBRIDGE_TOKEN).
+
 CLUSTER's meta servers come from --metas, or from [pegasus.clusters] of --config.`
 	cmd.Flags().StringVar(&to, "to", "", "target cluster name")
 	cmd.Flags().StringVar(&metas, "metas", "", "target cluster's meta servers, host:port,... (default: [pegasus.clusters] of --config)")
 	cmd.Flags().StringVar(&o.Bridge, "bridge", "", "admin HTTP address of the bridge duplicating TABLE to CLUSTER")
 	cmd.Flags().StringVar(&bridge.token, "token", "", "the bridge's admin_token (default $DUPBRIDGE_TOKEN)")
+	cmd.Flags().StringVar(&o.Edge, "edge", "", "WAN link: admin HTTP address of the edge in front of the sink given as --bridge (takes the pause, reports the spool)")
+	cmd.Flags().StringVar(&edge.token, "edge-token", "", "the edge's admin_token (default --token, then $DUPBRIDGE_TOKEN)")
 	cmd.Flags().DurationVar(&o.MaxLag, "max-lag", 5*time.Second, "largest lag accepted")
 	cmd.Flags().DurationVar(&o.Wait, "wait", 0, "wait up to this long for the lag to fall under --max-lag")
-	cmd.Flags().BoolVar(&o.Pause, "pause", false, "pause TABLE on the bridge before waiting (masters retry, in-flight entries drain)")
+	cmd.Flags().BoolVar(&o.Pause, "pause", false, "pause TABLE on the bridge (the --edge, when given) before waiting (masters retry, in-flight entries drain)")
 	cmd.Flags().BoolVar(&o.Force, "force", false, "switch even above --max-lag or without a bridge, printing what may be lost")
 	_ = cmd.MarkFlagRequired("to")
 	return cmd

@@ -48,6 +48,8 @@ func TestProxyCommands(t *testing.T) {
 		{[]string{"proxy", "get", "t1"}, "", []string{`"cluster_name":"A"`, `"meta_addrs":"127.0.0.1:1,127.0.0.1:2"`, `"version":0`}},
 		{[]string{"proxy", "get", "nope"}, "no mapping for the table", nil},
 		{[]string{"proxy", "switch", "t1", "--to", "B", "--metas", "127.0.0.1:3", "--bridge", "127.0.0.1:1"}, "no bridge duplicating", nil},
+		{[]string{"proxy", "switch", "t1", "--to", "B", "--metas", "127.0.0.1:3", "--bridge", "127.0.0.1:1", "--edge", "ftp://x"}, `bridge address "ftp://x"`, nil},
+		{[]string{"proxy", "switch", "t1", "--to", "B", "--metas", "127.0.0.1:3", "--bridge", "127.0.0.1:1", "--edge", "127.0.0.1:1", "--pause"}, "no bridge duplicating", nil},
 		{[]string{"proxy", "switch", "t1", "--to", "B", "--metas", "127.0.0.1:3", "--bridge", "127.0.0.1:1", "--force"}, "",
 			[]string{"FORCED", "switched t1 to B (127.0.0.1:3), node version 1"}},
 		{[]string{"proxy", "delete", "t2"}, "", []string{"deleted /cmdtest/r/t2"}},

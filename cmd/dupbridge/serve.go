@@ -233,7 +233,7 @@ func runRelayNode(ctx context.Context, cfg *config.Config, ll *logging.Logger) e
 		log.Info("dupbridge edge stopped", zap.Any("counters", n.Server.Stats()), zap.Any("link", n.Edge.Stats()))
 		return err
 	}
-	n, err := relay.StartSink(ctx, cfg, relay.NodeOptions{Logger: log})
+	n, err := relay.StartSink(ctx, cfg, relay.NodeOptions{Logger: log, LogLevel: &ll.Level})
 	if err != nil {
 		return err
 	}

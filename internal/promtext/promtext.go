@@ -8,9 +8,33 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"net/http/httptest"
 	"strconv"
 	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
+
+// Collect registers cs in a pedantic registry of their own and returns
+// their samples as Parse does, read back from the text /metrics would
+// serve.
+func Collect(cs ...prometheus.Collector) (samples map[string]float64, err error) {
+	reg := prometheus.NewPedanticRegistry()
+	for _, c := range cs {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("promtext: register: %w", err)
+		}
+	}
+	rec := httptest.NewRecorder()
+	promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.HTTPErrorOnError}).
+		ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if rec.Code != 200 {
+		return nil, fmt.Errorf("promtext: gather: %d %s", rec.Code, rec.Body)
+	}
+	samples, _, err = Parse(rec.Body)
+	return samples, err
+}
 
 // Parse returns the samples by series and the help texts by metric name.
 func Parse(r io.Reader) (samples map[string]float64, help map[string]string, err error) {
