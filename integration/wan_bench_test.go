@@ -152,14 +152,7 @@ func wanPegasusBridge(b testing.TB, link *wanlink.Server, paths []string, parts 
 	}
 	res := wanResult{name: "a-pegasus-bridge", edgeCPUPerGB: -1}
 	fullSpeed(b, &res, run)
-	c, err := env.Check(ctx, parts)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := c.Err(); err != nil {
-		b.Fatal(err)
-	}
-	res.verifiedKeys = c.Report.Checked
+	res.verifiedKeys = verifiedKeys(b, env, parts)
 	if paced {
 		// A fresh bridge for the paced run: its per-key order guard would
 		// drop the log's writes as already forwarded.
@@ -228,6 +221,19 @@ func wanPipelined(b testing.TB, link *wanlink.Server, paths []string, parts [][]
 	}
 	reportWAN(b, res)
 	return res
+}
+
+// verifiedKeys checks every key the logs imply on env's follower and
+// returns how many it checked.
+func verifiedKeys(b testing.TB, env *localcluster.Env, parts [][]string) int {
+	c, err := env.Check(context.Background(), parts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := c.Err(); err != nil {
+		b.Fatal(err)
+	}
+	return c.Report.Checked
 }
 
 // fullSpeed replays once at full speed through a counting dialer, timed,
@@ -336,15 +342,8 @@ func wanEdgeSink(b testing.TB, link *wanlink.Server, paths []string, parts [][]s
 	sum.MBPerSec = float64(sum.Bytes) / 1e6 / elapsed.Seconds()
 	res.sum, res.linkBytes = sum, cnt.Sent.Load()+cnt.Received.Load()
 	res.edgeCPUPerGB = cpu.Seconds() / (float64(sum.Bytes) / 1e9)
-	c, err := w.Check(ctx, parts)
+	res.verifiedKeys = verifiedKeys(b, w.Env, parts)
 	w.Close()
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := c.Err(); err != nil {
-		b.Fatal(err)
-	}
-	res.verifiedKeys = c.Report.Checked
 	if paced {
 		// The sink's port is free again once the first deployment is closed.
 		w := start("follower", nil)
