@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -39,6 +40,9 @@ type wanResult struct {
 	edgeCPUPerGB float64        // edge CPU-seconds per GB of raw entries; <0: no edge
 	verifiedKeys int
 	note         string
+	// linkLag: (b)'s spool durable → applied on the follower, p50 and p99
+	// in ms, already added into lag's LagP50Ms and LagP99Ms.
+	linkLag [2]float64
 }
 
 // wanLog generates the benchmark's JSON log once and caches it under the
@@ -223,6 +227,54 @@ func wanPipelined(b testing.TB, link *wanlink.Server, paths []string, parts [][]
 	return res
 }
 
+// sampleEdge polls the edge's durable and acknowledged LSNs every 2 ms
+// until the returned function is called; that returns the p50 and p99, over
+// records, of the time from durable in the spool to acknowledged by the
+// sink, which the sink sends once the follower has applied the record.
+// Resolution: the 2 ms poll.
+func sampleEdge(w *localcluster.WAN) func() [2]float64 {
+	type sample struct {
+		at             time.Time
+		durable, acked uint64
+	}
+	var got []sample
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(2 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			st := w.Edge.Edge.Stats()[w.Link.Table]
+			got = append(got, sample{time.Now(), st.Durable, st.Acked})
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() [2]float64 {
+		close(stop)
+		<-done
+		var lags []time.Duration // one per acknowledged record
+		d := 0                   // first sample whose durable covers the record
+		for i := 1; i < len(got); i++ {
+			for lsn := got[i-1].acked + 1; lsn <= got[i].acked; lsn++ {
+				for d < i && got[d].durable < lsn {
+					d++
+				}
+				lags = append(lags, got[i].at.Sub(got[d].at))
+			}
+		}
+		if len(lags) == 0 {
+			return [2]float64{}
+		}
+		slices.Sort(lags)
+		q := func(f float64) float64 { return float64(lags[int(f*float64(len(lags)-1))]) / float64(time.Millisecond) }
+		return [2]float64{q(0.50), q(0.99)}
+	}
+}
+
 // verifiedKeys checks every key the logs imply on env's follower and
 // returns how many it checked.
 func verifiedKeys(b testing.TB, env *localcluster.Env, parts [][]string) int {
@@ -291,9 +343,11 @@ func reportWAN(tb testing.TB, r wanResult) {
 // the first write shipped until the edge's spool is drained, that is until
 // the sink has acknowledged the last shipment, which it does once the
 // follower has applied every part of it. Link bytes are both directions of
-// the edge's connections to the sink. The lag is from a fresh deployment
-// with ack = follower at half that rate, so that a batch's acknowledgement
-// is the follower's: entry scheduled → applied on the follower.
+// the edge's connections to the sink. The lag is from a fresh deployment,
+// also ack = spool, paced at half that rate for 10 s: the replay's lag
+// (round scheduled → the edge's answer after the fsync) plus the edge's
+// (record durable → acknowledged by the sink, i.e. applied on the
+// follower), p50 to p50 and p99 to p99 (so the p99 is an upper bound).
 //
 // Edge CPU: the edge, the sink, the simulator and the replay share this
 // process, so the figure is the whole process's CPU (getrusage) per GB of
@@ -346,10 +400,17 @@ func wanEdgeSink(b testing.TB, link *wanlink.Server, paths []string, parts [][]s
 	w.Close()
 	if paced {
 		// The sink's port is free again once the first deployment is closed.
-		w := start("follower", nil)
+		w := start("spool", nil)
+		samples := sampleEdge(w)
 		res.lag = pacedRun(b, res.sum.MutationsPerSec/2, func(ctx context.Context, o replay.Options) (replay.Summary, error) {
 			return w.Replay(ctx, paths, o)
 		})
+		drained(b, w)
+		res.linkLag = samples()
+		b.Logf("b paced: %d mutations in %.1f s at a target of %.0f/s; lag master→spool p50 %.1f p99 %.1f ms, spool→follower p50 %.1f p99 %.1f ms",
+			res.lag.Mutations, res.lag.ElapsedSeconds, res.sum.MutationsPerSec/2, res.lag.LagP50Ms, res.lag.LagP99Ms, res.linkLag[0], res.linkLag[1])
+		res.lag.LagP50Ms += res.linkLag[0]
+		res.lag.LagP99Ms += res.linkLag[1]
 		w.Close()
 	}
 	reportWAN(b, res)
